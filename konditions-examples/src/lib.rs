@@ -1,0 +1,2 @@
+//! Operators built with konditions. The PostgresWriter operator (the
+//! kubebuilder tutorial, done right) lands here.

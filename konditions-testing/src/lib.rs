@@ -1,0 +1,1 @@
+//! Test support for integration tests against the local control plane.
