@@ -1,2 +1,145 @@
-//! `cargo xtask`: developer commands.
-fn main() {}
+//! `cargo xtask`: the developer commands of the konditions workspace.
+//!
+//! - `controlplane up|down|env|status`: a local etcd + kube-apiserver built
+//!   from the upstream Go modules (see `controlplane.rs`).
+//! - `test`: everything CI checks, on a fresh machine too.
+//! - `demo`: the main job of the README.
+// A command-line tool: printing is its interface.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod binaries;
+mod controlplane;
+mod demo;
+mod prerequisites;
+mod test;
+mod workspace;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+use controlplane::{Instance, UpOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Developer commands of the konditions workspace"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Manage the local control plane (etcd + kube-apiserver on loopback).
+    Controlplane {
+        /// Instance name; each instance has its own ports and state.
+        #[arg(long, default_value = "dev", global = true)]
+        instance: String,
+        #[command(subcommand)]
+        action: ControlplaneAction,
+    },
+    /// Run everything CI runs: install what is missing, fmt, clippy, docs,
+    /// start a control plane, all tests, stop it.
+    Test {
+        /// Extra arguments passed to `cargo test` (after `--`).
+        #[arg(last = true)]
+        cargo_test_args: Vec<String>,
+    },
+    /// Run the demo: local control plane + the example operator.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum ControlplaneAction {
+    /// Build the binaries if needed, start etcd and kube-apiserver, wait until
+    /// ready, write a kubeconfig. Returns the running one if already up.
+    Up {
+        /// Serve kube-apiserver on this port instead of a free one.
+        #[arg(long)]
+        apiserver_port: Option<u16>,
+    },
+    /// Stop both processes and remove the instance's state.
+    Down,
+    /// Print shell exports that point kubectl and the tests at the instance.
+    Env,
+    /// Say whether the instance runs, and where.
+    Status,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Commands::Controlplane { instance, action } => {
+            let instance = Instance::named(&instance);
+            match action {
+                ControlplaneAction::Up { apiserver_port } => {
+                    prerequisites::ensure()?;
+                    let state = instance.up(&UpOptions { apiserver_port })?;
+                    print_env(&state);
+                }
+                ControlplaneAction::Down => {
+                    if instance.down()? {
+                        say("control plane stopped");
+                    } else {
+                        say("no control plane was running");
+                    }
+                }
+                ControlplaneAction::Env => {
+                    let state = instance
+                        .state()?
+                        .context("the control plane is not running: start it with `cargo xtask controlplane up`")?;
+                    print_env(&state);
+                }
+                ControlplaneAction::Status => match instance.state()? {
+                    Some(state) => println!(
+                        "running: Kubernetes {} at {} (etcd {}), kubeconfig {}",
+                        state.kubernetes_version,
+                        state.apiserver_url,
+                        state.etcd_version,
+                        state.kubeconfig.display()
+                    ),
+                    None => println!("not running"),
+                },
+            }
+            Ok(())
+        }
+        Commands::Test { cargo_test_args } => test::run(&cargo_test_args),
+        Commands::Demo => demo::run(),
+    }
+}
+
+fn print_env(state: &controlplane::State) {
+    println!("export KUBECONFIG={}", state.kubeconfig.display());
+    println!(
+        "export KONDITIONS_KUBECONFIG={}",
+        state.kubeconfig.display()
+    );
+    println!("export KUBECTL={}", state.kubectl.display());
+}
+
+/// A progress line on stderr (stdout is kept for machine-readable output).
+pub(crate) fn say(message: &str) {
+    eprintln!("xtask: {message}");
+}
+
+/// A client for a kubeconfig file written by `controlplane up`.
+pub(crate) async fn kube_client(kubeconfig: &Path) -> Result<kube::Client> {
+    let config = kube::config::Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(config, &Default::default()).await?;
+    Ok(kube::Client::try_from(config)?)
+}

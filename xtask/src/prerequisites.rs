@@ -1,0 +1,59 @@
+//! Installs what the test command and the demo need on a fresh Debian
+//! machine, and explains what it cannot install.
+
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+/// Debian packages, each with the command that shows it is present.
+const DEBIAN_PACKAGES: &[(&str, &str)] = &[("openssl", "openssl")];
+
+fn has(command: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {command} >/dev/null 2>&1")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Installs missing Debian packages (as root, through apt-get) and checks the
+/// toolchains that cannot come from there.
+pub(crate) fn ensure() -> Result<()> {
+    let missing: Vec<&str> = DEBIAN_PACKAGES
+        .iter()
+        .filter(|(_, command)| !has(command))
+        .map(|(package, _)| *package)
+        .collect();
+    if !missing.is_empty() {
+        if !nix::unistd::geteuid().is_root() || !has("apt-get") {
+            bail!(
+                "missing Debian packages: {}. Install them (`sudo apt-get install {}`) and run again",
+                missing.join(", "),
+                missing.join(" ")
+            );
+        }
+        crate::say(&format!(
+            "installing Debian packages: {}",
+            missing.join(", ")
+        ));
+        run(Command::new("apt-get").arg("update").arg("-qq"))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    if !has("go") {
+        bail!(
+            "Go is not installed. Go >= 1.26 builds kube-apiserver and etcd from the upstream \
+             Go modules; install it and put `go` on PATH"
+        );
+    }
+    Ok(())
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    let status = command.status()?;
+    if !status.success() {
+        bail!("{command:?} failed: {status}");
+    }
+    Ok(())
+}
