@@ -8,6 +8,8 @@
 //!   serves it (`Established`).
 //! - [`namespace`]: a fresh namespace per test, so tests run in parallel
 //!   without seeing each other's objects.
+//! - [`postgres()`]: the local PostgreSQL server, for operators with a
+//!   database, with stop/start for outage tests.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -23,6 +25,10 @@
 //! The control plane is found through `KONDITIONS_KUBECONFIG` (set by
 //! `cargo xtask test`; `cargo xtask controlplane env` prints it), else the
 //! kubeconfig of the `dev` instance started by `cargo xtask controlplane up`.
+
+mod postgres;
+
+pub use postgres::{LocalPostgres, postgres};
 
 use std::path::PathBuf;
 use std::time::Duration;

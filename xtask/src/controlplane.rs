@@ -21,7 +21,7 @@ use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
 use crate::binaries::{self, Binaries};
-use crate::workspace;
+use crate::service::{self, InstanceDir, log_tail};
 
 /// How long etcd may take to report healthy.
 const ETCD_READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -46,6 +46,18 @@ pub(crate) struct State {
     pub(crate) kubectl: PathBuf,
 }
 
+impl State {
+    /// The variables that point kubectl and the tests at this instance.
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
+        let kubeconfig = self.kubeconfig.display().to_string();
+        vec![
+            ("KUBECONFIG", kubeconfig.clone()),
+            ("KONDITIONS_KUBECONFIG", kubeconfig),
+            ("KUBECTL", self.kubectl.display().to_string()),
+        ]
+    }
+}
+
 /// Options of `up`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct UpOptions {
@@ -56,19 +68,16 @@ pub(crate) struct UpOptions {
 /// The files of one instance.
 #[derive(Debug, Clone)]
 pub(crate) struct Instance {
-    dir: PathBuf,
+    dir: InstanceDir,
 }
 
 impl Instance {
     pub(crate) fn named(name: &str) -> Self {
         Self {
-            dir: workspace::target_dir().join("controlplane").join(name),
+            dir: InstanceDir::new("controlplane", name),
         }
     }
 
-    fn state_file(&self) -> PathBuf {
-        self.dir.join("state.json")
-    }
     pub(crate) fn kubeconfig(&self) -> PathBuf {
         self.dir.join("kubeconfig")
     }
@@ -87,33 +96,13 @@ impl Instance {
 
     /// The persisted state, if the instance was started.
     pub(crate) fn state(&self) -> Result<Option<State>> {
-        match fs::read_to_string(self.state_file()) {
-            Ok(text) => Ok(Some(
-                serde_json::from_str(&text).context("reading state.json")?,
-            )),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).context("reading state.json"),
-        }
-    }
-
-    /// Holds an exclusive lock on the instance for the life of the guard, so
-    /// concurrent `up`/`down` calls do not start two control planes.
-    fn lock(&self) -> Result<nix::fcntl::Flock<File>> {
-        fs::create_dir_all(self.dir.parent().unwrap_or(&self.dir))?;
-        let path = self.dir.with_extension("lock");
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)?;
-        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", path.display()))
+        self.dir.load()
     }
 
     /// Starts the control plane, or returns the running one.
     pub(crate) fn up(&self, options: &UpOptions) -> Result<State> {
         let binaries = binaries::ensure()?;
-        let _lock = self.lock()?;
+        let _lock = self.dir.lock()?;
         if let Some(state) = self.state()? {
             if self.healthy(&state) {
                 return Ok(state);
@@ -121,10 +110,7 @@ impl Instance {
             crate::say("found a stopped or unhealthy control plane; replacing it");
             self.stop_processes(&state);
         }
-        if self.dir.exists() {
-            fs::remove_dir_all(&self.dir)
-                .with_context(|| format!("removing {}", self.dir.display()))?;
-        }
+        self.dir.remove()?;
         let started = Instant::now();
         let result = self.start(&binaries, options);
         match result {
@@ -151,7 +137,7 @@ impl Instance {
         for dir in [self.logs(), self.cert_dir(), self.dir.join("etcd")] {
             fs::create_dir_all(&dir)?;
         }
-        let token = random_token()?;
+        let token = service::secret(24)?;
         fs::write(
             self.dir.join("tokens.csv"),
             format!("{token},{ADMIN_USER},{ADMIN_USER},system:masters\n"),
@@ -169,10 +155,10 @@ impl Instance {
                 })?;
                 port
             }
-            None => free_port()?,
+            None => service::free_port()?,
         };
-        let etcd_port = free_port()?;
-        let peer_port = free_port()?;
+        let etcd_port = service::free_port()?;
+        let peer_port = service::free_port()?;
         let etcd_url = format!("http://127.0.0.1:{etcd_port}");
         let peer_url = format!("http://127.0.0.1:{peer_port}");
         let apiserver_url = format!("https://127.0.0.1:{apiserver_port}");
@@ -202,7 +188,7 @@ impl Instance {
             etcd_version: binaries.etcd_version.clone(),
             kubectl: binaries.kubectl.clone(),
         };
-        self.save(&state)?;
+        self.dir.save(&state)?;
         self.wait_for_etcd(&state)?;
 
         state.apiserver_pid = spawn(
@@ -229,16 +215,9 @@ impl Instance {
             ],
             &self.apiserver_log(),
         )?;
-        self.save(&state)?;
+        self.dir.save(&state)?;
         self.wait_for_apiserver(&state, &token)?;
         Ok(state)
-    }
-
-    fn save(&self, state: &State) -> Result<()> {
-        let tmp = self.state_file().with_extension("json.tmp");
-        fs::write(&tmp, serde_json::to_vec_pretty(state)?)?;
-        fs::rename(tmp, self.state_file())?;
-        Ok(())
     }
 
     fn wait_for_etcd(&self, state: &State) -> Result<()> {
@@ -248,7 +227,7 @@ impl Instance {
             if !alive(state.etcd_pid) {
                 bail!(
                     "etcd exited during start-up.\n{}",
-                    self.log_tail(&self.etcd_log())
+                    log_tail(&self.etcd_log())
                 );
             }
             if etcd_healthy(addr) {
@@ -257,7 +236,7 @@ impl Instance {
             if Instant::now() > deadline {
                 bail!(
                     "etcd did not become healthy within {ETCD_READY_TIMEOUT:?}.\n{}",
-                    self.log_tail(&self.etcd_log())
+                    log_tail(&self.etcd_log())
                 );
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -276,7 +255,7 @@ impl Instance {
             if !alive(state.apiserver_pid) {
                 bail!(
                     "kube-apiserver exited during start-up.\n{}",
-                    self.log_tail(&self.apiserver_log())
+                    log_tail(&self.apiserver_log())
                 );
             }
             // The self-signed serving certificate appears early in start-up;
@@ -295,19 +274,11 @@ impl Instance {
                 bail!(
                     "kube-apiserver did not become ready within {APISERVER_READY_TIMEOUT:?} \
                      (last check: {last_error}).\n{}",
-                    self.log_tail(&self.apiserver_log())
+                    log_tail(&self.apiserver_log())
                 );
             }
             std::thread::sleep(Duration::from_millis(250));
         }
-    }
-
-    /// The last lines of a log, with its path, for error messages.
-    fn log_tail(&self, path: &Path) -> String {
-        let text = fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = &lines[lines.len().saturating_sub(25)..];
-        format!("Last lines of {}:\n{}", path.display(), tail.join("\n"))
     }
 
     /// Both processes run and the API server answers `/readyz`.
@@ -324,22 +295,19 @@ impl Instance {
 
     /// Stops both processes and removes the instance directory.
     pub(crate) fn down(&self) -> Result<bool> {
-        let _lock = self.lock()?;
+        let _lock = self.dir.lock()?;
         let state = self.state()?;
         if let Some(state) = &state {
             self.stop_processes(state);
         }
-        if self.dir.exists() {
-            fs::remove_dir_all(&self.dir)
-                .with_context(|| format!("removing {}", self.dir.display()))?;
-        }
+        self.dir.remove()?;
         Ok(state.is_some())
     }
 
     fn stop_processes(&self, state: &State) {
         // The API server first, so it does not log a storm of etcd errors.
         for pid in [state.apiserver_pid, state.etcd_pid] {
-            if pid != 0 && ours(pid, &self.dir) {
+            if pid != 0 && ours(pid, self.dir.path()) {
                 stop(pid);
             }
         }
@@ -360,12 +328,6 @@ fn spawn(binary: &Path, args: &[String], log: &Path) -> Result<u32> {
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))?;
     Ok(child.id())
-}
-
-/// A free loopback port. The port is released before the server binds it;
-/// the window is tiny and a lost race surfaces as a start-up error with logs.
-fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 fn alive(pid: u32) -> bool {
@@ -453,12 +415,6 @@ fn write_kubeconfig(path: &Path, server: &str, ca: &Path, token: &str) -> Result
     fs::write(&tmp, yaml)?;
     fs::rename(tmp, path)?;
     Ok(())
-}
-
-fn random_token() -> Result<String> {
-    let mut bytes = [0u8; 24];
-    File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// One RSA key serves both to sign and to verify service-account tokens.

@@ -9,8 +9,11 @@
 
 mod binaries;
 mod controlplane;
+mod crd;
 mod demo;
+mod postgres;
 mod prerequisites;
+mod service;
 mod test;
 mod workspace;
 
@@ -42,6 +45,14 @@ enum Commands {
         #[command(subcommand)]
         action: ControlplaneAction,
     },
+    /// Manage a local PostgreSQL server (for the example operator).
+    Postgres {
+        /// Instance name; each instance has its own port and data.
+        #[arg(long, default_value = "dev", global = true)]
+        instance: String,
+        #[command(subcommand)]
+        action: PostgresAction,
+    },
     /// Run everything CI runs: install what is missing, fmt, clippy, docs,
     /// start a control plane, all tests, stop it.
     Test {
@@ -51,6 +62,12 @@ enum Commands {
     },
     /// Run the demo: local control plane + the example operator.
     Demo,
+    /// Regenerate the CRD YAML of the workspace's custom resources.
+    Crd {
+        /// Do not write: fail with a diff if the committed YAML is out of date.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -68,6 +85,17 @@ enum ControlplaneAction {
     Env,
     /// Say whether the instance runs, and where.
     Status,
+}
+
+#[derive(Subcommand)]
+enum PostgresAction {
+    /// Create and start the instance (a fresh cluster with a `konditions`
+    /// database and role); returns the running one if already up.
+    Up,
+    /// Stop the server and remove its data.
+    Down,
+    /// Print the PSQL_* exports the operator reads.
+    Env,
 }
 
 fn main() -> ExitCode {
@@ -117,18 +145,46 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Commands::Postgres { instance, action } => {
+            let postgres = postgres::Postgres::named(&instance);
+            match action {
+                PostgresAction::Up => {
+                    prerequisites::ensure()?;
+                    print_exports(&postgres.up()?.env());
+                }
+                PostgresAction::Down => {
+                    if postgres.down()? {
+                        say("PostgreSQL stopped");
+                    } else {
+                        say("no PostgreSQL instance was running");
+                    }
+                }
+                PostgresAction::Env => {
+                    let state = postgres.state()?.context(
+                        "PostgreSQL is not running: start it with `cargo xtask postgres up`",
+                    )?;
+                    print_exports(&state.env());
+                }
+            }
+            Ok(())
+        }
         Commands::Test { cargo_test_args } => test::run(&cargo_test_args),
         Commands::Demo => demo::run(),
+        Commands::Crd { check: true } => crd::check(),
+        Commands::Crd { check: false } => crd::write(),
     }
 }
 
 fn print_env(state: &controlplane::State) {
-    println!("export KUBECONFIG={}", state.kubeconfig.display());
-    println!(
-        "export KONDITIONS_KUBECONFIG={}",
-        state.kubeconfig.display()
-    );
-    println!("export KUBECTL={}", state.kubectl.display());
+    print_exports(&state.env());
+}
+
+/// Shell exports, quoted (values never contain a single quote: paths under
+/// the workspace, hex secrets, numbers).
+fn print_exports(vars: &[(&str, String)]) {
+    for (name, value) in vars {
+        println!("export {name}='{value}'");
+    }
 }
 
 /// A progress line on stderr (stdout is kept for machine-readable output).

@@ -5,8 +5,13 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-/// Debian packages, each with the command that shows it is present.
-const DEBIAN_PACKAGES: &[(&str, &str)] = &[("openssl", "openssl")];
+/// Debian packages, each with the check that shows it is present.
+const DEBIAN_PACKAGES: &[(&str, fn() -> bool)] = &[
+    ("openssl", || has("openssl")),
+    ("postgresql", crate::postgres::installed),
+    // runuser: PostgreSQL runs as `postgres` when the suite runs as root.
+    ("util-linux", || has("runuser")),
+];
 
 fn has(command: &str) -> bool {
     Command::new("sh")
@@ -20,7 +25,7 @@ fn has(command: &str) -> bool {
 pub(crate) fn ensure() -> Result<()> {
     let missing: Vec<&str> = DEBIAN_PACKAGES
         .iter()
-        .filter(|(_, command)| !has(command))
+        .filter(|(_, present)| !present())
         .map(|(package, _)| *package)
         .collect();
     if !missing.is_empty() {

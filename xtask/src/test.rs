@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail};
 
 use crate::controlplane::{Instance, Running, UpOptions};
-use crate::prerequisites;
+use crate::{postgres, prerequisites};
 
 /// The control plane instance the test command owns.
 const INSTANCE: &str = "test";
@@ -86,6 +86,7 @@ fn steps(timings: &mut Timings, extra: &[String]) -> Result<()> {
             "warnings",
         ]))
     })?;
+    timings.step("CRD drift (cargo xtask crd --check)", crate::crd::check)?;
     timings.step("cargo doc -D warnings", || {
         exec(
             cargo()
@@ -95,12 +96,23 @@ fn steps(timings: &mut Timings, extra: &[String]) -> Result<()> {
     })?;
 
     let instance = Instance::named(INSTANCE);
-    // Ctrl-C or SIGTERM while tests run: stop the control plane before exiting.
-    let on_signal = instance.clone();
+    let database = postgres::Postgres::named(INSTANCE);
+    // Ctrl-C or SIGTERM while tests run: stop what we started before exiting.
+    let (on_signal, database_on_signal) = (instance.clone(), database.clone());
     ctrlc::set_handler(move || {
         let _ = on_signal.down();
+        let _ = database_on_signal.down();
         std::process::exit(130);
     })?;
+    let mut database_running = None;
+    timings.step("PostgreSQL up", || {
+        let (guard, _) = postgres::Running::start(database.clone())?;
+        database_running = Some(guard);
+        Ok(())
+    })?;
+    let database_state = database
+        .state()?
+        .ok_or_else(|| anyhow::anyhow!("PostgreSQL state vanished"))?;
     let mut running = None;
     timings.step("control plane up", || {
         let (guard, _) = Running::start(instance.clone(), &UpOptions::default())?;
@@ -116,12 +128,13 @@ fn steps(timings: &mut Timings, extra: &[String]) -> Result<()> {
                 .args(["test", "--workspace"])
                 .args(if extra.is_empty() { None } else { Some("--") })
                 .args(extra)
-                .env("KONDITIONS_KUBECONFIG", &state.kubeconfig)
-                .env("KUBECTL", &state.kubectl),
+                .envs(state.env())
+                .envs(database_state.env()),
         )
     });
-    timings.step("control plane down", || {
+    timings.step("control plane and PostgreSQL down", || {
         drop(running.take());
+        drop(database_running.take());
         Ok(())
     })?;
     tests

@@ -1,0 +1,10 @@
+//! The PostgresWriter operator: the kubebuilder tutorial's operator, done
+//! right. A `PostgresWriter` resource asks for one row in a PostgreSQL table;
+//! the operator writes it (an upsert, so spec changes update it), deletes it
+//! when the resource goes, and reports what happened in conditions.
+
+mod config;
+mod store;
+
+pub use config::{ConfigError, PostgresConfig};
+pub use store::{InvalidTableName, Row, Store, StoreError, TABLE_NAME_PATTERN, TableName};
