@@ -1,24 +1,1011 @@
-//! The `conditions` list of a status and its utility API.
+//! The `conditions` list of a status and its utility API: lookups, the
+//! transition-aware setter, removal, initialisation, and a serde form that
+//! never loses a condition it cannot type.
+//!
+//! # What is kept, and how
+//!
+//! On deserialization every list entry is classified:
+//!
+//! * **known**: its `type` parses as `T`, its `status` as `S`, it has exactly
+//!   the `metav1.Condition` fields with the right JSON types, and serializing
+//!   the typed condition gives back the same JSON value. These are what the
+//!   utility API sees.
+//! * **raw** ([`RawCondition`]), everything else, kept as the JSON read and
+//!   written back unchanged in its original position:
+//!   [`Foreign`](RawKind::Foreign) (not our type: another controller's),
+//!   [`Invalid`](RawKind::Invalid) (our type, malformed: unknown status,
+//!   extra fields, sub-second timestamp ...), [`Duplicate`](RawKind::Duplicate)
+//!   (a second entry of a type already seen: the **first valid entry wins**).
+//!
+//! Setting or removing a type replaces its invalid entry in place and drops
+//! its duplicates, so after a write this controller owns exactly one entry
+//! per type. Nothing else ever changes a raw entry, so JSON that
+//! round-trips through `Conditions` is unchanged: as a value always, and byte
+//! for byte when it was compact, with keys of known conditions in
+//! `metav1.Condition` order (serde_json's `preserve_order` is enabled so raw
+//! entries keep theirs).
 
-use crate::{Condition, ConditionStatus, ConditionType, Status};
+use std::fmt;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use serde::{Deserialize, Deserializer, Serialize, Serializer, ser::SerializeSeq};
+use serde_json::Value;
+
+use crate::{
+    Clock, Condition, ConditionError, ConditionStatus, ConditionType, RawCondition, RawKind,
+    Status, SystemClock, condition::truncate_to_second, validation::validate,
+};
+
+/// The reason given to conditions created by [`Conditions::initialize`] and
+/// [`Conditions::find_or_initialize`].
+pub const INITIAL_REASON: &str = "Reconciling";
+/// The message given to conditions created by [`Conditions::initialize`].
+pub const INITIAL_MESSAGE: &str = "The controller has not determined this condition yet";
+
+/// What a setter did. Ordered by how much changed, so several outcomes
+/// combine with `max`.
+///
+/// Skip the status write when it is [`Unchanged`](Change::Unchanged).
+///
+/// ```
+/// use konditions_core::{Change, Conditions, Status};
+/// let mut c = Conditions::<String>::default();
+/// assert_eq!(c.set("Ready".into(), Status::False, "Starting", "").unwrap(), Change::Added);
+/// assert_eq!(c.set("Ready".into(), Status::False, "Starting", "").unwrap(), Change::Unchanged);
+/// assert_eq!(c.set("Ready".into(), Status::False, "Pulling", "").unwrap(), Change::Updated);
+/// assert_eq!(c.set("Ready".into(), Status::True, "Running", "").unwrap(), Change::Transitioned);
+/// assert!(Change::Unchanged.max(Change::Updated).is_changed());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Change {
+    /// Nothing changed; no write is needed.
+    Unchanged,
+    /// Same status; reason, message or observedGeneration changed (or stale
+    /// duplicates of the type were dropped). `lastTransitionTime` kept.
+    Updated,
+    /// The status changed; `lastTransitionTime` is now.
+    Transitioned,
+    /// There was no valid condition of this type; one was added.
+    Added,
+}
+
+impl Change {
+    /// True unless [`Unchanged`](Change::Unchanged).
+    ///
+    /// ```
+    /// use konditions_core::Change;
+    /// assert!(!Change::Unchanged.is_changed());
+    /// assert!(Change::Added.is_changed());
+    /// ```
+    pub fn is_changed(self) -> bool {
+        self != Change::Unchanged
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Entry<T: ConditionType, S: ConditionStatus> {
+    Known(Condition<T, S>),
+    Raw(RawCondition),
+}
+
+impl<T: ConditionType, S: ConditionStatus> Entry<T, S> {
+    fn known(&self) -> Option<&Condition<T, S>> {
+        match self {
+            Entry::Known(c) => Some(c),
+            Entry::Raw(_) => None,
+        }
+    }
+
+    /// A raw entry this controller replaces when it writes `type_`.
+    fn is_raw_of(&self, type_: &str) -> bool {
+        matches!(self, Entry::Raw(r) if r.kind != RawKind::Foreign && r.type_name() == Some(type_))
+    }
+}
 
 /// The list of conditions of a resource's status.
-// Placeholder shape; the core issue replaces the representation (foreign
-// conditions kept as written) and adds the utility API.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Serializes as a plain JSON array of `metav1.Condition`s. See the
+/// [module documentation](self) for how entries that cannot be typed are kept.
+///
+/// ```
+/// use konditions_core::{Conditions, ManualClock, Status};
+/// use konditions_core::example::WidgetCondition::{self, *};
+///
+/// let clock = ManualClock::new("2024-05-01T10:00:00Z".parse().unwrap());
+/// let mut conditions = Conditions::<WidgetCondition>::default();
+/// conditions.set_with(&clock, Some(1), DatabaseReady, Status::True, "Connected", "").unwrap();
+///
+/// assert!(conditions.is_true(&DatabaseReady));
+/// assert_eq!(conditions.find(&DatabaseReady).unwrap().reason, "Connected");
+/// assert_eq!(
+///     serde_json::to_string(&conditions).unwrap(),
+///     r#"[{"type":"DatabaseReady","status":"True","observedGeneration":1,"lastTransitionTime":"2024-05-01T10:00:00Z","reason":"Connected","message":""}]"#
+/// );
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub struct Conditions<T: ConditionType = String, S: ConditionStatus = Status> {
-    known: Vec<Condition<T, S>>,
+    entries: Vec<Entry<T, S>>,
 }
 
 impl<T: ConditionType, S: ConditionStatus> Default for Conditions<T, S> {
     fn default() -> Self {
-        Self { known: Vec::new() }
+        Self {
+            entries: Vec::new(),
+        }
+    }
+}
+
+impl<T: ConditionType, S: ConditionStatus> fmt::Debug for Conditions<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        for entry in &self.entries {
+            match entry {
+                Entry::Known(c) => list.entry(c),
+                Entry::Raw(r) => list.entry(r),
+            };
+        }
+        list.finish()
     }
 }
 
 impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
-    /// True when the list holds no condition.
+    /// An empty list.
+    ///
+    /// ```
+    /// assert!(konditions_core::Conditions::<String>::new().is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True when the list holds no entry at all, known or raw: the test to
+    /// use for `skip_serializing_if`.
+    ///
+    /// ```
+    /// use konditions_core::Conditions;
+    /// assert!(Conditions::<String>::default().is_empty());
+    /// let foreign: Conditions = serde_json::from_str("[{}]").unwrap();
+    /// assert!(!foreign.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
-        self.known.is_empty()
+        self.entries.is_empty()
+    }
+
+    /// The number of entries on the wire, known and raw.
+    ///
+    /// ```
+    /// use konditions_core::Conditions;
+    /// let list: Conditions = serde_json::from_str(r#"[{"type":"A"},{"type":"B"}]"#).unwrap();
+    /// assert_eq!(list.len(), 2);
+    /// assert_eq!(list.iter().count(), 0); // both malformed, kept raw
+    /// ```
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The known (typed) conditions, in list order, at most one per type.
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, Status};
+    /// let mut list = Conditions::<String>::default();
+    /// list.set("A".into(), Status::True, "Ok", "").unwrap();
+    /// list.set("B".into(), Status::False, "No", "").unwrap();
+    /// let types: Vec<&str> = list.iter().map(|c| c.type_.as_str()).collect();
+    /// assert_eq!(types, ["A", "B"]);
+    /// ```
+    pub fn iter(&self) -> Iter<'_, T, S> {
+        Iter {
+            inner: self.entries.iter(),
+        }
+    }
+
+    /// The entries kept raw (foreign, invalid, duplicate), in list order.
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, RawKind};
+    /// use konditions_core::example::WidgetCondition;
+    /// let list: Conditions<WidgetCondition> = serde_json::from_str(
+    ///     r#"[{"type":"example.com/Other","status":"True","lastTransitionTime":"2024-01-01T00:00:00Z","reason":"X","message":""}]"#,
+    /// ).unwrap();
+    /// assert_eq!(list.unrecognized().map(|r| r.kind()).collect::<Vec<_>>(), [RawKind::Foreign]);
+    /// ```
+    pub fn unrecognized(&self) -> impl Iterator<Item = &RawCondition> {
+        self.entries.iter().filter_map(|e| match e {
+            Entry::Raw(r) => Some(r),
+            Entry::Known(_) => None,
+        })
+    }
+
+    /// The foreign entries only: conditions of types `T` does not parse.
+    ///
+    /// ```
+    /// use konditions_core::Conditions;
+    /// use konditions_core::example::WidgetCondition;
+    /// let list: Conditions<WidgetCondition> = serde_json::from_str(r#"[{"type":"Other"}]"#).unwrap();
+    /// assert_eq!(list.foreign().next().unwrap()["type"], "Other");
+    /// ```
+    pub fn foreign(&self) -> impl Iterator<Item = &Value> {
+        self.unrecognized()
+            .filter(|r| r.kind == RawKind::Foreign)
+            .map(RawCondition::value)
+    }
+
+    /// The condition of type `type_` (konditionner's `FindType`,
+    /// apimachinery's `FindStatusCondition`).
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, Status};
+    /// let mut list = Conditions::<String>::default();
+    /// list.set("Ready".into(), Status::True, "Ok", "").unwrap();
+    /// assert_eq!(list.find(&"Ready".to_string()).unwrap().status, Status::True);
+    /// assert!(list.find(&"Other".to_string()).is_none());
+    /// ```
+    pub fn find(&self, type_: &T) -> Option<&Condition<T, S>> {
+        self.iter().find(|c| c.type_ == *type_)
+    }
+
+    /// The first condition whose status is `status` (konditionner's `FindStatus`).
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, Status};
+    /// let mut list = Conditions::<String>::default();
+    /// list.set("A".into(), Status::True, "Ok", "").unwrap();
+    /// list.set("B".into(), Status::False, "Broken", "").unwrap();
+    /// assert_eq!(list.find_status(&Status::False).unwrap().type_, "B");
+    /// ```
+    pub fn find_status(&self, status: &S) -> Option<&Condition<T, S>> {
+        self.iter().find(|c| c.status == *status)
+    }
+
+    /// A copy of the condition of type `type_`, or a new one with status
+    /// `S::UNKNOWN`, reason [`INITIAL_REASON`], an empty message and the
+    /// current time (konditionner's `FindOrInitializeFor`). The list is not
+    /// changed: set the result to store it.
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, Status};
+    /// let list = Conditions::<String>::default();
+    /// let c = list.find_or_initialize("Ready".into());
+    /// assert_eq!(c.status, Status::Unknown);
+    /// assert!(list.is_empty());
+    /// ```
+    pub fn find_or_initialize(&self, type_: T) -> Condition<T, S> {
+        self.find_or_initialize_with(&SystemClock, type_)
+    }
+
+    /// [`find_or_initialize`](Self::find_or_initialize) with the time of a new
+    /// condition taken from `clock`.
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, ManualClock};
+    /// let clock = ManualClock::new(jiff::Timestamp::UNIX_EPOCH);
+    /// let c = Conditions::<String>::default().find_or_initialize_with(&clock, "Ready".into());
+    /// assert_eq!(c.last_transition_time.0, jiff::Timestamp::UNIX_EPOCH);
+    /// ```
+    pub fn find_or_initialize_with<C: Clock + ?Sized>(
+        &self,
+        clock: &C,
+        type_: T,
+    ) -> Condition<T, S> {
+        match self.find(&type_) {
+            Some(c) => c.clone(),
+            None => Condition {
+                type_,
+                status: S::UNKNOWN,
+                observed_generation: None,
+                last_transition_time: Time(truncate_to_second(clock.now())),
+                reason: INITIAL_REASON.to_owned(),
+                message: String::new(),
+            },
+        }
+    }
+
+    /// True when the condition `type_` exists with status `status`
+    /// (konditionner's `TypeHasStatus`, apimachinery's `IsStatusConditionPresentAndEqual`).
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, Status};
+    /// let mut list = Conditions::<String>::default();
+    /// list.set("Ready".into(), Status::False, "Waiting", "").unwrap();
+    /// assert!(list.type_has_status(&"Ready".into(), &Status::False));
+    /// assert!(!list.type_has_status(&"Ready".into(), &Status::True));
+    /// ```
+    pub fn type_has_status(&self, type_: &T, status: &S) -> bool {
+        self.find(type_).is_some_and(|c| c.status == *status)
+    }
+
+    /// Same as [`type_has_status`](Self::type_has_status), under apimachinery's name.
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, Status};
+    /// let list = Conditions::<String>::default();
+    /// assert!(!list.is_present_and_equal(&"Ready".into(), &Status::Unknown));
+    /// ```
+    pub fn is_present_and_equal(&self, type_: &T, status: &S) -> bool {
+        self.type_has_status(type_, status)
+    }
+
+    /// True when any condition has status `status` (konditionner's `AnyWithStatus`).
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, Status};
+    /// let mut list = Conditions::<String>::default();
+    /// list.set("A".into(), Status::True, "Ok", "").unwrap();
+    /// assert!(list.any_with_status(&Status::True));
+    /// assert!(!list.any_with_status(&Status::False));
+    /// ```
+    pub fn any_with_status(&self, status: &S) -> bool {
+        self.find_status(status).is_some()
+    }
+
+    /// True when the condition `type_` exists and its status is True-like
+    /// ([`ConditionStatus::truth`]), apimachinery's `IsStatusConditionTrue`.
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, Status};
+    /// let mut list = Conditions::<String>::default();
+    /// list.set("Ready".into(), Status::True, "Ok", "").unwrap();
+    /// assert!(list.is_true(&"Ready".into()));
+    /// assert!(!list.is_true(&"Missing".into()));
+    /// ```
+    pub fn is_true(&self, type_: &T) -> bool {
+        self.find(type_)
+            .is_some_and(|c| c.status.truth() == Some(true))
+    }
+
+    /// True when the condition `type_` exists and its status is False-like,
+    /// apimachinery's `IsStatusConditionFalse`.
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, Status};
+    /// let mut list = Conditions::<String>::default();
+    /// list.set("Ready".into(), Status::False, "Broken", "").unwrap();
+    /// assert!(list.is_false(&"Ready".into()));
+    /// assert!(!list.is_false(&"Missing".into())); // absent is not False
+    /// ```
+    pub fn is_false(&self, type_: &T) -> bool {
+        self.find(type_)
+            .is_some_and(|c| c.status.truth() == Some(false))
+    }
+
+    /// The conditions computed from a generation older than `generation`
+    /// (see [`Condition::is_stale`]).
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, ManualClock, Status};
+    /// let clock = ManualClock::default();
+    /// let mut list = Conditions::<String>::default();
+    /// list.set_with(&clock, Some(1), "A".into(), Status::True, "Ok", "").unwrap();
+    /// list.set_with(&clock, Some(2), "B".into(), Status::True, "Ok", "").unwrap();
+    /// assert_eq!(list.stale(Some(2)).map(|c| c.type_.as_str()).collect::<Vec<_>>(), ["A"]);
+    /// ```
+    pub fn stale(&self, generation: Option<i64>) -> impl Iterator<Item = &Condition<T, S>> {
+        self.iter().filter(move |c| c.is_stale(generation))
+    }
+
+    /// The index of the condition `type_` in the serialized list (raw entries
+    /// count), for JSON Patch paths such as `/status/conditions/3`.
+    ///
+    /// ```
+    /// use konditions_core::Conditions;
+    /// use konditions_core::example::WidgetCondition;
+    /// let list: Conditions<WidgetCondition> = serde_json::from_str(r#"[{"type":"Other"},
+    ///   {"type":"Ready","status":"True","lastTransitionTime":"2024-01-01T00:00:00Z","reason":"Ok","message":""}]"#).unwrap();
+    /// assert_eq!(list.wire_index(&WidgetCondition::Ready), Some(1));
+    /// ```
+    pub fn wire_index(&self, type_: &T) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| e.known().is_some_and(|c| c.type_ == *type_))
+    }
+
+    /// Sets the condition `type_` (insert, or replace in place) with the
+    /// system clock and no `observedGeneration`: see [`set_with`](Self::set_with).
+    ///
+    /// ```
+    /// use konditions_core::{Change, Conditions, Status};
+    /// let mut list = Conditions::<String>::default();
+    /// assert_eq!(list.set("Ready".into(), Status::True, "Ok", "up").unwrap(), Change::Added);
+    /// assert!(list.set("Ready".into(), Status::True, "not ok", "").is_err());
+    /// ```
+    pub fn set(
+        &mut self,
+        type_: T,
+        status: S,
+        reason: &str,
+        message: &str,
+    ) -> Result<Change, ConditionError> {
+        self.set_with(&SystemClock, None, type_, status, reason, message)
+    }
+
+    /// Sets the condition `type_` to `status`, `reason`, `message` and
+    /// `observed_generation`, following the API conventions:
+    ///
+    /// * at most one condition per type: an existing one is updated in
+    ///   place, an invalid raw entry of the type is replaced in place, raw
+    ///   duplicates are dropped, otherwise the condition is appended;
+    /// * `lastTransitionTime` becomes `clock.now()` (truncated to the
+    ///   second) only when the status changes or the condition is new;
+    /// * the reason and message are validated first ([`ConditionError`]);
+    ///   on error nothing changes;
+    /// * a call that changes nothing does not allocate.
+    ///
+    /// ```
+    /// use konditions_core::{Change, Conditions, ManualClock, Status};
+    /// use jiff::SignedDuration;
+    ///
+    /// let clock = ManualClock::new("2024-05-01T10:00:00Z".parse().unwrap());
+    /// let mut list = Conditions::<String>::default();
+    /// list.set_with(&clock, Some(1), "Ready".into(), Status::False, "Starting", "").unwrap();
+    ///
+    /// clock.advance(SignedDuration::from_secs(60));
+    /// let change = list.set_with(&clock, Some(2), "Ready".into(), Status::False, "Starting", "").unwrap();
+    /// assert_eq!(change, Change::Updated); // generation moved, status did not
+    /// assert_eq!(list.find(&"Ready".into()).unwrap().last_transition_time.0.to_string(), "2024-05-01T10:00:00Z");
+    ///
+    /// let change = list.set_with(&clock, Some(2), "Ready".into(), Status::True, "Running", "").unwrap();
+    /// assert_eq!(change, Change::Transitioned);
+    /// assert_eq!(list.find(&"Ready".into()).unwrap().last_transition_time.0.to_string(), "2024-05-01T10:01:00Z");
+    /// ```
+    pub fn set_with<C: Clock + ?Sized>(
+        &mut self,
+        clock: &C,
+        observed_generation: Option<i64>,
+        type_: T,
+        status: S,
+        reason: &str,
+        message: &str,
+    ) -> Result<Change, ConditionError> {
+        validate(type_.as_str(), reason, message)?;
+        Ok(
+            self.upsert(type_, status, reason, message, observed_generation, || {
+                clock.now()
+            }),
+        )
+    }
+
+    /// Inserts or replaces `condition` by type (konditionner's `SetCondition`),
+    /// with the same rules as [`set_with`](Self::set_with): its
+    /// `last_transition_time` is used only when the status changes or the
+    /// type is new; otherwise the stored one is kept.
+    ///
+    /// ```
+    /// use konditions_core::{Change, Condition, Conditions, Status};
+    /// let first: Condition = Condition::new("Ready".into(), Status::True, "Ok", "", "2024-01-01T00:00:00Z".parse().unwrap()).unwrap();
+    /// let later = Condition { last_transition_time: jiff::Timestamp::now().into(), ..first.clone() };
+    /// let mut list = Conditions::default();
+    /// assert_eq!(list.set_condition(first.clone()).unwrap(), Change::Added);
+    /// assert_eq!(list.set_condition(later).unwrap(), Change::Unchanged);
+    /// assert_eq!(list.find(&"Ready".into()), Some(&first));
+    /// ```
+    pub fn set_condition(&mut self, condition: Condition<T, S>) -> Result<Change, ConditionError> {
+        let Condition {
+            type_,
+            status,
+            observed_generation,
+            last_transition_time,
+            reason,
+            message,
+        } = condition;
+        validate(type_.as_str(), &reason, &message)?;
+        Ok(self.upsert(
+            type_,
+            status,
+            &reason,
+            &message,
+            observed_generation,
+            || last_transition_time.0,
+        ))
+    }
+
+    fn upsert(
+        &mut self,
+        type_: T,
+        status: S,
+        reason: &str,
+        message: &str,
+        observed_generation: Option<i64>,
+        now: impl FnOnce() -> Timestamp,
+    ) -> Change {
+        // Only when raw entries of this type exist (rare) is its name copied,
+        // to drop them once the typed condition is in place.
+        let raw_type = self
+            .entries
+            .iter()
+            .any(|e| e.is_raw_of(type_.as_str()))
+            .then(|| type_.as_str().to_owned());
+        let existing = self.entries.iter_mut().find_map(|e| match e {
+            Entry::Known(c) if c.type_ == type_ => Some(c),
+            _ => None,
+        });
+        let mut change = match existing {
+            Some(c) => {
+                let mut change = Change::Unchanged;
+                if c.status != status {
+                    c.status = status;
+                    c.last_transition_time = Time(truncate_to_second(now()));
+                    change = Change::Transitioned;
+                }
+                if c.reason != reason {
+                    reason.clone_into(&mut c.reason);
+                    change = change.max(Change::Updated);
+                }
+                if c.message != message {
+                    message.clone_into(&mut c.message);
+                    change = change.max(Change::Updated);
+                }
+                if c.observed_generation != observed_generation {
+                    c.observed_generation = observed_generation;
+                    change = change.max(Change::Updated);
+                }
+                change
+            }
+            None => {
+                let slot = raw_type
+                    .as_deref()
+                    .and_then(|t| self.entries.iter().position(|e| e.is_raw_of(t)));
+                let condition = Entry::Known(Condition {
+                    type_,
+                    status,
+                    observed_generation,
+                    last_transition_time: Time(truncate_to_second(now())),
+                    reason: reason.to_owned(),
+                    message: message.to_owned(),
+                });
+                match slot {
+                    // An invalid entry of ours: take its place so the list order is stable.
+                    Some(i) => self.entries[i] = condition,
+                    None => self.entries.push(condition),
+                }
+                Change::Added
+            }
+        };
+        if let Some(t) = raw_type {
+            let before = self.entries.len();
+            self.entries.retain(|e| !e.is_raw_of(&t));
+            if self.entries.len() != before {
+                change = change.max(Change::Updated);
+            }
+        }
+        change
+    }
+
+    /// Removes the condition `type_`, with its invalid and duplicate raw
+    /// entries (konditionner's `RemoveConditionWith`, apimachinery's
+    /// `RemoveStatusCondition`). Returns the removed known condition.
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, Status};
+    /// let mut list = Conditions::<String>::default();
+    /// list.set("Ready".into(), Status::True, "Ok", "").unwrap();
+    /// assert_eq!(list.remove(&"Ready".into()).unwrap().reason, "Ok");
+    /// assert!(list.is_empty());
+    /// assert!(list.remove(&"Ready".into()).is_none());
+    /// ```
+    pub fn remove(&mut self, type_: &T) -> Option<Condition<T, S>> {
+        let wire_type = type_.as_str();
+        let mut removed = None;
+        let mut kept = Vec::with_capacity(self.entries.len());
+        for entry in self.entries.drain(..) {
+            match entry {
+                Entry::Known(c) if c.type_ == *type_ && removed.is_none() => removed = Some(c),
+                e if e.is_raw_of(wire_type) => {}
+                e => kept.push(e),
+            }
+        }
+        self.entries = kept;
+        removed
+    }
+
+    /// Reports every declared type ([`ConditionType::declared`]) that has no
+    /// entry yet as `S::UNKNOWN` with reason [`INITIAL_REASON`], using the
+    /// system clock. See [`initialize_with`](Self::initialize_with).
+    ///
+    /// ```
+    /// use konditions_core::Conditions;
+    /// use konditions_core::example::WidgetCondition;
+    /// let mut list = Conditions::<WidgetCondition>::default();
+    /// assert_eq!(list.initialize(), 4);
+    /// assert_eq!(list.initialize(), 0);
+    /// ```
+    pub fn initialize(&mut self) -> usize {
+        self.initialize_with(&SystemClock, None)
+    }
+
+    /// Reports every declared type that has no entry yet (neither a valid
+    /// condition nor a malformed one, which is left for the controller to
+    /// overwrite) as `S::UNKNOWN`, reason [`INITIAL_REASON`], message
+    /// [`INITIAL_MESSAGE`], in declaration order. Existing conditions are
+    /// not touched. Returns how many were added.
+    ///
+    /// The API conventions ask controllers to report their conditions on
+    /// first reconcile, even when they are not known yet.
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, ManualClock, Status};
+    /// use konditions_core::example::WidgetCondition::{self, *};
+    /// let clock = ManualClock::default();
+    /// let mut list = Conditions::<WidgetCondition>::default();
+    /// list.set_with(&clock, Some(1), DatabaseReady, Status::True, "Connected", "").unwrap();
+    /// assert_eq!(list.initialize_with(&clock, Some(1)), 3);
+    /// assert!(list.type_has_status(&DatabaseReady, &Status::True));
+    /// assert_eq!(list.find(&Ready).unwrap().reason, "Reconciling");
+    /// ```
+    pub fn initialize_with<C: Clock + ?Sized>(
+        &mut self,
+        clock: &C,
+        observed_generation: Option<i64>,
+    ) -> usize {
+        let mut added = 0;
+        for type_ in T::declared() {
+            let wire_type = type_.as_str();
+            let present = self.entries.iter().any(|e| match e {
+                Entry::Known(c) => c.type_ == *type_,
+                Entry::Raw(r) => r.type_name() == Some(wire_type),
+            });
+            if !present {
+                self.upsert(
+                    type_.clone(),
+                    S::UNKNOWN,
+                    INITIAL_REASON,
+                    INITIAL_MESSAGE,
+                    observed_generation,
+                    || clock.now(),
+                );
+                added += 1;
+            }
+        }
+        added
+    }
+
+    fn classify(entries: Vec<Value>) -> Self {
+        let mut out: Vec<Entry<T, S>> = Vec::with_capacity(entries.len());
+        for value in entries {
+            let ours = value.get("type").and_then(Value::as_str).and_then(T::parse);
+            let entry = match ours {
+                None => Entry::Raw(RawCondition {
+                    value,
+                    kind: RawKind::Foreign,
+                }),
+                Some(type_) => match Condition::<T, S>::deserialize(&value) {
+                    // Only take it typed if writing it back changes nothing:
+                    // otherwise a round-trip would rewrite someone's data.
+                    Ok(c) if serde_json::to_value(&c).is_ok_and(|v| v == value) => {
+                        if out
+                            .iter()
+                            .any(|e| e.known().is_some_and(|k| k.type_ == type_))
+                        {
+                            Entry::Raw(RawCondition {
+                                value,
+                                kind: RawKind::Duplicate,
+                            })
+                        } else {
+                            Entry::Known(c)
+                        }
+                    }
+                    _ => Entry::Raw(RawCondition {
+                        value,
+                        kind: RawKind::Invalid,
+                    }),
+                },
+            };
+            out.push(entry);
+        }
+        Self { entries: out }
+    }
+}
+
+/// Iterator over the known conditions of a [`Conditions`], see [`Conditions::iter`].
+#[derive(Clone, Debug)]
+pub struct Iter<'a, T: ConditionType, S: ConditionStatus> {
+    inner: std::slice::Iter<'a, Entry<T, S>>,
+}
+
+impl<'a, T: ConditionType, S: ConditionStatus> Iterator for Iter<'a, T, S> {
+    type Item = &'a Condition<T, S>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner.by_ref().find_map(Entry::known)
+    }
+}
+
+impl<'a, T: ConditionType, S: ConditionStatus> IntoIterator for &'a Conditions<T, S> {
+    type Item = &'a Condition<T, S>;
+    type IntoIter = Iter<'a, T, S>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl<T: ConditionType, S: ConditionStatus> FromIterator<Condition<T, S>> for Conditions<T, S> {
+    /// Collects conditions as successive [`Conditions::set_condition`] calls
+    /// would, without validation: a later condition of a type replaces the
+    /// earlier one in its position.
+    ///
+    /// ```
+    /// use konditions_core::{Condition, Conditions, Status};
+    /// let at = jiff::Timestamp::UNIX_EPOCH;
+    /// let list: Conditions = [
+    ///     Condition::new("A".into(), Status::True, "Ok", "", at).unwrap(),
+    ///     Condition::new("A".into(), Status::False, "No", "", at).unwrap(),
+    /// ].into_iter().collect();
+    /// assert_eq!(list.len(), 1);
+    /// assert_eq!(list.find(&"A".into()).unwrap().reason, "No");
+    /// ```
+    fn from_iter<I: IntoIterator<Item = Condition<T, S>>>(iter: I) -> Self {
+        let mut out = Self::default();
+        for c in iter {
+            let at = c.last_transition_time.0;
+            out.upsert(
+                c.type_,
+                c.status,
+                &c.reason,
+                &c.message,
+                c.observed_generation,
+                || at,
+            );
+        }
+        out
+    }
+}
+
+impl<T: ConditionType, S: ConditionStatus> Serialize for Conditions<T, S> {
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.entries.len()))?;
+        for entry in &self.entries {
+            match entry {
+                Entry::Known(c) => seq.serialize_element(c)?,
+                Entry::Raw(r) => seq.serialize_element(&r.value)?,
+            }
+        }
+        seq.end()
+    }
+}
+
+impl<'de, T: ConditionType, S: ConditionStatus> Deserialize<'de> for Conditions<T, S> {
+    /// Accepts any JSON array (and `null`, as an empty list); entries that
+    /// cannot be typed are kept raw rather than failing the whole object.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let entries = Option::<Vec<Value>>::deserialize(deserializer)?;
+        Ok(Self::classify(entries.unwrap_or_default()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ManualClock;
+    use crate::example::WidgetCondition::{self, *};
+    use jiff::SignedDuration;
+    use serde_json::json;
+
+    type List = Conditions<WidgetCondition>;
+
+    fn clock() -> ManualClock {
+        ManualClock::new("2024-05-01T10:00:00Z".parse().unwrap())
+    }
+
+    fn wire(type_: &str, status: &str) -> Value {
+        json!({"type": type_, "status": status, "lastTransitionTime": "2024-01-01T00:00:00Z", "reason": "R", "message": "m"})
+    }
+
+    #[test]
+    fn transition_time_changes_only_with_status() {
+        let clock = clock();
+        let mut list = List::default();
+        assert_eq!(
+            list.set_with(&clock, None, Ready, Status::Unknown, "A", "")
+                .unwrap(),
+            Change::Added
+        );
+        let t0 = list.find(&Ready).unwrap().last_transition_time.clone();
+        clock.advance(SignedDuration::from_secs(5));
+        assert_eq!(
+            list.set_with(&clock, Some(3), Ready, Status::Unknown, "B", "msg")
+                .unwrap(),
+            Change::Updated
+        );
+        assert_eq!(list.find(&Ready).unwrap().last_transition_time, t0);
+        assert_eq!(
+            list.set_with(&clock, Some(3), Ready, Status::Unknown, "B", "msg")
+                .unwrap(),
+            Change::Unchanged
+        );
+        clock.advance(SignedDuration::from_millis(1500));
+        assert_eq!(
+            list.set_with(&clock, Some(3), Ready, Status::True, "B", "msg")
+                .unwrap(),
+            Change::Transitioned
+        );
+        let t1 = &list.find(&Ready).unwrap().last_transition_time;
+        assert_eq!(t1.0.to_string(), "2024-05-01T10:00:06Z");
+        assert_eq!(list.iter().count(), 1);
+    }
+
+    #[test]
+    fn invalid_input_changes_nothing() {
+        let mut list = List::default();
+        list.set(Ready, Status::True, "Ok", "").unwrap();
+        let before = list.clone();
+        assert!(list.set(Ready, Status::False, "", "").is_err());
+        assert!(
+            list.set(Ready, Status::False, "Ok", &"x".repeat(40_000))
+                .is_err()
+        );
+        assert_eq!(list, before);
+        let mut untyped = Conditions::<String>::default();
+        assert!(matches!(
+            untyped.set("not a type".into(), Status::True, "Ok", ""),
+            Err(ConditionError::InvalidType { .. })
+        ));
+    }
+
+    #[test]
+    fn lookups() {
+        let mut list = List::default();
+        list.set(DatabaseReady, Status::True, "Up", "").unwrap();
+        list.set(Degraded, Status::False, "Fine", "").unwrap();
+        assert!(list.is_true(&DatabaseReady));
+        assert!(list.is_false(&Degraded));
+        assert!(!list.is_true(&Ready) && !list.is_false(&Ready));
+        assert_eq!(list.find_status(&Status::False).unwrap().type_, Degraded);
+        assert!(list.type_has_status(&DatabaseReady, &Status::True));
+        assert!(list.is_present_and_equal(&Degraded, &Status::False));
+        assert!(list.any_with_status(&Status::True));
+        assert!(!list.any_with_status(&Status::Unknown));
+        let copy = list.find_or_initialize(DatabaseReady);
+        assert_eq!(&copy, list.find(&DatabaseReady).unwrap());
+        let fresh = list.find_or_initialize(Ready);
+        assert_eq!(
+            (fresh.status, fresh.reason.as_str()),
+            (Status::Unknown, INITIAL_REASON)
+        );
+        assert!(list.find(&Ready).is_none());
+        assert!(
+            list.find(&DatabaseReady)
+                .unwrap()
+                .status_is_one_of(&[Status::True, Status::False])
+        );
+    }
+
+    #[test]
+    fn remove_takes_known_and_raw_of_the_type() {
+        let input = json!([wire("Ready", "True"), wire("Other", "True"), wire("Ready", "False"), {"type": "Ready", "status": "Bogus"}]);
+        let mut list: List = serde_json::from_value(input).unwrap();
+        assert_eq!(list.len(), 4);
+        let removed = list.remove(&Ready).unwrap();
+        assert_eq!(removed.status, Status::True);
+        assert_eq!(
+            serde_json::to_value(&list).unwrap(),
+            json!([wire("Other", "True")])
+        );
+    }
+
+    #[test]
+    fn foreign_and_invalid_round_trip_byte_for_byte() {
+        let text = r#"[{"type":"Ready","status":"True","lastTransitionTime":"2024-01-01T00:00:00Z","reason":"R","message":"m"},{"type":"other.io/Synced","status":"Maybe","lastTransitionTime":"2024-01-01T00:00:00.123456Z","reason":"X","message":"","extra":{"z":1,"a":[true,null]}},{"type":"DatabaseReady","status":"Sideways","reason":"R"},{"message":"no type"},{"type":"BucketCreated","status":"True","lastTransitionTime":"2024-01-01T00:00:00.5Z","reason":"R","message":""},{"status":"True","type":"Degraded","reason":"R","lastTransitionTime":"2024-01-01T00:00:00Z","message":"","lastHeartbeatTime":"x"},7,"s",null]"#;
+        let list: List = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string(&list).unwrap(), text);
+        let kinds: Vec<RawKind> = list.unrecognized().map(RawCondition::kind).collect();
+        use RawKind::*;
+        assert_eq!(
+            kinds,
+            [
+                Foreign, Invalid, Foreign, Invalid, Invalid, Foreign, Foreign, Foreign
+            ]
+        );
+        assert_eq!(list.iter().count(), 1);
+    }
+
+    #[test]
+    fn known_conditions_round_trip_as_values_whatever_the_key_order() {
+        let text = r#"[{"message":"m","reason":"R","lastTransitionTime":"2024-01-01T00:00:00Z","status":"True","type":"Ready"}]"#;
+        let list: List = serde_json::from_str(text).unwrap();
+        assert_eq!(list.iter().count(), 1);
+        let back: Value = serde_json::to_value(&list).unwrap();
+        assert_eq!(back, serde_json::from_str::<Value>(text).unwrap());
+    }
+
+    #[test]
+    fn duplicates_first_valid_wins_and_writing_the_type_drops_the_rest() {
+        let input = json!([{"type":"Ready","status":"Nope"}, wire("Ready", "False"), wire("Other", "True"), wire("Ready", "True")]);
+        let mut list: List = serde_json::from_value(input.clone()).unwrap();
+        assert_eq!(list.find(&Ready).unwrap().status, Status::False);
+        assert_eq!(
+            list.unrecognized()
+                .map(RawCondition::kind)
+                .collect::<Vec<_>>(),
+            [RawKind::Invalid, RawKind::Foreign, RawKind::Duplicate]
+        );
+        assert_eq!(list.wire_index(&Ready), Some(1));
+        assert_eq!(serde_json::to_value(&list).unwrap(), input);
+        // Same values as stored: the drop of the raw entries alone is a change.
+        assert_eq!(
+            list.set_with(&clock(), None, Ready, Status::False, "R", "m")
+                .unwrap(),
+            Change::Updated
+        );
+        assert_eq!(
+            serde_json::to_value(&list).unwrap(),
+            json!([wire("Ready", "False"), wire("Other", "True")])
+        );
+    }
+
+    #[test]
+    fn setting_a_type_replaces_its_invalid_entry_in_place() {
+        let input =
+            json!([wire("Other", "True"), {"type":"Ready","status":"Nope"}, wire("Foo", "True")]);
+        let mut list: List = serde_json::from_value(input).unwrap();
+        assert_eq!(
+            list.set_with(&clock(), None, Ready, Status::True, "R", "m")
+                .unwrap(),
+            Change::Added
+        );
+        let out = serde_json::to_value(&list).unwrap();
+        assert_eq!(out[1]["type"], "Ready");
+        assert_eq!(out[1]["status"], "True");
+        assert_eq!(out.as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn null_and_empty_lists() {
+        let list: List = serde_json::from_str("null").unwrap();
+        assert!(list.is_empty());
+        let list: List = serde_json::from_str("[]").unwrap();
+        assert!(list.is_empty());
+        assert!(serde_json::from_str::<List>("{}").is_err());
+    }
+
+    #[test]
+    fn initialize_reports_declared_types_in_order_and_keeps_existing_ones() {
+        let input = json!([{"type":"BucketCreated","status":"Nope"}]);
+        let mut list: List = serde_json::from_value(input).unwrap();
+        list.set(Degraded, Status::True, "Slow", "").unwrap();
+        assert_eq!(list.initialize_with(&clock(), Some(4)), 2);
+        let types: Vec<_> = list.iter().map(|c| c.type_).collect();
+        assert_eq!(types, [Degraded, Ready, DatabaseReady]);
+        assert_eq!(list.find(&Ready).unwrap().observed_generation, Some(4));
+        assert_eq!(list.find(&Degraded).unwrap().status, Status::True);
+        assert_eq!(list.unrecognized().count(), 1);
+    }
+
+    #[test]
+    fn set_condition_keeps_stored_time_without_transition() {
+        let mut list = List::default();
+        let c1 = Condition::new(
+            Ready,
+            Status::True,
+            "A",
+            "",
+            "2024-01-01T00:00:00Z".parse().unwrap(),
+        )
+        .unwrap();
+        list.set_condition(c1.clone()).unwrap();
+        let c2 = Condition {
+            reason: "B".into(),
+            last_transition_time: Time("2025-01-01T00:00:00Z".parse().unwrap()),
+            ..c1.clone()
+        };
+        assert_eq!(list.set_condition(c2).unwrap(), Change::Updated);
+        assert_eq!(
+            list.find(&Ready).unwrap().last_transition_time,
+            c1.last_transition_time
+        );
+        let c3 = Condition {
+            status: Status::False,
+            last_transition_time: Time("2025-01-01T00:00:00.9Z".parse().unwrap()),
+            ..c1
+        };
+        assert_eq!(list.set_condition(c3).unwrap(), Change::Transitioned);
+        assert_eq!(
+            list.find(&Ready)
+                .unwrap()
+                .last_transition_time
+                .0
+                .to_string(),
+            "2025-01-01T00:00:00Z"
+        );
     }
 }

@@ -2,8 +2,14 @@
 //!
 //! `#[derive(ConditionalResource)]` implements both; they can also be written
 //! by hand. The lock and the status helpers only need these.
+//!
+//! The provided methods of [`ConditionalResource`] are the ones to use in a
+//! reconciler: they fill `observedGeneration` from `metadata.generation`.
 
-use crate::{ConditionStatus, ConditionType, Conditions};
+use crate::{
+    Change, Clock, Condition, ConditionError, ConditionStatus, ConditionType, Conditions,
+    SystemClock,
+};
 
 /// A status object that holds a list of conditions.
 ///
@@ -98,5 +104,257 @@ pub trait ConditionalResource {
         self.resource_status_mut()
             .get_or_insert_with(Default::default)
             .conditions_mut()
+    }
+
+    /// Sets a condition with `observedGeneration` = `metadata.generation`,
+    /// using the system clock: see [`Conditions::set_with`].
+    ///
+    /// ```
+    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
+    /// # impl ConditionalStatus for WidgetStatus {
+    /// #     type Type = String; type Status = Status;
+    /// #     fn conditions(&self) -> &Conditions { &self.conditions }
+    /// #     fn conditions_mut(&mut self) -> &mut Conditions { &mut self.conditions }
+    /// # }
+    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
+    /// # impl ConditionalResource for Widget {
+    /// #     type Type = String; type Status = Status; type ResourceStatus = WidgetStatus;
+    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
+    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
+    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
+    /// # }
+    /// let mut w = Widget { metadata: ObjectMeta { generation: Some(5), ..Default::default() }, status: None };
+    /// w.set_condition("Ready".into(), Status::True, "Ok", "").unwrap();
+    /// assert_eq!(w.conditions().unwrap().find(&"Ready".into()).unwrap().observed_generation, Some(5));
+    /// ```
+    fn set_condition(
+        &mut self,
+        type_: Self::Type,
+        status: Self::Status,
+        reason: &str,
+        message: &str,
+    ) -> Result<Change, ConditionError> {
+        self.set_condition_with(&SystemClock, type_, status, reason, message)
+    }
+
+    /// [`set_condition`](Self::set_condition) with the time from `clock`.
+    ///
+    /// ```
+    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, ManualClock, Status};
+    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
+    /// # impl ConditionalStatus for WidgetStatus {
+    /// #     type Type = String; type Status = Status;
+    /// #     fn conditions(&self) -> &Conditions { &self.conditions }
+    /// #     fn conditions_mut(&mut self) -> &mut Conditions { &mut self.conditions }
+    /// # }
+    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
+    /// # impl ConditionalResource for Widget {
+    /// #     type Type = String; type Status = Status; type ResourceStatus = WidgetStatus;
+    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
+    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
+    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
+    /// # }
+    /// let clock = ManualClock::new("2024-05-01T10:00:00Z".parse().unwrap());
+    /// let mut w = Widget { metadata: ObjectMeta { generation: Some(2), ..Default::default() }, status: None };
+    /// w.set_condition_with(&clock, "Ready".into(), Status::False, "Waiting", "").unwrap();
+    /// let ready = w.conditions().unwrap().find(&"Ready".into()).unwrap();
+    /// assert_eq!(ready.last_transition_time.0.to_string(), "2024-05-01T10:00:00Z");
+    /// ```
+    fn set_condition_with<C: Clock + ?Sized>(
+        &mut self,
+        clock: &C,
+        type_: Self::Type,
+        status: Self::Status,
+        reason: &str,
+        message: &str,
+    ) -> Result<Change, ConditionError> {
+        let generation = self.generation();
+        self.conditions_mut()
+            .set_with(clock, generation, type_, status, reason, message)
+    }
+
+    /// Reports every declared condition that is missing as Unknown, with
+    /// `observedGeneration` = `metadata.generation` (see
+    /// [`Conditions::initialize_with`]). Returns how many were added.
+    ///
+    /// ```
+    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+    /// # use konditions_core::example::WidgetCondition;
+    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions<WidgetCondition> }
+    /// # impl ConditionalStatus for WidgetStatus {
+    /// #     type Type = WidgetCondition; type Status = Status;
+    /// #     fn conditions(&self) -> &Conditions<WidgetCondition> { &self.conditions }
+    /// #     fn conditions_mut(&mut self) -> &mut Conditions<WidgetCondition> { &mut self.conditions }
+    /// # }
+    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
+    /// # impl ConditionalResource for Widget {
+    /// #     type Type = WidgetCondition; type Status = Status; type ResourceStatus = WidgetStatus;
+    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
+    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
+    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
+    /// # }
+    /// let mut w = Widget { metadata: ObjectMeta { generation: Some(1), ..Default::default() }, status: None };
+    /// assert_eq!(w.initialize_conditions(), 4);
+    /// assert!(w.conditions().unwrap().iter().all(|c| c.status == Status::Unknown && c.observed_generation == Some(1)));
+    /// ```
+    fn initialize_conditions(&mut self) -> usize {
+        self.initialize_conditions_with(&SystemClock)
+    }
+
+    /// [`initialize_conditions`](Self::initialize_conditions) with the time from `clock`.
+    ///
+    /// ```
+    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, ManualClock, Status};
+    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
+    /// # impl ConditionalStatus for WidgetStatus {
+    /// #     type Type = String; type Status = Status;
+    /// #     fn conditions(&self) -> &Conditions { &self.conditions }
+    /// #     fn conditions_mut(&mut self) -> &mut Conditions { &mut self.conditions }
+    /// # }
+    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
+    /// # impl ConditionalResource for Widget {
+    /// #     type Type = String; type Status = Status; type ResourceStatus = WidgetStatus;
+    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
+    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
+    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
+    /// # }
+    /// // `String` declares no types: nothing to initialise, but a status is created.
+    /// let mut w = Widget { metadata: ObjectMeta::default(), status: None };
+    /// assert_eq!(w.initialize_conditions_with(&ManualClock::default()), 0);
+    /// assert!(w.status.is_some());
+    /// ```
+    fn initialize_conditions_with<C: Clock + ?Sized>(&mut self, clock: &C) -> usize {
+        let generation = self.generation();
+        self.conditions_mut().initialize_with(clock, generation)
+    }
+
+    /// Recomputes the summary condition for the current generation (stale
+    /// dependents count as unknown): see [`Conditions::update_summary_with`].
+    ///
+    /// ```
+    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+    /// # use konditions_core::example::WidgetCondition::{self, *};
+    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions<WidgetCondition> }
+    /// # impl ConditionalStatus for WidgetStatus {
+    /// #     type Type = WidgetCondition; type Status = Status;
+    /// #     fn conditions(&self) -> &Conditions<WidgetCondition> { &self.conditions }
+    /// #     fn conditions_mut(&mut self) -> &mut Conditions<WidgetCondition> { &mut self.conditions }
+    /// # }
+    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
+    /// # impl ConditionalResource for Widget {
+    /// #     type Type = WidgetCondition; type Status = Status; type ResourceStatus = WidgetStatus;
+    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
+    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
+    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
+    /// # }
+    /// let mut w = Widget { metadata: ObjectMeta { generation: Some(1), ..Default::default() }, status: None };
+    /// w.set_condition(DatabaseReady, Status::True, "Up", "").unwrap();
+    /// w.set_condition(BucketCreated, Status::True, "Made", "").unwrap();
+    /// w.set_condition(Degraded, Status::False, "Full", "").unwrap();
+    /// w.update_summary().unwrap();
+    /// assert!(w.conditions().unwrap().is_true(&Ready));
+    /// w.metadata.generation = Some(2); // spec changed: dependents are stale
+    /// w.update_summary().unwrap();
+    /// assert_eq!(w.conditions().unwrap().find(&Ready).unwrap().status, Status::Unknown);
+    /// ```
+    fn update_summary(&mut self) -> Result<Change, ConditionError> {
+        self.update_summary_with(&SystemClock)
+    }
+
+    /// [`update_summary`](Self::update_summary) with the time from `clock`.
+    ///
+    /// ```
+    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    /// # use konditions_core::{Change, ConditionalResource, ConditionalStatus, Conditions, ManualClock, Status};
+    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
+    /// # impl ConditionalStatus for WidgetStatus {
+    /// #     type Type = String; type Status = Status;
+    /// #     fn conditions(&self) -> &Conditions { &self.conditions }
+    /// #     fn conditions_mut(&mut self) -> &mut Conditions { &mut self.conditions }
+    /// # }
+    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
+    /// # impl ConditionalResource for Widget {
+    /// #     type Type = String; type Status = Status; type ResourceStatus = WidgetStatus;
+    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
+    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
+    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
+    /// # }
+    /// let mut w = Widget { metadata: ObjectMeta::default(), status: None };
+    /// // `String` declares no summary.
+    /// assert_eq!(w.update_summary_with(&ManualClock::default()).unwrap(), Change::Unchanged);
+    /// ```
+    fn update_summary_with<C: Clock + ?Sized>(
+        &mut self,
+        clock: &C,
+    ) -> Result<Change, ConditionError> {
+        let generation = self.generation();
+        self.conditions_mut().update_summary_with(clock, generation)
+    }
+
+    /// The condition `type_` if it was computed for the current generation
+    /// (or does not record one): a stale condition is not returned.
+    ///
+    /// ```
+    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
+    /// # impl ConditionalStatus for WidgetStatus {
+    /// #     type Type = String; type Status = Status;
+    /// #     fn conditions(&self) -> &Conditions { &self.conditions }
+    /// #     fn conditions_mut(&mut self) -> &mut Conditions { &mut self.conditions }
+    /// # }
+    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
+    /// # impl ConditionalResource for Widget {
+    /// #     type Type = String; type Status = Status; type ResourceStatus = WidgetStatus;
+    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
+    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
+    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
+    /// # }
+    /// let mut w = Widget { metadata: ObjectMeta { generation: Some(1), ..Default::default() }, status: None };
+    /// w.set_condition("Ready".into(), Status::True, "Ok", "").unwrap();
+    /// assert!(w.fresh_condition(&"Ready".into()).is_some());
+    /// w.metadata.generation = Some(2);
+    /// assert!(w.fresh_condition(&"Ready".into()).is_none());
+    /// assert_eq!(w.stale_conditions().count(), 1);
+    /// ```
+    fn fresh_condition(&self, type_: &Self::Type) -> Option<&Condition<Self::Type, Self::Status>> {
+        let generation = self.generation();
+        self.conditions()?
+            .find(type_)
+            .filter(|c| !c.is_stale(generation))
+    }
+
+    /// The conditions computed for an older generation than the object's.
+    ///
+    /// ```
+    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
+    /// # impl ConditionalStatus for WidgetStatus {
+    /// #     type Type = String; type Status = Status;
+    /// #     fn conditions(&self) -> &Conditions { &self.conditions }
+    /// #     fn conditions_mut(&mut self) -> &mut Conditions { &mut self.conditions }
+    /// # }
+    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
+    /// # impl ConditionalResource for Widget {
+    /// #     type Type = String; type Status = Status; type ResourceStatus = WidgetStatus;
+    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
+    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
+    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
+    /// # }
+    /// let w = Widget { metadata: ObjectMeta::default(), status: None };
+    /// assert_eq!(w.stale_conditions().count(), 0);
+    /// ```
+    fn stale_conditions(&self) -> impl Iterator<Item = &Condition<Self::Type, Self::Status>> {
+        let generation = self.generation();
+        self.conditions()
+            .into_iter()
+            .flat_map(move |c| c.stale(generation))
     }
 }

@@ -87,3 +87,162 @@ impl fmt::Display for Status {
         f.write_str(self.as_str())
     }
 }
+
+/// konditionner's extensible status set, for users migrating from it.
+///
+/// Opt-in and never the default: statuses other than `True`, `False` and
+/// `Unknown` are invisible to `kubectl wait`, kstatus and most dashboards.
+/// Each member maps onto the tri-state through [`truth`](ConditionStatus::truth)
+/// so summaries and the lock still reason about it. The standard three are
+/// members too, so conditions written by standard tools still parse.
+///
+/// | status | truth |
+/// |---|---|
+/// | `True`, `Completed`, `Created`, `Terminated` | `Some(true)` |
+/// | `False`, `Error` | `Some(false)` |
+/// | `Unknown`, `Initialized`, `Terminating`, `Locked` | `None` |
+///
+/// As in konditionner, a condition starts as `Initialized`, a task that
+/// succeeds without saying more ends `Completed`, a failed one `Error`.
+///
+/// ```
+/// use konditions_core::{ConditionStatus, KonditionnerStatus};
+/// assert_eq!(KonditionnerStatus::UNKNOWN, KonditionnerStatus::Initialized);
+/// assert_eq!(KonditionnerStatus::parse("Locked"), Some(KonditionnerStatus::Locked));
+/// assert_eq!(KonditionnerStatus::Created.truth(), Some(true));
+/// assert_eq!(KonditionnerStatus::Error.truth(), Some(false));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KonditionnerStatus {
+    /// The standard `True`.
+    True,
+    /// The standard `False`.
+    False,
+    /// The standard `Unknown`.
+    Unknown,
+    /// Reported, nothing done yet (konditionner's initial status).
+    Initialized,
+    /// The work this condition tracks finished.
+    Completed,
+    /// The external object this condition tracks was created.
+    Created,
+    /// The external object is being torn down.
+    Terminating,
+    /// The external object is gone.
+    Terminated,
+    /// The work failed; the reason and message say why.
+    Error,
+    /// A task holds the advisory lock on this condition.
+    Locked,
+}
+
+impl ConditionStatus for KonditionnerStatus {
+    const ALL: &'static [Self] = &[
+        Self::True,
+        Self::False,
+        Self::Unknown,
+        Self::Initialized,
+        Self::Completed,
+        Self::Created,
+        Self::Terminating,
+        Self::Terminated,
+        Self::Error,
+        Self::Locked,
+    ];
+    const UNKNOWN: Self = Self::Initialized;
+    const TRUE: Self = Self::Completed;
+    const FALSE: Self = Self::Error;
+
+    fn as_str(&self) -> &'static str {
+        match self {
+            Self::True => "True",
+            Self::False => "False",
+            Self::Unknown => "Unknown",
+            Self::Initialized => "Initialized",
+            Self::Completed => "Completed",
+            Self::Created => "Created",
+            Self::Terminating => "Terminating",
+            Self::Terminated => "Terminated",
+            Self::Error => "Error",
+            Self::Locked => "Locked",
+        }
+    }
+
+    fn truth(&self) -> Option<bool> {
+        match self {
+            Self::True | Self::Completed | Self::Created | Self::Terminated => Some(true),
+            Self::False | Self::Error => Some(false),
+            Self::Unknown | Self::Initialized | Self::Terminating | Self::Locked => None,
+        }
+    }
+}
+
+impl fmt::Display for KonditionnerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for KonditionnerStatus {
+    fn serialize<Z: serde::Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for KonditionnerStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::parse(&s).ok_or_else(|| {
+            serde::de::Error::unknown_variant(
+                &s,
+                &[
+                    "True",
+                    "False",
+                    "Unknown",
+                    "Initialized",
+                    "Completed",
+                    "Created",
+                    "Terminating",
+                    "Terminated",
+                    "Error",
+                    "Locked",
+                ],
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trips<S: ConditionStatus>() {
+        for s in S::ALL {
+            assert_eq!(S::parse(s.as_str()).as_ref(), Some(s));
+        }
+        assert!(
+            S::ALL.contains(&S::UNKNOWN) && S::ALL.contains(&S::TRUE) && S::ALL.contains(&S::FALSE)
+        );
+        assert_eq!(S::UNKNOWN.truth(), None);
+        assert_eq!(S::TRUE.truth(), Some(true));
+        assert_eq!(S::FALSE.truth(), Some(false));
+    }
+
+    #[test]
+    fn status_sets_are_consistent() {
+        round_trips::<Status>();
+        round_trips::<KonditionnerStatus>();
+        assert_eq!(Status::parse("true"), None);
+    }
+
+    #[test]
+    fn konditionner_status_serde() {
+        let s: KonditionnerStatus = serde_json::from_str("\"Terminating\"").unwrap();
+        assert_eq!(s, KonditionnerStatus::Terminating);
+        assert_eq!(
+            serde_json::to_string(&KonditionnerStatus::Locked).unwrap(),
+            "\"Locked\""
+        );
+        assert!(serde_json::from_str::<KonditionnerStatus>("\"Nope\"").is_err());
+    }
+}

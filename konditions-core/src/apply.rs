@@ -1,0 +1,218 @@
+//! Status writes that touch only this controller's conditions.
+//!
+//! Server-side apply of `{"status":{"conditions":[...]}}` on the status
+//! subresource, with a field manager per controller. Because the
+//! `conditions` schema is a map-list keyed by `type` (see the `JsonSchema`
+//! impl of [`Conditions`](crate::Conditions)), the API server merges per
+//! condition type: controllers applying different condition types of one
+//! object never overwrite each other, and no read-modify-write (and no
+//! conflict on `resourceVersion`) is involved.
+//!
+//! # What to send
+//!
+//! An apply declares the **complete** set of fields its field manager owns:
+//! a condition type this manager applied before and leaves out now is
+//! removed from the object. So send every condition your controller
+//! maintains, not only the ones that changed in this reconcile; and never
+//! send other controllers' conditions (you would become their co-owner).
+//! With a derived condition enum that is exactly the known conditions,
+//! which [`apply_resource_conditions`] sends; with `Conditions<String>`
+//! (which types every condition) pick yours with [`apply_conditions`].
+//!
+//! Skip the write when every setter returned [`Change::Unchanged`](crate::Change).
+//!
+//! Applies are forced, as the Kubernetes documentation recommends for
+//! controllers: a conflict means another manager set the same condition
+//! type, and the controller responsible for a condition takes it back.
+
+use std::fmt::Debug;
+
+use kube::Resource;
+use kube::api::{Api, Patch, PatchParams};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::{ApplyError, Condition, ConditionStatus, ConditionType, ConditionalResource};
+
+/// Server-side applies `conditions` as the `status.conditions` owned by
+/// `field_manager` on object `name`, and returns the object as stored.
+///
+/// `conditions` must be every condition this field manager maintains (see
+/// the [module documentation](self)).
+///
+/// ```no_run
+/// use k8s_openapi::api::core::v1::ConfigMap; // any resource with a status subresource
+/// use konditions_core::{apply_conditions, Conditions, Status};
+/// # async fn run(client: kube::Client) -> Result<(), konditions_core::ApplyError> {
+/// let api: kube::Api<ConfigMap> = kube::Api::namespaced(client, "default");
+/// let mut conditions = Conditions::<String>::default();
+/// conditions.set("example.com/BackupDone".into(), Status::True, "Uploaded", "").unwrap();
+/// let mine = conditions.iter().filter(|c| c.type_.starts_with("example.com/"));
+/// apply_conditions(&api, "my-object", "backup-controller", mine).await?;
+/// # Ok(()) }
+/// ```
+pub async fn apply_conditions<'a, K, T, S, I>(
+    api: &Api<K>,
+    name: &str,
+    field_manager: &str,
+    conditions: I,
+) -> Result<K, ApplyError>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+    K::DynamicType: Default,
+    T: ConditionType,
+    S: ConditionStatus,
+    I: IntoIterator<Item = &'a Condition<T, S>>,
+{
+    let params = PatchParams::apply(field_manager).force();
+    apply_conditions_with(api, name, &params, conditions).await
+}
+
+/// [`apply_conditions`] with explicit [`PatchParams`] (for example not
+/// forced, to see conflicts as errors, or with `dry_run`). The params must
+/// be an apply (`PatchParams::apply`).
+///
+/// ```no_run
+/// use k8s_openapi::api::core::v1::ConfigMap;
+/// use kube::api::PatchParams;
+/// use konditions_core::{apply::apply_conditions_with, Conditions, Status};
+/// # async fn run(api: kube::Api<ConfigMap>) -> Result<(), konditions_core::ApplyError> {
+/// let mut conditions = Conditions::<String>::default();
+/// conditions.set("Ready".into(), Status::True, "Ok", "").unwrap();
+/// let params = PatchParams::apply("my-controller").dry_run();
+/// apply_conditions_with(&api, "my-object", &params, &conditions).await?;
+/// # Ok(()) }
+/// ```
+pub async fn apply_conditions_with<'a, K, T, S, I>(
+    api: &Api<K>,
+    name: &str,
+    params: &PatchParams,
+    conditions: I,
+) -> Result<K, ApplyError>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+    K::DynamicType: Default,
+    T: ConditionType,
+    S: ConditionStatus,
+    I: IntoIterator<Item = &'a Condition<T, S>>,
+{
+    let body = apply_body::<K, T, S, I>(conditions)?;
+    let dt = K::DynamicType::default();
+    let span = tracing::debug_span!(
+        "apply_conditions",
+        kind = %K::kind(&dt),
+        name,
+        field_manager = params.field_manager.as_deref().unwrap_or_default(),
+        conditions = body["status"]["conditions"].as_array().map_or(0, Vec::len),
+    );
+    async {
+        let result = api.patch_status(name, params, &Patch::Apply(&body)).await;
+        if let Err(error) = &result {
+            tracing::debug!(%error, "status apply failed");
+        }
+        Ok(result?)
+    }
+    .instrument(span)
+    .await
+}
+
+/// Applies every known condition of `object` (the conditions of its
+/// `ConditionType`) as `field_manager`: see [`apply_conditions`]. Foreign
+/// and malformed entries are never sent.
+///
+/// ```no_run
+/// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+/// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+/// # use konditions_core::example::WidgetCondition;
+/// # #[derive(Default)] struct WidgetStatus { conditions: Conditions<WidgetCondition> }
+/// # impl ConditionalStatus for WidgetStatus {
+/// #     type Type = WidgetCondition; type Status = Status;
+/// #     fn conditions(&self) -> &Conditions<WidgetCondition> { &self.conditions }
+/// #     fn conditions_mut(&mut self) -> &mut Conditions<WidgetCondition> { &mut self.conditions }
+/// # }
+/// # #[derive(Clone, Debug, serde::Deserialize)] struct Widget { metadata: ObjectMeta }
+/// # impl kube::Resource for Widget {
+/// #     type DynamicType = (); type Scope = kube::core::NamespaceResourceScope;
+/// #     fn kind(_: &()) -> std::borrow::Cow<'_, str> { "Widget".into() }
+/// #     fn group(_: &()) -> std::borrow::Cow<'_, str> { "example.com".into() }
+/// #     fn version(_: &()) -> std::borrow::Cow<'_, str> { "v1".into() }
+/// #     fn plural(_: &()) -> std::borrow::Cow<'_, str> { "widgets".into() }
+/// #     fn meta(&self) -> &ObjectMeta { &self.metadata }
+/// #     fn meta_mut(&mut self) -> &mut ObjectMeta { &mut self.metadata }
+/// # }
+/// # impl ConditionalResource for Widget {
+/// #     type Type = WidgetCondition; type Status = Status; type ResourceStatus = WidgetStatus;
+/// #     fn resource_status(&self) -> Option<&WidgetStatus> { None }
+/// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { unreachable!() }
+/// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
+/// # }
+/// use konditions_core::apply_resource_conditions;
+/// use konditions_core::example::WidgetCondition::DatabaseReady;
+/// # async fn reconcile(api: kube::Api<Widget>, mut widget: Widget) -> Result<(), konditions_core::ApplyError> {
+/// if widget.set_condition(DatabaseReady, Status::True, "Connected", "").unwrap().is_changed() {
+///     apply_resource_conditions(&api, &widget, "widget-controller").await?;
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn apply_resource_conditions<K>(
+    api: &Api<K>,
+    object: &K,
+    field_manager: &str,
+) -> Result<K, ApplyError>
+where
+    K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug,
+    <K as Resource>::DynamicType: Default,
+{
+    let name = object
+        .meta()
+        .name
+        .as_deref()
+        .ok_or(ApplyError::MissingName)?;
+    let conditions = ConditionalResource::conditions(object)
+        .into_iter()
+        .flat_map(|c| c.iter());
+    apply_conditions(api, name, field_manager, conditions).await
+}
+
+/// The apply body: `apiVersion` and `kind` are required by server-side apply.
+fn apply_body<'a, K, T, S, I>(conditions: I) -> Result<serde_json::Value, ApplyError>
+where
+    K: Resource,
+    K::DynamicType: Default,
+    T: ConditionType,
+    S: ConditionStatus,
+    I: IntoIterator<Item = &'a Condition<T, S>>,
+{
+    let dt = K::DynamicType::default();
+    let conditions = conditions
+        .into_iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(json!({
+        "apiVersion": K::api_version(&dt),
+        "kind": K::kind(&dt),
+        "status": { "conditions": conditions },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Status;
+    use crate::example::WidgetCondition::{self, *};
+    use k8s_openapi::api::core::v1::Pod;
+
+    #[test]
+    fn body_holds_only_the_given_conditions() {
+        let mut list = crate::Conditions::<WidgetCondition>::default();
+        list.set(DatabaseReady, Status::True, "Up", "").unwrap();
+        let body = apply_body::<Pod, _, _, _>(list.iter()).unwrap();
+        assert_eq!(body["apiVersion"], "v1");
+        assert_eq!(body["kind"], "Pod");
+        let conditions = body["status"]["conditions"].as_array().unwrap();
+        assert_eq!(conditions.len(), 1);
+        assert_eq!(conditions[0]["type"], "DatabaseReady");
+        assert_eq!(body.as_object().unwrap().len(), 3);
+    }
+}

@@ -1,0 +1,76 @@
+//! The errors of this crate, one enum per kind of operation.
+
+/// A condition that the API server would reject: returned by the setters
+/// before anything is changed.
+///
+/// ```
+/// use konditions_core::{ConditionError, Conditions, Status};
+/// let mut conditions = Conditions::<String>::default();
+/// let err = conditions.set("Ready".into(), Status::True, "not CamelCase", "").unwrap_err();
+/// assert!(matches!(err, ConditionError::InvalidReason { .. }));
+/// assert!(conditions.is_empty());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConditionError {
+    /// The `type` does not match `metav1.Condition`'s pattern or length.
+    #[error("invalid condition type `{type_}`: {problem}")]
+    InvalidType {
+        /// The rejected type.
+        type_: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The `reason` is empty, too long, or not CamelCase-like.
+    #[error("invalid condition reason `{reason}`: {problem}")]
+    InvalidReason {
+        /// The rejected reason.
+        reason: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The `message` is longer than 32768 characters.
+    #[error("condition message is {len} characters long, the limit is 32768")]
+    MessageTooLong {
+        /// Its length in characters.
+        len: usize,
+    },
+}
+
+/// Why a k8s-openapi `Condition` could not be converted to a typed one.
+///
+/// ```
+/// use konditions_core::ConversionError;
+/// assert_eq!(ConversionError::UnknownStatus("Maybe".into()).to_string(), "unknown condition status `Maybe`");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConversionError {
+    /// The `type` is not one of `T`'s.
+    #[error("unknown condition type `{0}`")]
+    UnknownType(String),
+    /// The `status` is not a member of `S`.
+    #[error("unknown condition status `{0}`")]
+    UnknownStatus(String),
+}
+
+/// A failed status write (see [`apply`](crate::apply)).
+///
+/// ```
+/// use konditions_core::ApplyError;
+/// let e = ApplyError::MissingName;
+/// assert_eq!(e.to_string(), "the object has no metadata.name");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// The object passed in has no name, so there is nothing to patch.
+    #[error("the object has no metadata.name")]
+    MissingName,
+    /// The patch body could not be built.
+    #[error("could not serialize the status patch: {0}")]
+    Serialize(#[from] serde_json::Error),
+    /// The API server (or the connection to it) refused the write.
+    #[error("status write rejected: {0}")]
+    Api(#[from] kube::Error),
+}

@@ -1,0 +1,146 @@
+//! The JSON schema of [`Condition`] and [`Conditions`], matching
+//! `metav1.Condition`'s validation, so `#[derive(CustomResource)]` on a CRD
+//! whose status holds `conditions: Conditions<...>` generates the schema the
+//! API server needs: required fields, patterns and lengths, the status enum,
+//! and a map-list keyed by `type` (which is what lets server-side apply merge
+//! conditions of several controllers per type).
+//!
+//! The schema is inlined (no `$ref`): CRD schemas cannot hold references.
+//! The `type` is validated by pattern, not by an enum of the declared types:
+//! other controllers' conditions must stay writable.
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+
+use crate::validation::{
+    MAX_MESSAGE_LEN, MAX_REASON_LEN, MAX_TYPE_LEN, REASON_PATTERN, TYPE_PATTERN,
+};
+use crate::{Condition, ConditionStatus, ConditionType, Conditions};
+
+fn condition_schema<S: ConditionStatus>() -> Schema {
+    let statuses: Vec<&str> = S::ALL.iter().map(ConditionStatus::as_str).collect();
+    json_schema!({
+        "description": "Condition contains details for one aspect of the current state of this API Resource.",
+        "type": "object",
+        "required": ["type", "status", "lastTransitionTime", "reason", "message"],
+        "properties": {
+            "type": {
+                "description": "type of condition in CamelCase or in foo.example.com/CamelCase.",
+                "type": "string",
+                "maxLength": MAX_TYPE_LEN,
+                "pattern": TYPE_PATTERN,
+            },
+            "status": {
+                "description": "status of the condition.",
+                "type": "string",
+                "enum": statuses,
+            },
+            "observedGeneration": {
+                "description": "observedGeneration represents the .metadata.generation that the condition was set based upon.",
+                "type": "integer",
+                "format": "int64",
+                "minimum": 0,
+            },
+            "lastTransitionTime": {
+                "description": "lastTransitionTime is the last time the condition transitioned from one status to another.",
+                "type": "string",
+                "format": "date-time",
+            },
+            "reason": {
+                "description": "reason contains a programmatic identifier indicating the reason for the condition's last transition, in CamelCase.",
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_REASON_LEN,
+                "pattern": REASON_PATTERN,
+            },
+            "message": {
+                "description": "message is a human readable message indicating details about the transition. This may be an empty string.",
+                "type": "string",
+                "maxLength": MAX_MESSAGE_LEN,
+            },
+        },
+    })
+}
+
+impl<T: ConditionType, S: ConditionStatus> JsonSchema for Condition<T, S> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "Condition".into()
+    }
+
+    /// `metav1.Condition`'s schema, with the status enum from `S::ALL`.
+    ///
+    /// ```
+    /// use konditions_core::{Condition, KonditionnerStatus};
+    /// let schema = schemars::schema_for!(Condition<String, KonditionnerStatus>);
+    /// assert_eq!(schema.as_value()["properties"]["status"]["enum"][9], "Locked");
+    /// ```
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        condition_schema::<S>()
+    }
+}
+
+impl<T: ConditionType, S: ConditionStatus> JsonSchema for Conditions<T, S> {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "Conditions".into()
+    }
+
+    /// An array of [`Condition`] that Kubernetes treats as a map keyed by `type`.
+    ///
+    /// ```
+    /// use konditions_core::Conditions;
+    /// let schema = schemars::schema_for!(Conditions);
+    /// let schema = schema.as_value();
+    /// assert_eq!(schema["x-kubernetes-list-type"], "map");
+    /// assert_eq!(schema["x-kubernetes-list-map-keys"][0], "type");
+    /// assert_eq!(schema["items"]["properties"]["status"]["enum"], serde_json::json!(["True", "False", "Unknown"]));
+    /// ```
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "Conditions of the resource, one per type (metav1.Condition).",
+            "type": "array",
+            "items": condition_schema::<S>(),
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["type"],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Status;
+    use serde_json::json;
+
+    #[test]
+    fn schema_matches_metav1_condition_validation() {
+        let schema = schemars::schema_for!(Conditions<String, Status>);
+        let v = schema.as_value();
+        assert_eq!(v["type"], "array");
+        assert_eq!(v["x-kubernetes-list-map-keys"], json!(["type"]));
+        let item = &v["items"];
+        assert_eq!(
+            item["required"],
+            json!(["type", "status", "lastTransitionTime", "reason", "message"])
+        );
+        let p = &item["properties"];
+        assert_eq!(p["type"]["maxLength"], 316);
+        assert_eq!(p["type"]["pattern"], TYPE_PATTERN);
+        assert_eq!(p["observedGeneration"]["minimum"], 0);
+        assert_eq!(p["observedGeneration"]["format"], "int64");
+        assert_eq!(p["lastTransitionTime"]["format"], "date-time");
+        assert_eq!(p["reason"]["pattern"], REASON_PATTERN);
+        assert_eq!(p["reason"]["minLength"], 1);
+        assert_eq!(p["reason"]["maxLength"], 1024);
+        assert_eq!(p["message"]["maxLength"], 32768);
+        assert!(v.get("$ref").is_none() && item.get("$ref").is_none());
+    }
+}
