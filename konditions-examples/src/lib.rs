@@ -15,5 +15,6 @@ pub mod postgres_writer;
 /// }
 /// ```
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    Vec::new()
+    use kube::CustomResourceExt;
+    vec![postgres_writer::PostgresWriter::crd()]
 }

@@ -89,15 +89,25 @@ pub async fn client() -> Client {
     Client::try_from(config).unwrap_or_else(|e| panic!("building a client: {e}"))
 }
 
-/// The kubectl of the control plane's release (`KUBECTL`, set by
-/// `cargo xtask test` and printed by `cargo xtask controlplane env`).
+/// The kubectl of the control plane's release: `KUBECTL` (set by
+/// `cargo xtask test`, printed by `cargo xtask controlplane env`), else the
+/// one of the `dev` instance.
 ///
 /// # Panics
-/// When `KUBECTL` is not set.
+/// When neither is known.
 pub fn kubectl() -> PathBuf {
-    std::env::var_os("KUBECTL").map(PathBuf::from).unwrap_or_else(|| {
-        panic!("KUBECTL is not set: run `cargo xtask test`, or `eval $(cargo xtask controlplane env)`")
-    })
+    if let Some(path) = std::env::var_os("KUBECTL") {
+        return PathBuf::from(path);
+    }
+    let state =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/controlplane/dev/state.json");
+    std::fs::read(&state)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|state| state["kubectl"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| {
+            panic!("no kubectl: run `cargo xtask test`, or `cargo xtask controlplane up` then `eval $(cargo xtask controlplane env)`")
+        })
 }
 
 /// Applies `crd` (server-side, forcing ownership, so re-installing is

@@ -1,40 +1,247 @@
-//! `cargo xtask demo`: the README's main command.
-//!
-//! Until the PostgresWriter operator lands (issue "The PostgresWriter
-//! operator, done right, and the demo"), the demo shows the part that exists:
-//! a real control plane built from the upstream Go modules, answering
-//! through the kubectl of the same release.
+//! `cargo xtask demo`: the README's main command. On a fresh machine it
+//! installs and starts what it needs (control plane, PostgreSQL), installs
+//! the PostgresWriter CRD, runs the operator, applies the kubebuilder
+//! tutorial's sample, shows its conditions and its row, changes the spec and
+//! shows the row change, deletes the resource and shows the row gone, then
+//! stops everything.
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
-use crate::controlplane::{Instance, Running, UpOptions};
-use crate::prerequisites;
+use crate::controlplane::{self, Instance, UpOptions};
+use crate::{postgres, prerequisites, workspace};
 
-pub(crate) fn run() -> Result<()> {
-    prerequisites::ensure()?;
-    crate::say("starting a local control plane (instance `demo`)...");
-    let (guard, state) = Running::start(Instance::named("demo"), &UpOptions::default())?;
-    for args in [
-        &["version"][..],
-        &["get", "namespaces"],
-        &["api-resources", "--api-group=apiextensions.k8s.io"],
-    ] {
-        crate::say(&format!("$ kubectl {}", args.join(" ")));
-        let status = Command::new(&state.kubectl)
-            .args(args)
-            .env("KUBECONFIG", &state.kubeconfig)
-            .status()?;
+const INSTANCE: &str = "demo";
+/// Generous bound on each wait: a guard against hangs, with progress shown.
+const WAIT: Duration = Duration::from_secs(120);
+
+struct Demo {
+    kubectl: PathBuf,
+    kubeconfig: PathBuf,
+    database: postgres::State,
+}
+
+impl Demo {
+    fn kubectl(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.kubectl);
+        command.args(args).env("KUBECONFIG", &self.kubeconfig);
+        command
+    }
+
+    /// Runs kubectl, echoing the command and its output.
+    fn show(&self, args: &[&str]) -> Result<()> {
+        println!("\n$ kubectl {}", args.join(" "));
+        let status = self.kubectl(args).status()?;
         if !status.success() {
             bail!("kubectl {} failed: {status}", args.join(" "));
         }
+        Ok(())
     }
-    crate::say(
-        "next: the PostgresWriter operator (PostgreSQL + CRD + conditions) is not built yet; \
-         this demo will install its CRD, run it, apply the sample and show its conditions",
+
+    fn psql(&self, sql: &str) -> Result<()> {
+        println!("\n$ psql -c '{sql}'");
+        let status = Command::new("psql")
+            .args([
+                "-h",
+                &self.database.host,
+                "-p",
+                &self.database.port.to_string(),
+            ])
+            .args([
+                "-U",
+                &self.database.user,
+                "-d",
+                &self.database.database,
+                "-c",
+                sql,
+            ])
+            .env("PGPASSWORD", &self.database.password)
+            .status()
+            .context("running psql (Debian's postgresql-client)")?;
+        if !status.success() {
+            bail!("psql failed: {status}");
+        }
+        Ok(())
+    }
+
+    /// Polls a kubectl jsonpath until it prints `want`, with a progress line.
+    fn wait_for(&self, what: &str, args: &[&str], want: &str) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let output = self.kubectl(args).output()?;
+            let got = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+            if got == want {
+                eprintln!(
+                    "\rxtask: {what}: done in {:.1?}            ",
+                    started.elapsed()
+                );
+                return Ok(());
+            }
+            if started.elapsed() > WAIT {
+                bail!("{what}: still `{got}` after {WAIT:?} (wanted `{want}`)");
+            }
+            eprint!("\rxtask: waiting for {what}... {:.0?} ", started.elapsed());
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+/// Stops the operator when the demo ends, however it ends.
+struct Operator(Child);
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.0.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.0.wait();
+    }
+}
+
+pub(crate) fn run() -> Result<()> {
+    prerequisites::ensure()?;
+    crate::say("building the PostgresWriter operator...");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "konditions-examples",
+            "--bin",
+            "postgres-writer",
+        ])
+        .status()?;
+    if !status.success() {
+        bail!("building the operator failed");
+    }
+    let operator_binary = target_binary("postgres-writer");
+
+    crate::say("starting a local control plane and PostgreSQL (instance `demo`)...");
+    let (_control_plane, state) =
+        controlplane::Running::start(Instance::named(INSTANCE), &UpOptions::default())?;
+    let (_database, database) = postgres::Running::start(postgres::Postgres::named(INSTANCE))?;
+    let demo = Demo {
+        kubectl: state.kubectl.clone(),
+        kubeconfig: state.kubeconfig.clone(),
+        database,
+    };
+    let deploy = workspace::root().join("konditions-examples/deploy");
+
+    println!("\n# 1. Install the CRD (generated by `cargo xtask crd`) and create the table");
+    demo.show(&["apply", "--server-side", "-f", &path(&deploy.join("crds"))])?;
+    demo.show(&[
+        "wait",
+        "--for=condition=Established",
+        "crd/postgreswriters.demo.yash.com",
+        "--timeout=60s",
+    ])?;
+    demo.psql("CREATE TABLE students (id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL)")?;
+
+    println!("\n# 2. Run the operator");
+    let log = workspace::target_dir().join("controlplane/demo-operator.log");
+    let operator = Operator(
+        Command::new(&operator_binary)
+            .envs(demo.database.env())
+            .env("KUBECONFIG", &demo.kubeconfig)
+            .env("POD_NAME", "postgres-writer-demo")
+            .stdout(Stdio::from(std::fs::File::create(&log)?))
+            .stderr(Stdio::from(
+                std::fs::File::options().append(true).open(&log)?,
+            ))
+            .spawn()
+            .with_context(|| format!("starting {}", operator_binary.display()))?,
     );
-    drop(guard);
-    crate::say("control plane stopped");
+    crate::say(&format!(
+        "operator running (pid {}), logs in {}",
+        operator.0.id(),
+        log.display()
+    ));
+
+    println!("\n# 3. Apply the tutorial's sample, unchanged");
+    demo.show(&[
+        "apply",
+        "-f",
+        &path(&deploy.join("samples/sample-student.yaml")),
+    ])?;
+    let ready = [
+        "get",
+        "pgw",
+        "sample-student",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+    ];
+    demo.wait_for("sample-student to be Ready", &ready, "True")?;
+    demo.show(&["get", "postgreswriters"])?;
+    demo.show(&[
+        "get",
+        "pgw",
+        "sample-student",
+        "-o",
+        "jsonpath={range .status.conditions[*]}{.type}{\"\\t\"}{.status}{\"\\t\"}{.reason}{\"\\t\"}{.message}{\"\\n\"}{end}",
+    ])?;
+    demo.psql("SELECT * FROM students")?;
+
+    println!(
+        "\n# 4. Change the spec: the row is updated (the tutorial's operator ignored updates)"
+    );
+    demo.show(&[
+        "patch",
+        "pgw",
+        "sample-student",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"age":24,"country":"france"}}"#,
+    ])?;
+    let written = [
+        "get",
+        "pgw",
+        "sample-student",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"RowWritten\")].observedGeneration}",
+    ];
+    demo.wait_for("the row to hold generation 2", &written, "2")?;
+    demo.psql("SELECT * FROM students")?;
+
+    println!("\n# 5. Delete the resource: the finalizer deletes the row first");
+    demo.show(&[
+        "delete",
+        "pgw",
+        "sample-student",
+        "--wait=true",
+        "--timeout=120s",
+    ])?;
+    demo.psql("SELECT count(*) AS rows_left FROM students")?;
+    demo.show(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=sample-student",
+    ])?;
+
+    drop(operator);
+    crate::say("demo done; stopping the operator, PostgreSQL and the control plane");
     Ok(())
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// Where `cargo build` put a binary of the workspace.
+fn target_binary(name: &str) -> PathBuf {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|d| {
+            if d.is_absolute() {
+                d
+            } else {
+                workspace::root().join(d)
+            }
+        })
+        .unwrap_or_else(workspace::target_dir);
+    dir.join("debug").join(name)
 }

@@ -4,7 +4,14 @@
 //! when the resource goes, and reports what happened in conditions.
 
 mod config;
+pub mod controller;
+mod resource;
 mod store;
 
 pub use config::{ConfigError, PostgresConfig};
+pub use controller::FINALIZER;
+pub use resource::{
+    ParsePostgresWriterConditionError, PostgresWriter, PostgresWriterCondition, PostgresWriterSpec,
+    PostgresWriterStatus,
+};
 pub use store::{InvalidTableName, Row, Store, StoreError, TABLE_NAME_PATTERN, TableName};

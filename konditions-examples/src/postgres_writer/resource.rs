@@ -1,0 +1,99 @@
+//! The `PostgresWriter` custom resource (group `demo.yash.com`, version
+//! `v1`): the kubebuilder tutorial's CRD, with its schema validation, and
+//! conditions declared with konditions.
+//!
+//! ```
+//! use konditions_examples::postgres_writer::{PostgresWriter, PostgresWriterCondition, PostgresWriterSpec};
+//!
+//! // The tutorial's sample.
+//! let sample = PostgresWriter::new("sample-student", PostgresWriterSpec {
+//!     table: "students".into(),
+//!     name: "alex".into(),
+//!     age: 23,
+//!     country: "canada".into(),
+//! });
+//! assert_eq!(sample.spec.table, "students");
+//! assert_eq!(PostgresWriterCondition::Ready.as_str(), "Ready");
+//! ```
+
+// kube's KubeSchema derive emits a private mirror of the spec struct with
+// its visibility and without its attributes, which trips `unreachable_pub`;
+// every public item here is re-exported by the parent module.
+#![allow(unreachable_pub)]
+
+use konditions_core::{ConditionalResource, ConditionalStatus, Conditions};
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+/// The desired row: the row with id `<namespace>/<name>` in `table` holds
+/// `name`, `age` and `country`.
+#[derive(
+    CustomResource, KubeSchema, ConditionalResource, Serialize, Deserialize, Clone, Debug, PartialEq,
+)]
+#[kube(
+    group = "demo.yash.com",
+    version = "v1",
+    kind = "PostgresWriter",
+    namespaced,
+    status = "PostgresWriterStatus",
+    shortname = "pgw",
+    category = "konditions",
+    doc = "A row in a PostgreSQL table, written and deleted by the PostgresWriter operator",
+    printcolumn(name = "Table", type_ = "string", json_path = ".spec.table"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[konditions(
+    types(
+        TableReady(doc = "The table exists in the database and has the columns the operator writes."),
+        RowWritten(doc = "The row of this resource holds the current spec (observedGeneration says which)."),
+    ),
+    summary = Ready,
+)]
+pub struct PostgresWriterSpec {
+    /// The table to write to: a lower-case SQL identifier. Immutable: the row
+    /// belongs to the table it was written to.
+    #[schemars(pattern(super::TABLE_NAME_PATTERN))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.table is immutable: create a new PostgresWriter to write to another table"))]
+    pub table: String,
+    /// The `name` column.
+    #[schemars(length(max = 1024))]
+    pub name: String,
+    /// The `age` column.
+    #[schemars(range(min = 0))]
+    pub age: i32,
+    /// The `country` column.
+    #[schemars(length(max = 1024))]
+    pub country: String,
+}
+
+/// The observed state of a PostgresWriter: its conditions (`TableReady`,
+/// `RowWritten` and the summary `Ready`).
+#[derive(
+    ConditionalStatus,
+    Serialize,
+    Deserialize,
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    schemars::JsonSchema,
+)]
+pub struct PostgresWriterStatus {
+    /// The conditions, in the standard `metav1.Condition` shape.
+    #[serde(default)]
+    pub conditions: Conditions<PostgresWriterCondition>,
+}

@@ -1,0 +1,299 @@
+//! What the operator tests share: a namespace on the real API server with
+//! the CRD installed, a table of their own in the real PostgreSQL with an
+//! audit trigger that counts every row written, and operators to run.
+#![allow(dead_code, unreachable_pub)] // each test binary uses part of it
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use konditions_core::{ConditionalResource, Status};
+use konditions_examples::postgres_writer::{
+    PostgresConfig, PostgresWriter, PostgresWriterCondition, PostgresWriterSpec, Store, TableName,
+    controller,
+};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client, CustomResourceExt};
+use tokio::sync::oneshot;
+use tokio_postgres::NoTls;
+
+/// Generous: a guard against hangs, not a performance assertion.
+pub const WAIT: Duration = Duration::from_secs(120);
+
+pub struct Harness {
+    pub client: Client,
+    pub namespace: String,
+    pub api: Api<PostgresWriter>,
+    pub config: PostgresConfig,
+    pub table: TableName,
+}
+
+pub fn postgres_config() -> PostgresConfig {
+    let pg = konditions_testing::postgres();
+    PostgresConfig::from_lookup(|name| pg.lookup(name)).expect("the instance's PSQL_* variables")
+}
+
+pub async fn connect(config: &PostgresConfig) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::Config::new()
+        .host(&config.host)
+        .port(config.port)
+        .dbname(&config.dbname)
+        .user(&config.user)
+        .password(&config.password)
+        .connect(NoTls)
+        .await
+        .expect("connect to PostgreSQL");
+    tokio::spawn(connection);
+    client
+}
+
+fn unique_table() -> TableName {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    TableName::new(&format!(
+        "op_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
+    .unwrap()
+}
+
+impl Harness {
+    /// A fresh namespace and a fresh table (created unless `create_table`
+    /// is false) with an audit trigger.
+    pub async fn new(create_table: bool) -> Self {
+        let client = konditions_testing::client().await;
+        konditions_testing::install_crd(&client, &PostgresWriter::crd()).await;
+        let ns = konditions_testing::namespace(&client).await;
+        let config = postgres_config();
+        let table = unique_table();
+        let harness = Self {
+            api: Api::namespaced(client.clone(), ns.name()),
+            namespace: ns.name().to_owned(),
+            client,
+            config,
+            table,
+        };
+        if create_table {
+            harness.create_table().await;
+        }
+        harness
+    }
+
+    /// The table, and an audit table filled by a trigger: one row per
+    /// INSERT, UPDATE or DELETE the operator makes.
+    pub async fn create_table(&self) {
+        let t = self.table.as_str();
+        self.db()
+            .await
+            .batch_execute(&format!(
+                "CREATE TABLE {t} (id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL);
+                 CREATE TABLE {t}_audit (op TEXT NOT NULL, id TEXT NOT NULL);
+                 CREATE FUNCTION {t}_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN
+                   INSERT INTO {t}_audit VALUES (TG_OP, COALESCE(NEW.id, OLD.id));
+                   RETURN NULL;
+                 END $$;
+                 CREATE TRIGGER {t}_audit AFTER INSERT OR UPDATE OR DELETE ON {t}
+                   FOR EACH ROW EXECUTE FUNCTION {t}_audit();"
+            ))
+            .await
+            .expect("create the table");
+    }
+
+    /// Makes every INSERT take `seconds`: a window to kill an operator
+    /// mid-write.
+    pub async fn slow_inserts(&self, seconds: u32) {
+        let t = self.table.as_str();
+        self.db()
+            .await
+            .batch_execute(&format!(
+                "CREATE FUNCTION {t}_slow() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN PERFORM pg_sleep({seconds}); RETURN NEW; END $$;
+                 CREATE TRIGGER {t}_slow BEFORE INSERT ON {t} FOR EACH ROW EXECUTE FUNCTION {t}_slow();"
+            ))
+            .await
+            .expect("slow trigger");
+    }
+
+    /// A new connection per use: the outage test restarts the server.
+    async fn db(&self) -> tokio_postgres::Client {
+        connect(&self.config).await
+    }
+
+    pub fn spec(&self, name: &str, age: i32) -> PostgresWriterSpec {
+        PostgresWriterSpec {
+            table: self.table.as_str().to_owned(),
+            name: name.to_owned(),
+            age,
+            country: "canada".to_owned(),
+        }
+    }
+
+    pub async fn create(&self, name: &str, spec: PostgresWriterSpec) -> PostgresWriter {
+        self.api
+            .create(&PostParams::default(), &PostgresWriter::new(name, spec))
+            .await
+            .expect("create PostgresWriter")
+    }
+
+    pub async fn patch_spec(&self, name: &str, spec: serde_json::Value) {
+        self.api
+            .patch(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({ "spec": spec })),
+            )
+            .await
+            .expect("patch spec");
+    }
+
+    pub async fn delete(&self, name: &str) {
+        self.api
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete");
+    }
+
+    /// Polls `name` until `done` holds; panics with the last state after
+    /// [`WAIT`].
+    pub async fn wait_for(
+        &self,
+        name: &str,
+        what: &str,
+        done: impl Fn(&PostgresWriter) -> bool,
+    ) -> PostgresWriter {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let current = self.api.get_opt(name).await.expect("get");
+            if let Some(writer) = current.as_ref().filter(|w| done(w)) {
+                return writer.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name}: not {what} after {WAIT:?}; last state: {:#?}",
+                current.map(|w| (w.metadata.generation, w.metadata.finalizers, w.status))
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn wait_gone(&self, name: &str) {
+        let deadline = Instant::now() + WAIT;
+        while self.api.get_opt(name).await.expect("get").is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "{name} still exists after {WAIT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn rows(&self) -> Vec<(String, String, i32, String)> {
+        self.db()
+            .await
+            .query(
+                &format!(
+                    "SELECT id, name, age, country FROM {} ORDER BY id",
+                    self.table.quoted()
+                ),
+                &[],
+            )
+            .await
+            .expect("select rows")
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect()
+    }
+
+    /// How many times the operator did `op` (INSERT, UPDATE, DELETE).
+    pub async fn audit(&self, op: &str) -> i64 {
+        self.db()
+            .await
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {}_audit WHERE op = $1",
+                    self.table.as_str()
+                ),
+                &[&op],
+            )
+            .await
+            .expect("count audit")
+            .get(0)
+    }
+
+    pub fn row_id(&self, name: &str) -> String {
+        format!("{}/{name}", self.namespace)
+    }
+
+    /// An operator on this namespace, in this process, until the handle
+    /// is dropped or stopped.
+    pub fn start_operator(&self, holder: &str) -> Operator {
+        self.start_operator_with(self.client.clone(), holder)
+    }
+
+    pub fn start_operator_with(&self, client: Client, holder: &str) -> Operator {
+        let store = Store::new(&self.config, 8).expect("pool");
+        let options = controller::Options {
+            holder: holder.to_owned(),
+            lease: Duration::from_secs(10),
+            concurrency: 16,
+            namespace: Some(self.namespace.clone()),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(controller::run(client, store, options, async {
+            let _ = stopped.await;
+        }));
+        Operator {
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+}
+
+pub struct Operator {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Operator {
+    /// Graceful shutdown: reconciles in flight finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(WAIT, task)
+                .await
+                .expect("operator stops")
+                .expect("operator task");
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+pub fn condition(
+    writer: &PostgresWriter,
+    type_: PostgresWriterCondition,
+) -> Option<(Status, String, String, Option<i64>)> {
+    writer.conditions().and_then(|c| c.find(&type_)).map(|c| {
+        (
+            c.status,
+            c.reason.clone(),
+            c.message.clone(),
+            c.observed_generation,
+        )
+    })
+}
+
+/// Ready=True for the object's current generation.
+pub fn ready(writer: &PostgresWriter) -> bool {
+    condition(writer, PostgresWriterCondition::Ready).is_some_and(|(status, _, _, generation)| {
+        status == Status::True && generation == writer.metadata.generation
+    })
+}

@@ -1,0 +1,77 @@
+//! The operator through a PostgreSQL outage (its own test binary: it stops
+//! the shared server, and cargo runs test binaries one at a time).
+//!
+//! Database down -> RowWritten False/DatabaseUnavailable, Ready False; a
+//! resource deleted meanwhile keeps its finalizer until its row is really
+//! gone; when the database returns, everything converges with no manual
+//! action, nothing lost and nothing written twice.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Harness, condition, ready};
+use konditions_core::Status;
+use konditions_examples::postgres_writer::PostgresWriterCondition::*;
+
+#[tokio::test]
+async fn database_down_then_back() {
+    let h = Harness::new(true).await;
+    let pg = konditions_testing::postgres();
+    let _operator = h.start_operator("replica-a");
+    h.create("kept", h.spec("kim", 40)).await;
+    h.create("doomed", h.spec("dan", 50)).await;
+    h.wait_for("kept", "Ready", ready).await;
+    h.wait_for("doomed", "Ready", ready).await;
+
+    pg.stop();
+    // Whatever happens below, bring the database back for the other tests.
+    struct Restart(konditions_testing::LocalPostgres);
+    impl Drop for Restart {
+        fn drop(&mut self) {
+            self.0.start();
+        }
+    }
+    let restart = Restart(pg);
+
+    h.patch_spec("kept", serde_json::json!({"age": 41})).await;
+    let writer = h
+        .wait_for("kept", "reporting the outage", |w| {
+            condition(w, RowWritten)
+                .is_some_and(|(s, r, _, _)| s == Status::False && r == "DatabaseUnavailable")
+        })
+        .await;
+    let (status, reason, _, _) = condition(&writer, Ready).unwrap();
+    assert_eq!(status, Status::False);
+    assert_eq!(reason, "DatabaseUnavailable");
+
+    h.delete("doomed").await;
+    // The finalizer holds the resource while its row cannot be deleted.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let doomed = h
+        .api
+        .get_opt("doomed")
+        .await
+        .unwrap()
+        .expect("still there while the database is down");
+    assert!(doomed.metadata.deletion_timestamp.is_some());
+
+    drop(restart);
+    h.wait_for("kept", "Ready again", |w| {
+        w.metadata.generation == Some(2) && ready(w)
+    })
+    .await;
+    h.wait_gone("doomed").await;
+    assert_eq!(
+        h.rows().await,
+        vec![(h.row_id("kept"), "kim".into(), 41, "canada".into())]
+    );
+    assert_eq!(
+        (
+            h.audit("INSERT").await,
+            h.audit("UPDATE").await,
+            h.audit("DELETE").await
+        ),
+        (2, 1, 1)
+    );
+}

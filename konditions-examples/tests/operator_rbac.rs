@@ -1,0 +1,107 @@
+//! The operator with the least-privilege role of `deploy/rbac.yaml`, as its
+//! ServiceAccount (impersonated), against the real API server where RBAC is
+//! enforced: it does its job, and what the role does not grant is denied.
+
+mod common;
+
+use common::{Harness, ready};
+use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Api, Client};
+use serde::Deserialize;
+
+const RBAC: &str = include_str!("../deploy/rbac.yaml");
+const SERVICE_ACCOUNT: &str = "system:serviceaccount:postgres-writer-system:postgres-writer";
+
+async fn apply<K>(api: Api<K>, object: K)
+where
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let name = object.meta().name.clone().unwrap();
+    api.patch(
+        &name,
+        &PatchParams::apply("rbac-test").force(),
+        &Patch::Apply(&object),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("apply {name}: {e}"));
+}
+
+/// Installs every object of rbac.yaml, as committed.
+async fn install_rbac(client: &Client) {
+    for document in
+        serde_saphyr::from_multiple::<serde_json::Value>(RBAC).expect("rbac.yaml parses")
+    {
+        match document["kind"].as_str().unwrap() {
+            "Namespace" => {
+                apply(
+                    Api::<Namespace>::all(client.clone()),
+                    Namespace::deserialize(&document).unwrap(),
+                )
+                .await
+            }
+            "ServiceAccount" => {
+                apply(
+                    Api::<ServiceAccount>::namespaced(client.clone(), "postgres-writer-system"),
+                    ServiceAccount::deserialize(&document).unwrap(),
+                )
+                .await
+            }
+            "ClusterRole" => {
+                apply(
+                    Api::<ClusterRole>::all(client.clone()),
+                    ClusterRole::deserialize(&document).unwrap(),
+                )
+                .await
+            }
+            "ClusterRoleBinding" => {
+                apply(
+                    Api::<ClusterRoleBinding>::all(client.clone()),
+                    ClusterRoleBinding::deserialize(&document).unwrap(),
+                )
+                .await
+            }
+            other => panic!("unexpected kind {other} in rbac.yaml"),
+        }
+    }
+}
+
+/// A client that acts as the operator's ServiceAccount.
+async fn as_service_account() -> Client {
+    let path = konditions_testing::kubeconfig_path();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    config.auth_info.impersonate = Some(SERVICE_ACCOUNT.to_owned());
+    Client::try_from(config).unwrap()
+}
+
+#[tokio::test]
+async fn the_operator_works_with_its_role_and_nothing_more() {
+    let h = Harness::new(true).await;
+    install_rbac(&h.client).await;
+    let restricted = as_service_account().await;
+
+    let _operator = h.start_operator_with(restricted.clone(), "rbac-replica");
+    h.create("least-privilege", h.spec("lee", 20)).await;
+    h.wait_for("least-privilege", "Ready", ready).await;
+    h.delete("least-privilege").await;
+    h.wait_gone("least-privilege").await;
+    assert!(h.rows().await.is_empty());
+
+    // Outside the role: reading Secrets, deleting PostgresWriters.
+    let secrets: Api<Secret> = Api::namespaced(restricted.clone(), &h.namespace);
+    match secrets.list(&ListParams::default()).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
+        other => panic!("listing Secrets must be forbidden, got {other:?}"),
+    }
+    h.create("not-yours", h.spec("nat", 1)).await;
+    let writers: Api<konditions_examples::postgres_writer::PostgresWriter> =
+        Api::namespaced(restricted, &h.namespace);
+    match writers.delete("not-yours", &DeleteParams::default()).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
+        other => panic!("deleting a PostgresWriter must be forbidden, got {other:?}"),
+    }
+}
