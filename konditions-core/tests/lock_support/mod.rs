@@ -1,0 +1,197 @@
+//! Shared by the lock tests and the lock benchmark: two small CRDs (one
+//! namespaced with the standard statuses, one cluster-scoped with
+//! konditionner's) and a client that counts its requests.
+#![allow(dead_code, unreachable_pub)] // each user takes what it needs
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use konditions_core::{
+    ConditionalResource, ConditionalStatus, Conditions, KonditionnerStatus, Status,
+};
+use kube::api::PostParams;
+use kube::{Api, Client, CustomResource, CustomResourceExt};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A namespaced resource with standard conditions.
+#[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "lock.konditions.dev",
+    version = "v1",
+    kind = "Vault",
+    namespaced,
+    status = "VaultStatus"
+)]
+pub struct VaultSpec {
+    pub size: i64,
+}
+
+/// Standard conditions plus a field that is not a condition.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct VaultStatus {
+    #[serde(default, skip_serializing_if = "Conditions::is_empty")]
+    pub conditions: Conditions,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+}
+
+impl ConditionalStatus for VaultStatus {
+    type Type = String;
+    type Status = Status;
+    fn conditions(&self) -> &Conditions {
+        &self.conditions
+    }
+    fn conditions_mut(&mut self) -> &mut Conditions {
+        &mut self.conditions
+    }
+}
+
+impl ConditionalResource for Vault {
+    type Type = String;
+    type Status = Status;
+    type ResourceStatus = VaultStatus;
+    fn resource_status(&self) -> Option<&VaultStatus> {
+        self.status.as_ref()
+    }
+    fn resource_status_mut(&mut self) -> &mut Option<VaultStatus> {
+        &mut self.status
+    }
+    fn generation(&self) -> Option<i64> {
+        self.metadata.generation
+    }
+}
+
+/// A cluster-scoped resource with konditionner's status set.
+#[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "lock.konditions.dev",
+    version = "v1",
+    kind = "Relic",
+    status = "RelicStatus"
+)]
+pub struct RelicSpec {
+    pub size: i64,
+}
+
+/// konditionner-style conditions.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct RelicStatus {
+    #[serde(default, skip_serializing_if = "Conditions::is_empty")]
+    pub conditions: Conditions<String, KonditionnerStatus>,
+}
+
+impl ConditionalStatus for RelicStatus {
+    type Type = String;
+    type Status = KonditionnerStatus;
+    fn conditions(&self) -> &Conditions<String, KonditionnerStatus> {
+        &self.conditions
+    }
+    fn conditions_mut(&mut self) -> &mut Conditions<String, KonditionnerStatus> {
+        &mut self.conditions
+    }
+}
+
+impl ConditionalResource for Relic {
+    type Type = String;
+    type Status = KonditionnerStatus;
+    type ResourceStatus = RelicStatus;
+    fn resource_status(&self) -> Option<&RelicStatus> {
+        self.status.as_ref()
+    }
+    fn resource_status_mut(&mut self) -> &mut Option<RelicStatus> {
+        &mut self.status
+    }
+    fn generation(&self) -> Option<i64> {
+        self.metadata.generation
+    }
+}
+
+/// Installs both CRDs (idempotent).
+pub async fn install(client: &Client) {
+    konditions_testing::install_crd(client, &Vault::crd()).await;
+    konditions_testing::install_crd(client, &Relic::crd()).await;
+}
+
+/// Creates a vault named `name` with no status.
+pub async fn create_vault(api: &Api<Vault>, name: &str) -> Vault {
+    let vault = Vault {
+        metadata: ObjectMeta {
+            name: Some(name.to_owned()),
+            ..ObjectMeta::default()
+        },
+        spec: VaultSpec { size: 1 },
+        status: None,
+    };
+    api.create(&PostParams::default(), &vault)
+        .await
+        .expect("create vault")
+}
+
+/// Creates a relic with a server-generated name (cluster-scoped objects
+/// have no namespace to isolate test runs).
+pub async fn create_relic(api: &Api<Relic>) -> Relic {
+    let relic = Relic {
+        metadata: ObjectMeta {
+            generate_name: Some("relic-".to_owned()),
+            ..ObjectMeta::default()
+        },
+        spec: RelicSpec { size: 1 },
+        status: None,
+    };
+    api.create(&PostParams::default(), &relic)
+        .await
+        .expect("create relic")
+}
+
+/// Requests sent by one client, by method.
+#[derive(Debug, Default)]
+pub struct Requests {
+    pub get: AtomicUsize,
+    pub patch: AtomicUsize,
+    pub other: AtomicUsize,
+}
+
+impl Requests {
+    /// (GET, PATCH, other) so far.
+    pub fn snapshot(&self) -> (usize, usize, usize) {
+        (
+            self.get.load(Ordering::SeqCst),
+            self.patch.load(Ordering::SeqCst),
+            self.other.load(Ordering::SeqCst),
+        )
+    }
+
+    /// All requests so far.
+    pub fn total(&self) -> usize {
+        let (g, p, o) = self.snapshot();
+        g + p + o
+    }
+}
+
+/// A client of its own for the local control plane whose requests are counted.
+pub async fn counting_client() -> (Client, Arc<Requests>) {
+    let path = konditions_testing::kubeconfig_path();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("read kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("load kubeconfig");
+    let requests = Arc::new(Requests::default());
+    let counter = requests.clone();
+    let layer =
+        tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
+            let slot = match *request.method() {
+                http::Method::GET => &counter.get,
+                http::Method::PATCH => &counter.patch,
+                _ => &counter.other,
+            };
+            slot.fetch_add(1, Ordering::SeqCst);
+            request
+        });
+    let client = kube::client::ClientBuilder::try_from(config)
+        .expect("client builder")
+        .with_layer(&layer)
+        .build();
+    (client, requests)
+}
