@@ -125,13 +125,13 @@ where
 /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
 /// # use konditions_core::example::WidgetCondition;
-/// # #[derive(Default)] struct WidgetStatus { conditions: Conditions<WidgetCondition> }
+/// # #[derive(Clone, Debug, Default)] struct WidgetStatus { conditions: Conditions<WidgetCondition> }
 /// # impl ConditionalStatus for WidgetStatus {
 /// #     type Type = WidgetCondition; type Status = Status;
 /// #     fn conditions(&self) -> &Conditions<WidgetCondition> { &self.conditions }
 /// #     fn conditions_mut(&mut self) -> &mut Conditions<WidgetCondition> { &mut self.conditions }
 /// # }
-/// # #[derive(Clone, Debug, serde::Deserialize)] struct Widget { metadata: ObjectMeta }
+/// # #[derive(Clone, Debug, serde::Deserialize)] struct Widget { metadata: ObjectMeta, #[serde(skip)] status: Option<WidgetStatus> }
 /// # impl kube::Resource for Widget {
 /// #     type DynamicType = (); type Scope = kube::core::NamespaceResourceScope;
 /// #     fn kind(_: &()) -> std::borrow::Cow<'_, str> { "Widget".into() }
@@ -143,8 +143,8 @@ where
 /// # }
 /// # impl ConditionalResource for Widget {
 /// #     type Type = WidgetCondition; type Status = Status; type ResourceStatus = WidgetStatus;
-/// #     fn resource_status(&self) -> Option<&WidgetStatus> { None }
-/// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { unreachable!() }
+/// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
+/// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
 /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
 /// # }
 /// use konditions_core::apply_resource_conditions;

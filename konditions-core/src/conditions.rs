@@ -20,10 +20,15 @@
 //! Setting or removing a type replaces its invalid entry in place and drops
 //! its duplicates, so after a write this controller owns exactly one entry
 //! per type. Nothing else ever changes a raw entry, so JSON that
-//! round-trips through `Conditions` is unchanged: as a value always, and byte
-//! for byte when it was compact, with keys of known conditions in
-//! `metav1.Condition` order (serde_json's `preserve_order` is enabled so raw
-//! entries keep theirs).
+//! round-trips through `Conditions` is unchanged: always as a JSON value;
+//! byte for byte for raw entries (serde_json's `preserve_order` and
+//! `float_roundtrip` are enabled so they keep their key order and numbers);
+//! known conditions are written with their keys in `metav1.Condition` order.
+//!
+//! A condition of one of our types whose `lastTransitionTime` has
+//! sub-second digits is kept raw ([`RawKind::Invalid`]): metav1 writes
+//! seconds, and typing it would truncate someone else's data. The next
+//! `set` of that type replaces it.
 
 use std::fmt;
 
