@@ -7,6 +7,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 
 pub mod postgres_writer;
 
+#[cfg(doctest)]
+mod guide;
+
 /// Every CRD the examples define, for `cargo xtask crd` and the CRD tests.
 ///
 /// ```

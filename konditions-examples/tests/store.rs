@@ -4,28 +4,11 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use konditions_examples::postgres_writer::{PostgresConfig, Row, Store, StoreError, TableName};
-use tokio_postgres::NoTls;
+mod common;
 
-fn config() -> PostgresConfig {
-    let pg = konditions_testing::postgres();
-    PostgresConfig::from_lookup(|name| pg.lookup(name)).expect("the instance's PSQL_* variables")
-}
+use konditions_examples::postgres_writer::{Row, Store, StoreError, TableName};
 
-/// A direct connection, to set tables up and read what the store wrote.
-async fn direct(config: &PostgresConfig) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::Config::new()
-        .host(&config.host)
-        .port(config.port)
-        .dbname(&config.dbname)
-        .user(&config.user)
-        .password(&config.password)
-        .connect(NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
-    client
-}
+use common::{connect as direct, postgres_config as config};
 
 /// A table of its own for each test, so tests run in parallel.
 async fn fresh_table(client: &tokio_postgres::Client, columns: &str) -> TableName {

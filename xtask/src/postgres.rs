@@ -217,11 +217,9 @@ impl Postgres {
     pub(crate) fn down(&self) -> Result<bool> {
         let _lock = self.dir.lock()?;
         let state = self.state()?;
-        if let Some(state) = &state {
-            if running(state) {
-                pg_ctl(state, &["stop", "-m", "fast", "-w", "-t", "30"])
-                    .or_else(|_| pg_ctl(state, &["stop", "-m", "immediate"]))?;
-            }
+        if let Some(state) = state.as_ref().filter(|s| running(s)) {
+            pg_ctl(state, &["stop", "-m", "fast", "-w", "-t", "30"])
+                .or_else(|_| pg_ctl(state, &["stop", "-m", "immediate"]))?;
         }
         self.dir.remove()?;
         Ok(state.is_some())

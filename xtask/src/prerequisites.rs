@@ -5,8 +5,11 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
+/// Whether something is installed.
+type Check = fn() -> bool;
+
 /// Debian packages, each with the check that shows it is present.
-const DEBIAN_PACKAGES: &[(&str, fn() -> bool)] = &[
+const DEBIAN_PACKAGES: &[(&str, Check)] = &[
     ("openssl", || has("openssl")),
     ("postgresql", crate::postgres::installed),
     // runuser: PostgreSQL runs as `postgres` when the suite runs as root.

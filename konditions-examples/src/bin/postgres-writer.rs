@@ -45,10 +45,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut options = controller::Options::default();
-    options.namespace = std::env::var("WATCH_NAMESPACE")
-        .ok()
-        .filter(|n| !n.is_empty());
+    let mut options = controller::Options {
+        namespace: std::env::var("WATCH_NAMESPACE")
+            .ok()
+            .filter(|n| !n.is_empty()),
+        ..controller::Options::default()
+    };
     if let Ok(lease) = std::env::var("LOCK_LEASE_SECONDS") {
         match lease.parse::<u64>() {
             Ok(seconds) if seconds > 0 => options.lease = std::time::Duration::from_secs(seconds),

@@ -105,6 +105,10 @@ pub enum Error {
     /// The database step failed; the condition says why.
     #[error("{0}")]
     Store(StoreError),
+    /// Another replica holds the row's lock, or our copy was stale; the
+    /// deletion is retried (the error keeps the finalizer in place).
+    #[error("row deletion deferred: {0}")]
+    Contended(String),
     /// The finalizer machinery failed.
     #[error("finalizer: {0}")]
     Finalizer(#[source] Box<finalizer::Error<Error>>),
@@ -309,9 +313,7 @@ async fn write_row(
     let row = row(writer);
     let generation = writer.generation().unwrap_or_default();
     let store = ctx.store.clone();
-    let outcome = Lock::new(api.clone(), writer, PostgresWriterCondition::RowWritten)
-        .holder(ctx.options.holder.clone())
-        .lease(ctx.options.lease)
+    let outcome = row_lock(api, writer, ctx)
         .run(|lock| {
             let (row, table) = (row.clone(), table.clone());
             async move {
@@ -352,18 +354,7 @@ async fn write_row(
             object,
             error: Some(error),
             ..
-        } => {
-            let error = task_error(error);
-            publish(
-                ctx,
-                writer,
-                EventType::Warning,
-                reason_of(&error),
-                error.to_string(),
-            )
-            .await;
-            (Some(*object), Some(error), None)
-        }
+        } => (Some(*object), Some(failed(ctx, writer, error).await), None),
         Outcome::Busy(held) => {
             let wait = held.remaining().unwrap_or_default() + Duration::from_secs(1);
             (None, None, Some(Action::requeue(wait)))
@@ -379,6 +370,32 @@ async fn write_row(
             )
         }
     })
+}
+
+/// The lock on a resource's `RowWritten`, held by this replica.
+fn row_lock(
+    api: &Api<PostgresWriter>,
+    writer: &PostgresWriter,
+    ctx: &Context,
+) -> Lock<PostgresWriter> {
+    Lock::new(api.clone(), writer, PostgresWriterCondition::RowWritten)
+        .holder(ctx.options.holder.clone())
+        .lease(ctx.options.lease)
+}
+
+/// A task that ran and failed: record a Warning event and return the error
+/// that makes the controller retry.
+async fn failed(ctx: &Context, writer: &PostgresWriter, error: TaskError<StoreError>) -> Error {
+    let error = task_error(error);
+    publish(
+        ctx,
+        writer,
+        EventType::Warning,
+        reason_of(&error),
+        error.to_string(),
+    )
+    .await;
+    error
 }
 
 fn task_error(error: TaskError<StoreError>) -> Error {
@@ -487,9 +504,7 @@ async fn cleanup(
     };
     let id = row(writer).id;
     let store = ctx.store.clone();
-    let outcome = Lock::new(api.clone(), writer, PostgresWriterCondition::RowWritten)
-        .holder(ctx.options.holder.clone())
-        .lease(ctx.options.lease)
+    let outcome = row_lock(api, writer, ctx)
         .run(|_| {
             let (id, table) = (id.clone(), table.clone());
             async move {
@@ -523,27 +538,16 @@ async fn cleanup(
         }
         | Outcome::LostLease {
             error: Some(error), ..
-        } => {
-            let error = task_error(error);
-            publish(
-                ctx,
-                writer,
-                EventType::Warning,
-                reason_of(&error),
-                error.to_string(),
-            )
-            .await;
-            Err(error)
-        }
+        } => Err(failed(ctx, writer, error).await),
         // Someone else is on it, or our copy is stale: keep the finalizer
         // and look again. Returning an error keeps the finalizer.
-        Outcome::Busy(held) => Err(Error::Store(StoreError::Unavailable(format!(
-            "row deletion is locked by {} until {}",
+        Outcome::Busy(held) => Err(Error::Contended(format!(
+            "the row is locked by {} until {}",
             held.holder.as_deref().unwrap_or("another worker"),
             held.expires_at
-        )))),
-        Outcome::Stale | Outcome::LostLease { error: None, .. } => Err(Error::Store(
-            StoreError::Unavailable("the resource changed while deleting its row; retrying".into()),
+        ))),
+        Outcome::Stale | Outcome::LostLease { error: None, .. } => Err(Error::Contended(
+            "the resource changed while its row was being deleted".into(),
         )),
     }
 }

@@ -27,6 +27,9 @@ use serde::{Deserialize, Serialize};
 
 /// The desired row: the row with id `<namespace>/<name>` in `table` holds
 /// `name`, `age` and `country`.
+// Each `printcolumn(...)` repeats `type_`: that is kube's syntax, not a
+// duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
 #[derive(
     CustomResource, KubeSchema, ConditionalResource, Serialize, Deserialize, Clone, Debug, PartialEq,
 )]
