@@ -1,22 +1,153 @@
 //! Derive macros for konditions-core. Use them through `konditions_core`,
-//! which re-exports them behind its default `derive` feature.
+//! which re-exports them behind its default `derive` feature (its docs have
+//! runnable examples).
+//!
+//! The crate is organised like serde_derive and thiserror: `attr` parses the
+//! `#[konditions(...)]` attributes, `kube_attr` reads kube's `#[kube(...)]`,
+//! `validate` checks the declaration against `metav1.Condition` and the
+//! Kubernetes API conventions, `expand` generates the code. Every error
+//! carries the span of the tokens at fault and a `help:` line.
+
+mod attr;
+mod diag;
+mod expand;
+mod kube_attr;
+mod validate;
 
 use proc_macro::TokenStream;
 
-/// Declares the conditions of a custom resource.
+/// Declares the conditions of a custom resource once, and implements
+/// `konditions_core::ConditionalResource` for its root type.
+///
+/// # Where it goes
+///
+/// - On the spec struct of kube's `#[derive(CustomResource)]`, next to it.
+///   The root type, its status and the kind are read from `#[kube(...)]`
+///   (`kind`, `root`, `status`); `status = "..."` is required, as conditions
+///   live in the status.
+/// - Or on a root struct written by hand, with fields `metadata: ObjectMeta`
+///   and `status: Option<MyStatus>` (generic roots are supported).
+///
+/// `ConditionalResource` is implemented with `resource_status` /
+/// `resource_status_mut` over the root's `status` field and `generation()`
+/// from `metadata.generation`. The status type must implement
+/// `ConditionalStatus` (derive it); otherwise compilation fails at the
+/// `status = "..."` value with "`MyStatus` does not hold conditions".
+///
+/// ```text
+/// #[derive(CustomResource, ConditionalResource, Serialize, Deserialize, Clone, Debug, JsonSchema)]
+/// #[kube(group = "demo.yash.com", version = "v1", kind = "PostgresWriter", namespaced,
+///        status = "PostgresWriterStatus")]
+/// #[konditions(types(TableReady, RowWritten), summary = Ready)]
+/// pub struct PostgresWriterSpec { /* ... */ }
+///
+/// #[derive(ConditionalStatus, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+/// pub struct PostgresWriterStatus {
+///     pub conditions: Conditions<PostgresWriterCondition>,
+/// }
+/// ```
+///
+/// # Attribute syntax
+///
+/// `#[konditions(...)]` on the same struct; keys may be split over several
+/// attributes, each key given once.
+///
+/// | key | meaning |
+/// |-----|---------|
+/// | `types(A, B(option, ...), ...)` | the condition types, in declaration order |
+/// | `summary = Ready` | the summary condition; a name listed in `types` or a new one (then declared first) |
+/// | `dependents(A, B)` | what the summary is computed from (default: every other declared type) |
+/// | `enum_name = MyCondition` | name of the generated enum (default: kind + `Condition`) |
+/// | `crate = "path"` | path of konditions-core, for re-exports (default `::konditions_core`) |
+/// | `serde = "path"`, `schemars = "path"` | paths of serde and schemars (default `::serde`, `::schemars`) |
+///
+/// Options of one entry of `types(...)`:
+///
+/// | option | meaning |
+/// |--------|---------|
+/// | `negative` | `False` is the good state (`Polarity::Negative`), as for `MemoryPressure` |
+/// | `allow_progressive` | keep an "-ing" name such as `Progressing` (established API) |
+/// | `allow_negated` | keep a negated name such as `NotReady` (established API) |
+/// | `rename = "example.com/Ready"` | wire spelling, when it differs from the variant name |
+/// | `doc = "..."` | documentation of the variant |
+///
+/// ```text
+/// #[konditions(
+///     types(
+///         TableReady(doc = "The table exists and has the expected columns."),
+///         RowWritten,
+///         DiskPressure(negative),
+///         Progressing(allow_progressive),
+///         BackupReady(rename = "backup.example.com/Ready"),
+///     ),
+///     summary = Ready,
+///     dependents(TableReady, RowWritten, DiskPressure),
+///     enum_name = WriterCondition,
+///     crate = "my_operator::konditions",
+/// )]
+/// ```
+///
+/// Without `types(...)` and `summary`, no enum is generated: the condition
+/// type is whatever the status's `Conditions<T, S>` holds (a hand-written
+/// enum, or `String`).
+///
+/// # Generated items
+///
+/// With `types(...)` or `summary`, an enum (visibility of the struct) with
+/// one variant per type, implementing `ConditionType` (`as_str`, `parse`,
+/// `declared`, `polarity`, `summary`, `dependents`), `Clone`, `Copy`,
+/// `Debug`, `Eq`, `Ord` (declaration order), `Hash`, `Display`,
+/// `AsRef<str>`, `FromStr` (error: a generated `Parse<Enum>Error`), serde
+/// as the wire string and `schemars::JsonSchema` as a string enum; with
+/// consts `ALL` (every type) and a `const fn as_str`.
+///
+/// The enum has no catch-all variant: types it does not know are foreign,
+/// and `Conditions` keeps them as they were written (`parse` returns
+/// `None`). That keeps the enum `Copy`, `declared()` a static slice, and a
+/// `match` over it exhaustive for the conditions this controller owns.
+///
+/// # Compile-time checks
+///
+/// - The type pattern and maximum length (316) of `metav1.Condition`.
+/// - CamelCase names.
+/// - Progressive names (`Deploying`): conditions describe a state, not a
+///   state machine. Opt out per name with `allow_progressive`.
+/// - Negated names (`NotReady`, `Unready`, `NoErrors`): `NotReady=False` is
+///   a double negative. Opt out per name with `allow_negated`.
+/// - Duplicate types; a negative summary; dependents that are undeclared,
+///   repeated or the summary itself; `dependents` without `summary`.
+/// - A missing `status` in `#[kube(...)]`; a hand-written root without
+///   `metadata` or an `Option` `status` field; a status that does not
+///   implement `ConditionalStatus`.
+/// - Unknown keys and options (with a "did you mean"), and use on enums or
+///   unions.
 #[proc_macro_derive(ConditionalResource, attributes(konditions))]
 pub fn derive_conditional_resource(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    syn::Error::new_spanned(&input.ident, "konditions: ConditionalResource is not implemented yet")
-        .to_compile_error()
-        .into()
+    diag::into_tokens(expand::conditional_resource(&input)).into()
 }
 
-/// Implements `ConditionalStatus` for a status struct holding conditions.
+/// Implements `konditions_core::ConditionalStatus` for a status struct that
+/// holds a `Conditions<T, S>`.
+///
+/// The conditions are the field named `conditions`, or the field marked
+/// `#[konditions(conditions)]` (which also works in tuple structs). The
+/// condition type and status set are read from the field's type, which must
+/// be `konditions_core::Conditions<T, S>` (directly or through an alias).
+/// The struct must implement `Default`, as `ConditionalStatus` requires.
+///
+/// ```text
+/// #[derive(ConditionalStatus, Default)]
+/// pub struct WriterStatus {
+///     #[konditions(conditions)]
+///     pub checks: Conditions<WriterCondition>,
+///     pub last_row: Option<i64>,
+/// }
+/// ```
+///
+/// Container keys: `crate = "path"` (path of konditions-core).
 #[proc_macro_derive(ConditionalStatus, attributes(konditions))]
 pub fn derive_conditional_status(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    syn::Error::new_spanned(&input.ident, "konditions: ConditionalStatus is not implemented yet")
-        .to_compile_error()
-        .into()
+    diag::into_tokens(expand::conditional_status(&input)).into()
 }
