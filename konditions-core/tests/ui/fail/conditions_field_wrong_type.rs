@@ -1,0 +1,9 @@
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use konditions_core::ConditionalStatus;
+
+#[derive(ConditionalStatus, Default)]
+pub struct WriterStatus {
+    pub conditions: Vec<Condition>,
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use konditions_core::{ConditionalStatus, Conditions};
+
+#[derive(ConditionalStatus, Default)]
+pub struct WriterStatus {
+    #[konditions(conditions)]
+    pub mine: Conditions,
+    #[konditions(conditions)]
+    pub theirs: Conditions,
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use konditions_core::{ConditionalStatus, Conditions};
+
+#[derive(ConditionalStatus, Default)]
+#[konditions(types(TableReady))]
+pub struct WriterStatus {
+    pub conditions: Conditions,
+}
+
+fn main() {}

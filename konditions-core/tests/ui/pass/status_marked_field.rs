@@ -1,0 +1,31 @@
+//! The conditions field found by `#[konditions(conditions)]` (here in a tuple
+//! struct, through a type alias), and a resource without `types(...)` whose
+//! condition type is the status's (`String`).
+#![deny(missing_docs, warnings)]
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+
+/// Untyped conditions.
+pub type Untyped = Conditions<String, Status>;
+
+/// A resource with untyped conditions.
+#[derive(ConditionalResource, Default)]
+pub struct Loose {
+    /// Metadata.
+    pub metadata: ObjectMeta,
+    /// Status.
+    pub status: Option<LooseStatus>,
+}
+
+/// The status of a loose resource.
+#[derive(ConditionalStatus, Default)]
+pub struct LooseStatus(pub u32, #[konditions(conditions)] pub Untyped);
+
+fn main() {
+    let mut loose = Loose::default();
+    loose.conditions_mut().set("AnyType".to_owned(), Status::False, "Because", "").expect("valid");
+    assert!(loose.conditions().expect("status").is_false(&"AnyType".to_owned()));
+    fn untyped<R: ConditionalResource<Type = String>>() {}
+    untyped::<Loose>();
+}
