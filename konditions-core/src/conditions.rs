@@ -20,10 +20,12 @@
 //! Setting or removing a type replaces its invalid entry in place and drops
 //! its duplicates, so after a write this controller owns exactly one entry
 //! per type. Nothing else ever changes a raw entry, so JSON that
-//! round-trips through `Conditions` is unchanged: always as a JSON value;
-//! byte for byte for raw entries (serde_json's `preserve_order` and
-//! `float_roundtrip` are enabled so they keep their key order and numbers);
-//! known conditions are written with their keys in `metav1.Condition` order.
+//! round-trips through `Conditions` is unchanged as a JSON value. Raw
+//! entries also keep their key order and numeric values (serde_json's
+//! `preserve_order` and `float_roundtrip` are enabled), but not their
+//! spelling: whitespace, string escapes (`\u003c`) and number formatting
+//! (`1.10`) come back normalised, as they do from the API server itself.
+//! Known conditions are written with their keys in `metav1.Condition` order.
 //!
 //! A condition of one of our types whose `lastTransitionTime` has
 //! sub-second digits is kept raw ([`RawKind::Invalid`]): metav1 writes
@@ -110,8 +112,8 @@ impl<T: ConditionType, S: ConditionStatus> Entry<T, S> {
 
 /// The list of conditions of a resource's status.
 ///
-/// Serializes as a plain JSON array of `metav1.Condition`s. See the
-/// [module documentation](self) for how entries that cannot be typed are kept.
+/// Serializes as a plain JSON array of `metav1.Condition`s. Entries that
+/// cannot be typed are kept as they were read: see [`RawCondition`](crate::RawCondition).
 ///
 /// ```
 /// use konditions_core::{Conditions, ManualClock, Status};
