@@ -621,3 +621,80 @@ async fn cluster_scoped_resources_with_konditionner_statuses() {
         .unwrap();
     assert!(matches!(stale, Outcome::Stale), "{stale:?}");
 }
+
+/// A lock in an entry `Conditions` keeps raw (here: another tool's lock
+/// with a sub-second timestamp; konditionner's, with no message, is the
+/// other case) blocks like a typed one, and is taken over once expired.
+#[tokio::test]
+async fn a_lock_kept_raw_still_blocks_until_it_expires() {
+    let ns = setup().await;
+    let api = ns.api::<Vault>();
+    create_vault(&api, "raw-lock").await;
+    let write_lock = |until: String| {
+        let api = api.clone();
+        async move {
+            let condition = json!({
+                "type": PROVISIONED, "status": "Unknown", "reason": LOCKED_REASON,
+                "lastTransitionTime": "2024-05-01T10:00:00.5Z",
+                "message": format!("locked by other-tool since 2024-05-01T10:00:00Z until {until}"),
+            });
+            let patch = Patch::Merge(json!({"status": {"conditions": [condition]}}));
+            api.patch_status("raw-lock", &PatchParams::default(), &patch)
+                .await
+                .unwrap()
+        }
+    };
+    let ran = Arc::new(AtomicUsize::new(0));
+
+    let future = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(10);
+    let copy = write_lock(future.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).await;
+    assert!(
+        find(&copy, PROVISIONED).is_none(),
+        "the entry is kept raw, untyped"
+    );
+    let counter = ran.clone();
+    let busy = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+        .run(|_ctx| async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            done("Set", "")
+        })
+        .await
+        .unwrap();
+    match busy {
+        Outcome::Busy(info) => assert_eq!(info.holder.as_deref(), Some("other-tool")),
+        other => panic!("a live lock must be Busy, got {other:?}"),
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+
+    let copy = write_lock("2024-05-01T10:05:00Z".to_owned()).await;
+    let counter = ran.clone();
+    let taken = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+        .run(|ctx| async move {
+            assert_eq!(
+                ctx.takeover().and_then(|t| t.holder.as_deref()),
+                Some("other-tool")
+            );
+            counter.fetch_add(1, Ordering::SeqCst);
+            done("Set", "after takeover")
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            taken,
+            Outcome::Ran {
+                takeover: Some(_),
+                error: None,
+                ..
+            }
+        ),
+        "{taken:?}"
+    );
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        find(&api.get("raw-lock").await.unwrap(), PROVISIONED)
+            .unwrap()
+            .message,
+        "after takeover"
+    );
+}

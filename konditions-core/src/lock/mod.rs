@@ -112,7 +112,8 @@
 //!   CAS is on the expired lock), and the task is told
 //!   ([`LockContext::takeover`]) so it can check for a half-done side
 //!   effect. A `Locked` condition whose message does not parse (written by
-//!   konditionner, say) expires `lease` after its `lastTransitionTime`.
+//!   konditionner, say), typed or kept raw, expires `lease` after its
+//!   `lastTransitionTime`.
 //!
 //! # Release: fenced, and on every path the process survives
 //!
@@ -330,11 +331,14 @@ where
     async fn acquire(&self, name: &str) -> Result<Acquired<K>, LockError> {
         let now = self.clock.now();
         let mut takeover = None;
-        if let Some(info) = self
-            .previous
-            .as_ref()
-            .and_then(|c| LockInfo::from_condition(c, self.lease))
-        {
+        // A lock can also sit in an entry that could not be typed (one
+        // written by konditionner has no message): it blocks all the same.
+        let held = match (&self.previous, &self.seen) {
+            (Some(c), _) => LockInfo::from_condition(c, self.lease),
+            (None, Seen::Entry { value, .. }) => LockInfo::from_raw(value, self.lease),
+            (None, _) => None,
+        };
+        if let Some(info) = held {
             if now < info.expires_at {
                 tracing::debug!(holder = ?info.holder, expires_at = %info.expires_at, "busy");
                 return Ok(Acquired::Busy(info));

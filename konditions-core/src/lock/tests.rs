@@ -135,3 +135,33 @@ fn release_reasons_are_checked_and_locked_is_reserved() {
     assert!(check_reason(LOCKED_REASON).is_err());
     assert!(check_reason("not camel").is_err());
 }
+
+#[test]
+fn a_raw_locked_entry_is_a_lock() {
+    let lease = Duration::from_secs(60);
+    // konditionner's lock: status Locked, no message.
+    let go = serde_json::json!({"type": "Created", "status": "Locked",
+        "lastTransitionTime": "2024-05-01T10:00:00Z", "reason": "Executing"});
+    let info = LockInfo::from_raw(&go, lease).unwrap();
+    assert_eq!(info.holder, None);
+    assert_eq!(info.expires_at, at("2024-05-01T10:01:00Z"));
+
+    // Ours, kept raw for another reason (a sub-second timestamp): the message wins.
+    let ours = serde_json::json!({"type": "Created", "status": "Unknown", "reason": "Locked",
+        "lastTransitionTime": "2024-05-01T10:00:00.5Z",
+        "message": "locked by pod-a since 2024-05-01T10:00:00Z until 2024-05-01T10:05:00Z"});
+    let info = LockInfo::from_raw(&ours, lease).unwrap();
+    assert_eq!(info.holder.as_deref(), Some("pod-a"));
+    assert_eq!(info.expires_at, at("2024-05-01T10:05:00Z"));
+
+    // Locked with no time to count from: expired at once.
+    let timeless = serde_json::json!({"type": "Created", "status": "Locked"});
+    assert_eq!(
+        LockInfo::from_raw(&timeless, lease).unwrap().expires_at,
+        Timestamp::UNIX_EPOCH
+    );
+
+    // Not locked.
+    let plain = serde_json::json!({"type": "Created", "status": "Error", "reason": "Failed"});
+    assert_eq!(LockInfo::from_raw(&plain, lease), None);
+}

@@ -53,6 +53,30 @@ impl LockInfo {
         )
     }
 
+    /// The lock recorded by an entry of our type that could not be typed
+    /// (kept raw by [`Conditions`](crate::Conditions)), e.g. one written by
+    /// konditionner: status `Locked` and no message. Same rules as
+    /// [`from_condition`](Self::from_condition); without a readable
+    /// `lastTransitionTime` the lock counts as expired, since nothing says
+    /// when it was taken.
+    pub(super) fn from_raw(entry: &serde_json::Value, lease: Duration) -> Option<Self> {
+        let text = |key: &str| entry.get(key).and_then(serde_json::Value::as_str);
+        if text("reason") != Some(LOCKED_REASON) && text("status") != Some("Locked") {
+            return None;
+        }
+        Some(
+            text("message")
+                .and_then(Self::parse_message)
+                .unwrap_or_else(|| Self {
+                    holder: None,
+                    since: None,
+                    expires_at: text("lastTransitionTime")
+                        .and_then(|t| t.parse::<Timestamp>().ok())
+                        .map_or(Timestamp::UNIX_EPOCH, |t| add(t, lease)),
+                }),
+        )
+    }
+
     /// Parses `locked by <holder> since <RFC 3339> until <RFC 3339>`.
     fn parse_message(message: &str) -> Option<Self> {
         let rest = message.strip_prefix("locked by ")?;
