@@ -4,12 +4,13 @@
 //! (`::konditions_core`, `::serde`, `::schemars`, `::core`, `::std`), or by
 //! the paths given with `crate = "..."`, `serde = "..."`, `schemars = "..."`.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{
-    Data, DeriveInput, Fields, GenericArgument, Ident, Member, PathArguments, Type, Visibility,
+    Data, DataStruct, DeriveInput, Fields, GenericArgument, Ident, Member, PathArguments, Type,
+    Visibility,
 };
 
 use crate::attr::{self, ResourceAttrs};
@@ -57,23 +58,7 @@ struct Root {
 
 /// `#[derive(ConditionalResource)]`.
 pub(crate) fn conditional_resource(input: &DeriveInput) -> syn::Result<TokenStream> {
-    let data = match &input.data {
-        Data::Struct(data) => data,
-        Data::Enum(data) => {
-            return Err(not_a_struct(
-                data.enum_token.span(),
-                "an enum",
-                "ConditionalResource",
-            ));
-        }
-        Data::Union(data) => {
-            return Err(not_a_struct(
-                data.union_token.span(),
-                "a union",
-                "ConditionalResource",
-            ));
-        }
-    };
+    let data = struct_data(input, "ConditionalResource")?;
 
     let mut errors = Errors::default();
     let attrs = attr::parse_resource(&input.attrs, &mut errors);
@@ -188,17 +173,24 @@ fn option_inner(ty: &Type) -> Option<&Type> {
 }
 
 /// The error for a derive on an enum or a union.
-fn not_a_struct(span: Span, what: &str, derive: &str) -> syn::Error {
+/// The struct a derive is applied to; enums and unions are refused at
+/// their keyword, with a hint of where the derive belongs.
+fn struct_data<'a>(input: &'a DeriveInput, derive: &str) -> syn::Result<&'a DataStruct> {
+    let (span, what) = match &input.data {
+        Data::Struct(data) => return Ok(data),
+        Data::Enum(data) => (data.enum_token.span(), "an enum"),
+        Data::Union(data) => (data.union_token.span(), "a union"),
+    };
     let help = if derive == "ConditionalResource" {
         "derive it on the spec struct carrying `#[kube(...)]`, or on a root struct with `metadata` and `status` fields"
     } else {
         "derive it on the status struct that holds a `conditions: Conditions<...>` field"
     };
-    diag::error(
+    Err(diag::error(
         span,
         format_args!("`#[derive({derive})]` does not support {what}; it needs a struct"),
         help,
-    )
+    ))
 }
 
 /// `impl ConditionalResource for Root`, plus an assertion that the status
@@ -489,23 +481,7 @@ fn condition_enum(
 
 /// `#[derive(ConditionalStatus)]`.
 pub(crate) fn conditional_status(input: &DeriveInput) -> syn::Result<TokenStream> {
-    let data = match &input.data {
-        Data::Struct(data) => data,
-        Data::Enum(data) => {
-            return Err(not_a_struct(
-                data.enum_token.span(),
-                "an enum",
-                "ConditionalStatus",
-            ));
-        }
-        Data::Union(data) => {
-            return Err(not_a_struct(
-                data.union_token.span(),
-                "a union",
-                "ConditionalStatus",
-            ));
-        }
-    };
+    let data = struct_data(input, "ConditionalStatus")?;
     let mut errors = Errors::default();
     let attrs = attr::parse_status(&input.attrs, &mut errors);
 

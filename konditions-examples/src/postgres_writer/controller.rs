@@ -448,7 +448,11 @@ async fn update_summary(
     ctx: &Context,
 ) -> Result<(), Error> {
     let generation = writer.generation();
-    let before = current.conditions().cloned().unwrap_or_default();
+    let ready_key = |c: &Condition<PostgresWriterCondition>| (c.status, c.reason.clone());
+    let ready_before = current
+        .conditions()
+        .and_then(|c| c.find(&PostgresWriterCondition::Ready))
+        .map(ready_key);
     let conditions = current.conditions_mut();
     let table_change = conditions.set_with(
         &konditions_core::SystemClock,
@@ -471,11 +475,8 @@ async fn update_summary(
     .filter_map(|t| conditions.find(t))
     .collect();
     apply_conditions(api, &writer.name_any(), FIELD_MANAGER, mine).await?;
-    let was = |t| before.find(&t).map(|c| (c.status, c.reason.clone()));
-    let now = conditions.find(&PostgresWriterCondition::Ready);
-    if let Some(ready) =
-        now.filter(|r| was(PostgresWriterCondition::Ready) != Some((r.status, r.reason.clone())))
-    {
+    let ready = conditions.find(&PostgresWriterCondition::Ready);
+    if let Some(ready) = ready.filter(|r| ready_before != Some(ready_key(r))) {
         let kind = if ready.status == Status::True {
             EventType::Normal
         } else {
