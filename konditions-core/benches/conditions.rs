@@ -8,7 +8,7 @@ mod numbered;
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use konditions_core::{Conditions, ManualClock, Status};
+use konditions_core::{Conditions, ManualClock, Status, Verdict};
 use numbered::Numbered;
 
 const SIZES: [u8; 3] = [1, 10, 32];
@@ -19,10 +19,8 @@ fn list_of(n: u8, clock: &ManualClock) -> Conditions<Numbered> {
         list.set_with(
             clock,
             Some(1),
-            Numbered(i),
-            Status::True,
-            "Ready",
-            "all good",
+            &Numbered(i),
+            Verdict::new(Status::True, "Ready").message("all good"),
         )
         .unwrap();
     }
@@ -41,10 +39,8 @@ fn set(c: &mut Criterion) {
                 list.set_with(
                     &clock,
                     Some(1),
-                    black_box(last),
-                    Status::True,
-                    "Ready",
-                    "all good",
+                    &black_box(last),
+                    Verdict::new(Status::True, "Ready").message("all good"),
                 )
                 .unwrap()
             });
@@ -58,10 +54,8 @@ fn set(c: &mut Criterion) {
                 list.set_with(
                     &clock,
                     Some(1),
-                    black_box(last),
-                    Status::True,
-                    reason,
-                    "all good",
+                    &black_box(last),
+                    Verdict::new(Status::True, reason).message("all good"),
                 )
                 .unwrap()
             });
@@ -75,10 +69,8 @@ fn set(c: &mut Criterion) {
                 list.set_with(
                     &clock,
                     Some(1),
-                    black_box(last),
-                    status,
-                    "Ready",
-                    "all good",
+                    &black_box(last),
+                    Verdict::new(status, "Ready").message("all good"),
                 )
                 .unwrap()
             });

@@ -20,7 +20,7 @@ mod lock_support;
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use konditions_core::{ConditionalResource, Lock, Outcome, Release, Status};
+use konditions_core::{ConditionalResource, Lock, Outcome, Status, Verdict};
 use kube::Api;
 use kube::api::PostParams;
 use lock_support::{Vault, counting_client, create_vault, install};
@@ -157,9 +157,10 @@ async fn lock_worker(
         let mut started = None;
         let outcome = Lock::new(api.clone(), &copy, type_.clone())
             .holder(format!("bench-{worker}"))
+            .rerun()
             .run(|_ctx| {
                 started = Some(Instant::now());
-                async move { Ok::<_, Infallible>(Release::new(Status::True, "Done", "")) }
+                async move { Ok::<_, Infallible>(Verdict::new(Status::True, "Done")) }
             })
             .await
             .expect("lock");
@@ -177,6 +178,7 @@ async fn lock_worker(
             Outcome::Busy(_) | Outcome::LostLease { .. } => {
                 copy = api.get(&name).await.expect("get");
             }
+            other => panic!("nothing fails or is deleted here: {other:?}"),
         }
     }
     tally
@@ -202,7 +204,7 @@ async fn whole_status_worker(
         }
         let mut locked = copy.clone();
         locked
-            .set_condition(type_.clone(), Status::Unknown, "Locked", "")
+            .set_condition(&type_, Verdict::new(Status::Unknown, "Locked"))
             .expect("valid");
         match api.replace_status(&name, &params, &locked).await {
             Ok(mut object) => {
@@ -211,7 +213,7 @@ async fn whole_status_worker(
                 // The task would run here; then the release, retried until it lands.
                 loop {
                     object
-                        .set_condition(type_.clone(), Status::True, "Done", "")
+                        .set_condition(&type_, Verdict::new(Status::True, "Done"))
                         .expect("valid");
                     match api.replace_status(&name, &params, &object).await {
                         Ok(stored) => {

@@ -43,11 +43,11 @@ use crate::{ApplyError, Condition, ConditionStatus, ConditionType, ConditionalRe
 ///
 /// ```no_run
 /// use k8s_openapi::api::core::v1::ConfigMap; // any resource with a status subresource
-/// use konditions_core::{apply_conditions, Conditions, Status};
+/// use konditions_core::{Conditions, Status, Verdict, apply_conditions};
 /// # async fn run(client: kube::Client) -> Result<(), konditions_core::ApplyError> {
 /// let api: kube::Api<ConfigMap> = kube::Api::namespaced(client, "default");
 /// let mut conditions = Conditions::<String>::default();
-/// conditions.set("example.com/BackupDone".into(), Status::True, "Uploaded", "").unwrap();
+/// conditions.set("example.com/BackupDone", Verdict::new(Status::True, "Uploaded")).unwrap();
 /// let mine = conditions.iter().filter(|c| c.type_.starts_with("example.com/"));
 /// apply_conditions(&api, "my-object", "backup-controller", mine).await?;
 /// # Ok(()) }
@@ -76,10 +76,10 @@ where
 /// ```no_run
 /// use k8s_openapi::api::core::v1::ConfigMap;
 /// use kube::api::PatchParams;
-/// use konditions_core::{apply::apply_conditions_with, Conditions, Status};
+/// use konditions_core::{Conditions, Status, Verdict, apply::apply_conditions_with};
 /// # async fn run(api: kube::Api<ConfigMap>) -> Result<(), konditions_core::ApplyError> {
 /// let mut conditions = Conditions::<String>::default();
-/// conditions.set("Ready".into(), Status::True, "Ok", "").unwrap();
+/// conditions.set("Ready", Verdict::new(Status::True, "Ok")).unwrap();
 /// let params = PatchParams::apply("my-controller").dry_run();
 /// apply_conditions_with(&api, "my-object", &params, &conditions).await?;
 /// # Ok(()) }
@@ -123,7 +123,7 @@ where
 ///
 /// ```no_run
 /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-/// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+/// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
 /// # use konditions_core::example::WidgetCondition;
 /// # #[derive(Clone, Debug, Default)] struct WidgetStatus { conditions: Conditions<WidgetCondition> }
 /// # impl ConditionalStatus for WidgetStatus {
@@ -150,7 +150,7 @@ where
 /// use konditions_core::apply_resource_conditions;
 /// use konditions_core::example::WidgetCondition::DatabaseReady;
 /// # async fn reconcile(api: kube::Api<Widget>, mut widget: Widget) -> Result<(), konditions_core::ApplyError> {
-/// if widget.set_condition(DatabaseReady, Status::True, "Connected", "").unwrap().is_changed() {
+/// if widget.set_condition(&DatabaseReady, Verdict::new(Status::True, "Connected")).unwrap().is_changed() {
 ///     apply_resource_conditions(&api, &widget, "widget-controller").await?;
 /// }
 /// # Ok(()) }
@@ -199,14 +199,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Status;
     use crate::example::WidgetCondition::{self, *};
+    use crate::{Status, Verdict};
     use k8s_openapi::api::core::v1::Pod;
 
     #[test]
     fn body_holds_only_the_given_conditions() {
         let mut list = crate::Conditions::<WidgetCondition>::default();
-        list.set(DatabaseReady, Status::True, "Up", "").unwrap();
+        list.set(&DatabaseReady, Verdict::new(Status::True, "Up"))
+            .unwrap();
         let body = apply_body::<Pod, _, _, _>(list.iter()).unwrap();
         assert_eq!(body["apiVersion"], "v1");
         assert_eq!(body["kind"], "Pod");

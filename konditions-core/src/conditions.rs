@@ -32,6 +32,7 @@
 //! seconds, and typing it would truncate someone else's data. The next
 //! `set` of that type replaces it.
 
+use std::borrow::Borrow;
 use std::fmt;
 
 use jiff::Timestamp;
@@ -39,10 +40,19 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, ser::SerializeSeq};
 use serde_json::Value;
 
+use crate::validation::{validate, validate_message, validate_reason, validate_type};
 use crate::{
     Clock, Condition, ConditionError, ConditionStatus, ConditionType, RawCondition, RawKind,
-    Status, SystemClock, condition::truncate_to_second, validation::validate,
+    Status, SystemClock, Verdict, condition::truncate_to_second,
 };
+
+/// The fields a setter writes, borrowed from the caller.
+struct Fields<'a, S> {
+    status: S,
+    reason: &'a str,
+    message: &'a str,
+    observed_generation: Option<i64>,
+}
 
 /// The reason given to conditions created by [`Conditions::initialize`] and
 /// [`Conditions::find_or_initialize`].
@@ -50,43 +60,60 @@ pub const INITIAL_REASON: &str = "Reconciling";
 /// The message given to conditions created by [`Conditions::initialize`].
 pub const INITIAL_MESSAGE: &str = "The controller has not determined this condition yet";
 
-/// What a setter did. Ordered by how much changed, so several outcomes
-/// combine with `max`.
-///
-/// Skip the status write when it is [`Unchanged`](Change::Unchanged).
+/// What a setter did. Skip the status write when it is
+/// [`Unchanged`](Change::Unchanged); a [`Transitioned`](Change::Transitioned)
+/// change says what the status was, so a controller can record an Event
+/// for it (see [`Change::event`]).
 ///
 /// ```
-/// use konditions_core::{Change, Conditions, Status};
+/// use konditions_core::{Change, Conditions, Status, Verdict};
 /// let mut c = Conditions::<String>::default();
-/// assert_eq!(c.set("Ready".into(), Status::False, "Starting", "").unwrap(), Change::Added);
-/// assert_eq!(c.set("Ready".into(), Status::False, "Starting", "").unwrap(), Change::Unchanged);
-/// assert_eq!(c.set("Ready".into(), Status::False, "Pulling", "").unwrap(), Change::Updated);
-/// assert_eq!(c.set("Ready".into(), Status::True, "Running", "").unwrap(), Change::Transitioned);
-/// assert!(Change::Unchanged.max(Change::Updated).is_changed());
+/// assert_eq!(c.set("Ready", Verdict::new(Status::False, "Starting")).unwrap(), Change::Added);
+/// assert_eq!(c.set("Ready", Verdict::new(Status::False, "Starting")).unwrap(), Change::Unchanged);
+/// assert_eq!(c.set("Ready", Verdict::new(Status::False, "Pulling")).unwrap(), Change::Updated);
+/// assert_eq!(
+///     c.set("Ready", Verdict::new(Status::True, "Running")).unwrap(),
+///     Change::Transitioned { from: Status::False }
+/// );
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Change {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Change<S = Status> {
     /// Nothing changed; no write is needed.
     Unchanged,
     /// Same status; reason, message or observedGeneration changed (or stale
     /// duplicates of the type were dropped). `lastTransitionTime` kept.
     Updated,
-    /// The status changed; `lastTransitionTime` is now.
-    Transitioned,
+    /// The status changed from `from`; `lastTransitionTime` is now.
+    Transitioned {
+        /// The status before.
+        from: S,
+    },
     /// There was no valid condition of this type; one was added.
     Added,
 }
 
-impl Change {
+impl<S> Change<S> {
     /// True unless [`Unchanged`](Change::Unchanged).
     ///
     /// ```
     /// use konditions_core::Change;
-    /// assert!(!Change::Unchanged.is_changed());
-    /// assert!(Change::Added.is_changed());
+    /// assert!(!Change::<konditions_core::Status>::Unchanged.is_changed());
+    /// assert!(Change::<konditions_core::Status>::Added.is_changed());
     /// ```
-    pub fn is_changed(self) -> bool {
-        self != Change::Unchanged
+    pub fn is_changed(&self) -> bool {
+        !matches!(self, Change::Unchanged)
+    }
+
+    /// True when the status changed or the condition is new: what is worth
+    /// an Event.
+    ///
+    /// ```
+    /// use konditions_core::{Change, Status};
+    /// assert!(Change::Transitioned { from: Status::Unknown }.is_transition());
+    /// assert!(!Change::<Status>::Updated.is_transition());
+    /// ```
+    pub fn is_transition(&self) -> bool {
+        matches!(self, Change::Transitioned { .. } | Change::Added)
     }
 }
 
@@ -113,15 +140,15 @@ impl<T: ConditionType, S: ConditionStatus> Entry<T, S> {
 /// The list of conditions of a resource's status.
 ///
 /// Serializes as a plain JSON array of `metav1.Condition`s. Entries that
-/// cannot be typed are kept as they were read: see [`RawCondition`](crate::RawCondition).
+/// cannot be typed are kept as they were read: see [`RawCondition`].
 ///
 /// ```
-/// use konditions_core::{Conditions, ManualClock, Status};
+/// use konditions_core::{Conditions, ManualClock, Status, Verdict};
 /// use konditions_core::example::WidgetCondition::{self, *};
 ///
 /// let clock = ManualClock::new("2024-05-01T10:00:00Z".parse().unwrap());
 /// let mut conditions = Conditions::<WidgetCondition>::default();
-/// conditions.set_with(&clock, Some(1), DatabaseReady, Status::True, "Connected", "").unwrap();
+/// conditions.set_with(&clock, Some(1), &DatabaseReady, Verdict::new(Status::True, "Connected")).unwrap();
 ///
 /// assert!(conditions.is_true(&DatabaseReady));
 /// assert_eq!(conditions.find(&DatabaseReady).unwrap().reason, "Connected");
@@ -194,10 +221,10 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// The known (typed) conditions, in list order, at most one per type.
     ///
     /// ```
-    /// use konditions_core::{Conditions, Status};
+    /// use konditions_core::{Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// list.set("A".into(), Status::True, "Ok", "").unwrap();
-    /// list.set("B".into(), Status::False, "No", "").unwrap();
+    /// list.set("A", Verdict::new(Status::True, "Ok")).unwrap();
+    /// list.set("B", Verdict::new(Status::False, "No")).unwrap();
     /// let types: Vec<&str> = list.iter().map(|c| c.type_.as_str()).collect();
     /// assert_eq!(types, ["A", "B"]);
     /// ```
@@ -239,26 +266,31 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     }
 
     /// The condition of type `type_` (konditionner's `FindType`,
-    /// apimachinery's `FindStatusCondition`).
+    /// apimachinery's `FindStatusCondition`). `type_` may be borrowed: a
+    /// `&str` for `Conditions<String>`.
     ///
     /// ```
-    /// use konditions_core::{Conditions, Status};
+    /// use konditions_core::{Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// list.set("Ready".into(), Status::True, "Ok", "").unwrap();
-    /// assert_eq!(list.find(&"Ready".to_string()).unwrap().status, Status::True);
-    /// assert!(list.find(&"Other".to_string()).is_none());
+    /// list.set("Ready", Verdict::new(Status::True, "Ok")).unwrap();
+    /// assert_eq!(list.find("Ready").unwrap().status, Status::True);
+    /// assert!(list.find("Other").is_none());
     /// ```
-    pub fn find(&self, type_: &T) -> Option<&Condition<T, S>> {
-        self.iter().find(|c| c.type_ == *type_)
+    pub fn find<Q>(&self, type_: &Q) -> Option<&Condition<T, S>>
+    where
+        T: Borrow<Q>,
+        Q: PartialEq + ?Sized,
+    {
+        self.iter().find(|c| c.type_.borrow() == type_)
     }
 
     /// The first condition whose status is `status` (konditionner's `FindStatus`).
     ///
     /// ```
-    /// use konditions_core::{Conditions, Status};
+    /// use konditions_core::{Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// list.set("A".into(), Status::True, "Ok", "").unwrap();
-    /// list.set("B".into(), Status::False, "Broken", "").unwrap();
+    /// list.set("A", Verdict::new(Status::True, "Ok")).unwrap();
+    /// list.set("B", Verdict::new(Status::False, "Broken")).unwrap();
     /// assert_eq!(list.find_status(&Status::False).unwrap().type_, "B");
     /// ```
     pub fn find_status(&self, status: &S) -> Option<&Condition<T, S>> {
@@ -309,36 +341,30 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     }
 
     /// True when the condition `type_` exists with status `status`
-    /// (konditionner's `TypeHasStatus`, apimachinery's `IsStatusConditionPresentAndEqual`).
+    /// (konditionner's `TypeHasStatus`, apimachinery's
+    /// `IsStatusConditionPresentAndEqual`).
     ///
     /// ```
-    /// use konditions_core::{Conditions, Status};
+    /// use konditions_core::{Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// list.set("Ready".into(), Status::False, "Waiting", "").unwrap();
-    /// assert!(list.type_has_status(&"Ready".into(), &Status::False));
-    /// assert!(!list.type_has_status(&"Ready".into(), &Status::True));
+    /// list.set("Ready", Verdict::new(Status::False, "Waiting")).unwrap();
+    /// assert!(list.type_has_status("Ready", &Status::False));
+    /// assert!(!list.type_has_status("Ready", &Status::True));
     /// ```
-    pub fn type_has_status(&self, type_: &T, status: &S) -> bool {
+    pub fn type_has_status<Q>(&self, type_: &Q, status: &S) -> bool
+    where
+        T: Borrow<Q>,
+        Q: PartialEq + ?Sized,
+    {
         self.find(type_).is_some_and(|c| c.status == *status)
-    }
-
-    /// Same as [`type_has_status`](Self::type_has_status), under apimachinery's name.
-    ///
-    /// ```
-    /// use konditions_core::{Conditions, Status};
-    /// let list = Conditions::<String>::default();
-    /// assert!(!list.is_present_and_equal(&"Ready".into(), &Status::Unknown));
-    /// ```
-    pub fn is_present_and_equal(&self, type_: &T, status: &S) -> bool {
-        self.type_has_status(type_, status)
     }
 
     /// True when any condition has status `status` (konditionner's `AnyWithStatus`).
     ///
     /// ```
-    /// use konditions_core::{Conditions, Status};
+    /// use konditions_core::{Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// list.set("A".into(), Status::True, "Ok", "").unwrap();
+    /// list.set("A", Verdict::new(Status::True, "Ok")).unwrap();
     /// assert!(list.any_with_status(&Status::True));
     /// assert!(!list.any_with_status(&Status::False));
     /// ```
@@ -350,13 +376,17 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// ([`ConditionStatus::truth`]), apimachinery's `IsStatusConditionTrue`.
     ///
     /// ```
-    /// use konditions_core::{Conditions, Status};
+    /// use konditions_core::{Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// list.set("Ready".into(), Status::True, "Ok", "").unwrap();
-    /// assert!(list.is_true(&"Ready".into()));
-    /// assert!(!list.is_true(&"Missing".into()));
+    /// list.set("Ready", Verdict::new(Status::True, "Ok")).unwrap();
+    /// assert!(list.is_true("Ready"));
+    /// assert!(!list.is_true("Missing"));
     /// ```
-    pub fn is_true(&self, type_: &T) -> bool {
+    pub fn is_true<Q>(&self, type_: &Q) -> bool
+    where
+        T: Borrow<Q>,
+        Q: PartialEq + ?Sized,
+    {
         self.find(type_)
             .is_some_and(|c| c.status.truth() == Some(true))
     }
@@ -365,13 +395,17 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// apimachinery's `IsStatusConditionFalse`.
     ///
     /// ```
-    /// use konditions_core::{Conditions, Status};
+    /// use konditions_core::{Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// list.set("Ready".into(), Status::False, "Broken", "").unwrap();
-    /// assert!(list.is_false(&"Ready".into()));
-    /// assert!(!list.is_false(&"Missing".into())); // absent is not False
+    /// list.set("Ready", Verdict::new(Status::False, "Broken")).unwrap();
+    /// assert!(list.is_false("Ready"));
+    /// assert!(!list.is_false("Missing")); // absent is not False
     /// ```
-    pub fn is_false(&self, type_: &T) -> bool {
+    pub fn is_false<Q>(&self, type_: &Q) -> bool
+    where
+        T: Borrow<Q>,
+        Q: PartialEq + ?Sized,
+    {
         self.find(type_)
             .is_some_and(|c| c.status.truth() == Some(false))
     }
@@ -380,11 +414,11 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// (see [`Condition::is_stale`]).
     ///
     /// ```
-    /// use konditions_core::{Conditions, ManualClock, Status};
+    /// use konditions_core::{Conditions, ManualClock, Status, Verdict};
     /// let clock = ManualClock::default();
     /// let mut list = Conditions::<String>::default();
-    /// list.set_with(&clock, Some(1), "A".into(), Status::True, "Ok", "").unwrap();
-    /// list.set_with(&clock, Some(2), "B".into(), Status::True, "Ok", "").unwrap();
+    /// list.set_with(&clock, Some(1), "A", Verdict::new(Status::True, "Ok")).unwrap();
+    /// list.set_with(&clock, Some(2), "B", Verdict::new(Status::True, "Ok")).unwrap();
     /// assert_eq!(list.stale(Some(2)).map(|c| c.type_.as_str()).collect::<Vec<_>>(), ["A"]);
     /// ```
     pub fn stale(&self, generation: Option<i64>) -> impl Iterator<Item = &Condition<T, S>> {
@@ -393,15 +427,8 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
 
     /// The index of the condition `type_` in the serialized list (raw entries
     /// count), for JSON Patch paths such as `/status/conditions/3`.
-    ///
-    /// ```
-    /// use konditions_core::Conditions;
-    /// use konditions_core::example::WidgetCondition;
-    /// let list: Conditions<WidgetCondition> = serde_json::from_str(r#"[{"type":"Other"},
-    ///   {"type":"Ready","status":"True","lastTransitionTime":"2024-01-01T00:00:00Z","reason":"Ok","message":""}]"#).unwrap();
-    /// assert_eq!(list.wire_index(&WidgetCondition::Ready), Some(1));
-    /// ```
-    pub fn wire_index(&self, type_: &T) -> Option<usize> {
+    #[cfg(feature = "client")]
+    pub(crate) fn wire_index(&self, type_: &T) -> Option<usize> {
         self.entries
             .iter()
             .position(|e| e.known().is_some_and(|c| c.type_ == *type_))
@@ -411,82 +438,113 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// system clock and no `observedGeneration`: see [`set_with`](Self::set_with).
     ///
     /// ```
-    /// use konditions_core::{Change, Conditions, Status};
+    /// use konditions_core::{Change, Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// assert_eq!(list.set("Ready".into(), Status::True, "Ok", "up").unwrap(), Change::Added);
-    /// assert!(list.set("Ready".into(), Status::True, "not ok", "").is_err());
+    /// assert_eq!(list.set("Ready", Verdict::new(Status::True, "Ok").message("up")).unwrap(), Change::Added);
+    /// assert!(list.set("Ready", Verdict::new(Status::True, "not ok")).is_err());
     /// ```
-    pub fn set(
+    pub fn set<Q>(
         &mut self,
-        type_: T,
-        status: S,
-        reason: &str,
-        message: &str,
-    ) -> Result<Change, ConditionError> {
-        self.set_with(&SystemClock, None, type_, status, reason, message)
+        type_: &Q,
+        verdict: Verdict<'_, S>,
+    ) -> Result<Change<S>, ConditionError>
+    where
+        T: Borrow<Q>,
+        Q: PartialEq + ToOwned<Owned = T> + ?Sized,
+    {
+        self.set_with(&SystemClock, None, type_, verdict)
     }
 
-    /// Sets the condition `type_` to `status`, `reason`, `message` and
-    /// `observed_generation`, following the API conventions:
+    /// Sets the condition `type_` to `verdict` with `observed_generation`,
+    /// following the API conventions:
     ///
     /// * at most one condition per type: an existing one is updated in
     ///   place, an invalid raw entry of the type is replaced in place, raw
     ///   duplicates are dropped, otherwise the condition is appended;
     /// * `lastTransitionTime` becomes `clock.now()` (truncated to the
     ///   second) only when the status changes or the condition is new;
-    /// * the reason and message are validated first ([`ConditionError`]);
-    ///   on error nothing changes;
-    /// * a call that changes nothing does not allocate.
+    /// * the reason and message (and, for a new condition, the type) are
+    ///   validated first ([`ConditionError`]); on error nothing changes;
+    /// * a call that changes nothing, or changes only to text that fits the
+    ///   stored strings' capacity, does not allocate: `type_` is borrowed
+    ///   and copied only when the condition is new.
     ///
     /// ```
-    /// use konditions_core::{Change, Conditions, ManualClock, Status};
+    /// use konditions_core::{Change, Conditions, ManualClock, Status, Verdict};
     /// use jiff::SignedDuration;
     ///
     /// let clock = ManualClock::new("2024-05-01T10:00:00Z".parse().unwrap());
     /// let mut list = Conditions::<String>::default();
-    /// list.set_with(&clock, Some(1), "Ready".into(), Status::False, "Starting", "").unwrap();
+    /// list.set_with(&clock, Some(1), "Ready", Verdict::new(Status::False, "Starting")).unwrap();
     ///
     /// clock.advance(SignedDuration::from_secs(60));
-    /// let change = list.set_with(&clock, Some(2), "Ready".into(), Status::False, "Starting", "").unwrap();
+    /// let change = list.set_with(&clock, Some(2), "Ready", Verdict::new(Status::False, "Starting")).unwrap();
     /// assert_eq!(change, Change::Updated); // generation moved, status did not
-    /// assert_eq!(list.find(&"Ready".into()).unwrap().last_transition_time.0.to_string(), "2024-05-01T10:00:00Z");
+    /// assert_eq!(list.find("Ready").unwrap().last_transition_time.0.to_string(), "2024-05-01T10:00:00Z");
     ///
-    /// let change = list.set_with(&clock, Some(2), "Ready".into(), Status::True, "Running", "").unwrap();
-    /// assert_eq!(change, Change::Transitioned);
-    /// assert_eq!(list.find(&"Ready".into()).unwrap().last_transition_time.0.to_string(), "2024-05-01T10:01:00Z");
+    /// let change = list.set_with(&clock, Some(2), "Ready", Verdict::new(Status::True, "Running")).unwrap();
+    /// assert_eq!(change, Change::Transitioned { from: Status::False });
+    /// assert_eq!(list.find("Ready").unwrap().last_transition_time.0.to_string(), "2024-05-01T10:01:00Z");
     /// ```
-    pub fn set_with<C: Clock + ?Sized>(
+    pub fn set_with<Q, C>(
         &mut self,
         clock: &C,
         observed_generation: Option<i64>,
-        type_: T,
-        status: S,
-        reason: &str,
-        message: &str,
-    ) -> Result<Change, ConditionError> {
-        validate(type_.as_str(), reason, message)?;
-        Ok(
-            self.upsert(type_, status, reason, message, observed_generation, || {
-                clock.now()
-            }),
-        )
+        type_: &Q,
+        verdict: Verdict<'_, S>,
+    ) -> Result<Change<S>, ConditionError>
+    where
+        T: Borrow<Q>,
+        Q: PartialEq + ToOwned<Owned = T> + ?Sized,
+        C: Clock + ?Sized,
+    {
+        validate_reason(&verdict.reason)?;
+        validate_message(&verdict.message)?;
+        let Verdict {
+            status,
+            reason,
+            message,
+        } = verdict;
+        let fields = Fields {
+            status,
+            reason: &reason,
+            message: &message,
+            observed_generation,
+        };
+        if let Some(change) = self.update(type_, &fields, || clock.now()) {
+            return Ok(change);
+        }
+        let type_ = type_.to_owned();
+        validate_type(type_.as_str())?;
+        Ok(self.add(type_, fields, clock.now()))
     }
 
-    /// Inserts or replaces `condition` by type (konditionner's `SetCondition`),
-    /// with the same rules as [`set_with`](Self::set_with): its
-    /// `last_transition_time` is used only when the status changes or the
-    /// type is new; otherwise the stored one is kept.
+    /// Inserts or replaces `condition` by type (konditionner's `SetCondition`,
+    /// apimachinery's `SetStatusCondition`), with the same rules as
+    /// [`set_with`](Self::set_with): its `last_transition_time` is used only
+    /// when the status changes or the type is new; otherwise the stored one
+    /// is kept.
     ///
     /// ```
     /// use konditions_core::{Change, Condition, Conditions, Status};
     /// let first: Condition = Condition::new("Ready".into(), Status::True, "Ok", "", "2024-01-01T00:00:00Z".parse().unwrap()).unwrap();
     /// let later = Condition { last_transition_time: jiff::Timestamp::now().into(), ..first.clone() };
     /// let mut list = Conditions::default();
-    /// assert_eq!(list.set_condition(first.clone()).unwrap(), Change::Added);
-    /// assert_eq!(list.set_condition(later).unwrap(), Change::Unchanged);
-    /// assert_eq!(list.find(&"Ready".into()), Some(&first));
+    /// assert_eq!(list.insert(first.clone()).unwrap(), Change::Added);
+    /// assert_eq!(list.insert(later).unwrap(), Change::Unchanged);
+    /// assert_eq!(list.find("Ready"), Some(&first));
     /// ```
-    pub fn set_condition(&mut self, condition: Condition<T, S>) -> Result<Change, ConditionError> {
+    pub fn insert(&mut self, condition: Condition<T, S>) -> Result<Change<S>, ConditionError> {
+        validate(
+            condition.type_.as_str(),
+            &condition.reason,
+            &condition.message,
+        )?;
+        Ok(self.put(condition))
+    }
+
+    /// [`insert`](Self::insert) without validation.
+    fn put(&mut self, condition: Condition<T, S>) -> Change<S> {
         let Condition {
             type_,
             status,
@@ -495,87 +553,102 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
             reason,
             message,
         } = condition;
-        validate(type_.as_str(), &reason, &message)?;
-        Ok(self.upsert(
-            type_,
+        let at = last_transition_time.0;
+        let fields = Fields {
             status,
-            &reason,
-            &message,
+            reason: &reason,
+            message: &message,
             observed_generation,
-            || last_transition_time.0,
-        ))
+        };
+        match self.update(&type_, &fields, || at) {
+            Some(change) => change,
+            None => self.add(type_, fields, at),
+        }
     }
 
-    fn upsert(
+    /// Updates the known condition of `type_` in place, dropping raw
+    /// entries of the type; `None` when there is no known condition of it.
+    /// Allocates only when a new text does not fit the stored string.
+    fn update<Q>(
         &mut self,
-        type_: T,
-        status: S,
-        reason: &str,
-        message: &str,
-        observed_generation: Option<i64>,
+        type_: &Q,
+        fields: &Fields<'_, S>,
         now: impl FnOnce() -> Timestamp,
-    ) -> Change {
-        // Only when raw entries of this type exist (rare) is its name copied,
-        // to drop them once the typed condition is in place.
-        let raw_type = self
-            .entries
-            .iter()
-            .any(|e| e.is_raw_of(type_.as_str()))
-            .then(|| type_.as_str().to_owned());
-        let existing = self.entries.iter_mut().find_map(|e| match e {
-            Entry::Known(c) if c.type_ == type_ => Some(c),
-            _ => None,
-        });
-        let mut change = match existing {
-            Some(c) => {
-                let mut change = Change::Unchanged;
-                if c.status != status {
-                    c.status = status;
-                    c.last_transition_time = Time(truncate_to_second(now()));
-                    change = Change::Transitioned;
-                }
-                if c.reason != reason {
-                    reason.clone_into(&mut c.reason);
-                    change = change.max(Change::Updated);
-                }
-                if c.message != message {
-                    message.clone_into(&mut c.message);
-                    change = change.max(Change::Updated);
-                }
-                if c.observed_generation != observed_generation {
-                    c.observed_generation = observed_generation;
-                    change = change.max(Change::Updated);
-                }
-                change
-            }
-            None => {
-                let slot = raw_type
-                    .as_deref()
-                    .and_then(|t| self.entries.iter().position(|e| e.is_raw_of(t)));
-                let condition = Entry::Known(Condition {
-                    type_,
-                    status,
-                    observed_generation,
-                    last_transition_time: Time(truncate_to_second(now())),
-                    reason: reason.to_owned(),
-                    message: message.to_owned(),
-                });
-                match slot {
-                    // An invalid entry of ours: take its place so the list order is stable.
-                    Some(i) => self.entries[i] = condition,
-                    None => self.entries.push(condition),
-                }
-                Change::Added
-            }
+    ) -> Option<Change<S>>
+    where
+        T: Borrow<Q>,
+        Q: PartialEq + ?Sized,
+    {
+        let index = self.entries.iter().position(|e| match e {
+            Entry::Known(c) => c.type_.borrow() == type_,
+            Entry::Raw(_) => false,
+        })?;
+        let Entry::Known(c) = &mut self.entries[index] else {
+            return None;
         };
-        if let Some(t) = raw_type {
-            let before = self.entries.len();
-            self.entries.retain(|e| !e.is_raw_of(&t));
-            if self.entries.len() != before {
-                change = change.max(Change::Updated);
-            }
+        let mut change = Change::Unchanged;
+        if c.status != fields.status {
+            let from = std::mem::replace(&mut c.status, fields.status.clone());
+            c.last_transition_time = Time(truncate_to_second(now()));
+            change = Change::Transitioned { from };
         }
-        change
+        let mut updated = false;
+        if c.reason != fields.reason {
+            fields.reason.clone_into(&mut c.reason);
+            updated = true;
+        }
+        if c.message != fields.message {
+            fields.message.clone_into(&mut c.message);
+            updated = true;
+        }
+        if c.observed_generation != fields.observed_generation {
+            c.observed_generation = fields.observed_generation;
+            updated = true;
+        }
+        // Only when raw entries of this type exist (rare) is its name
+        // copied, to drop them now that the typed condition is in place.
+        let has_raw = match &self.entries[index] {
+            Entry::Known(c) => {
+                let wire = c.type_.as_str();
+                self.entries.iter().any(|e| e.is_raw_of(wire))
+            }
+            Entry::Raw(_) => false,
+        };
+        if has_raw {
+            let wire = match &self.entries[index] {
+                Entry::Known(c) => c.type_.as_str().to_owned(),
+                Entry::Raw(_) => return None,
+            };
+            self.entries.retain(|e| !e.is_raw_of(&wire));
+            updated = true;
+        }
+        if updated && change == Change::Unchanged {
+            change = Change::Updated;
+        }
+        Some(change)
+    }
+
+    /// Adds a condition of a type that has no known entry: in the place of
+    /// an invalid entry of the type if there is one (so the list order is
+    /// stable), else at the end; other raw entries of the type are dropped.
+    fn add(&mut self, type_: T, fields: Fields<'_, S>, at: Timestamp) -> Change<S> {
+        let wire = type_.as_str().to_owned();
+        let condition = Entry::Known(Condition {
+            type_,
+            status: fields.status,
+            observed_generation: fields.observed_generation,
+            last_transition_time: Time(truncate_to_second(at)),
+            reason: fields.reason.to_owned(),
+            message: fields.message.to_owned(),
+        });
+        match self.entries.iter().position(|e| e.is_raw_of(&wire)) {
+            Some(i) => {
+                self.entries[i] = condition;
+                self.entries.retain(|e| !e.is_raw_of(&wire));
+            }
+            None => self.entries.push(condition),
+        }
+        Change::Added
     }
 
     /// Removes the condition `type_`, with its invalid and duplicate raw
@@ -583,21 +656,27 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// `RemoveStatusCondition`). Returns the removed known condition.
     ///
     /// ```
-    /// use konditions_core::{Conditions, Status};
+    /// use konditions_core::{Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// list.set("Ready".into(), Status::True, "Ok", "").unwrap();
-    /// assert_eq!(list.remove(&"Ready".into()).unwrap().reason, "Ok");
+    /// list.set("Ready", Verdict::new(Status::True, "Ok")).unwrap();
+    /// assert_eq!(list.remove("Ready").unwrap().reason, "Ok");
     /// assert!(list.is_empty());
-    /// assert!(list.remove(&"Ready".into()).is_none());
+    /// assert!(list.remove("Ready").is_none());
     /// ```
-    pub fn remove(&mut self, type_: &T) -> Option<Condition<T, S>> {
-        let wire_type = type_.as_str();
+    pub fn remove<Q>(&mut self, type_: &Q) -> Option<Condition<T, S>>
+    where
+        T: Borrow<Q>,
+        Q: PartialEq + ToOwned<Owned = T> + ?Sized,
+    {
+        // Removal is rare: the owned type gives the wire name of raw entries.
+        let owned = type_.to_owned();
+        let wire = owned.as_str();
         let mut removed = None;
         let mut kept = Vec::with_capacity(self.entries.len());
         for entry in self.entries.drain(..) {
             match entry {
-                Entry::Known(c) if c.type_ == *type_ && removed.is_none() => removed = Some(c),
-                e if e.is_raw_of(wire_type) => {}
+                Entry::Known(c) if c.type_ == owned && removed.is_none() => removed = Some(c),
+                e if e.is_raw_of(wire) => {}
                 e => kept.push(e),
             }
         }
@@ -630,11 +709,11 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// first reconcile, even when they are not known yet.
     ///
     /// ```
-    /// use konditions_core::{Conditions, ManualClock, Status};
+    /// use konditions_core::{Conditions, ManualClock, Status, Verdict};
     /// use konditions_core::example::WidgetCondition::{self, *};
     /// let clock = ManualClock::default();
     /// let mut list = Conditions::<WidgetCondition>::default();
-    /// list.set_with(&clock, Some(1), DatabaseReady, Status::True, "Connected", "").unwrap();
+    /// list.set_with(&clock, Some(1), &DatabaseReady, Verdict::new(Status::True, "Connected")).unwrap();
     /// assert_eq!(list.initialize_with(&clock, Some(1)), 3);
     /// assert!(list.type_has_status(&DatabaseReady, &Status::True));
     /// assert_eq!(list.find(&Ready).unwrap().reason, "Reconciling");
@@ -652,14 +731,13 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
                 Entry::Raw(r) => r.type_name() == Some(wire_type),
             });
             if !present {
-                self.upsert(
-                    type_.clone(),
-                    S::UNKNOWN,
-                    INITIAL_REASON,
-                    INITIAL_MESSAGE,
+                let fields = Fields {
+                    status: S::UNKNOWN,
+                    reason: INITIAL_REASON,
+                    message: INITIAL_MESSAGE,
                     observed_generation,
-                    || clock.now(),
-                );
+                };
+                self.add(type_.clone(), fields, clock.now());
                 added += 1;
             }
         }
@@ -727,7 +805,7 @@ impl<'a, T: ConditionType, S: ConditionStatus> IntoIterator for &'a Conditions<T
 }
 
 impl<T: ConditionType, S: ConditionStatus> FromIterator<Condition<T, S>> for Conditions<T, S> {
-    /// Collects conditions as successive [`Conditions::set_condition`] calls
+    /// Collects conditions as successive [`Conditions::insert`] calls
     /// would, without validation: a later condition of a type replaces the
     /// earlier one in its position.
     ///
@@ -739,20 +817,12 @@ impl<T: ConditionType, S: ConditionStatus> FromIterator<Condition<T, S>> for Con
     ///     Condition::new("A".into(), Status::False, "No", "", at).unwrap(),
     /// ].into_iter().collect();
     /// assert_eq!(list.len(), 1);
-    /// assert_eq!(list.find(&"A".into()).unwrap().reason, "No");
+    /// assert_eq!(list.find("A").unwrap().reason, "No");
     /// ```
     fn from_iter<I: IntoIterator<Item = Condition<T, S>>>(iter: I) -> Self {
         let mut out = Self::default();
         for c in iter {
-            let at = c.last_transition_time.0;
-            out.upsert(
-                c.type_,
-                c.status,
-                &c.reason,
-                &c.message,
-                c.observed_generation,
-                || at,
-            );
+            out.put(c);
         }
         out
     }
@@ -783,8 +853,8 @@ impl<'de, T: ConditionType, S: ConditionStatus> Deserialize<'de> for Conditions<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ManualClock;
     use crate::example::WidgetCondition::{self, *};
+    use crate::{ManualClock, Verdict};
     use jiff::SignedDuration;
     use serde_json::json;
 
@@ -803,28 +873,45 @@ mod tests {
         let clock = clock();
         let mut list = List::default();
         assert_eq!(
-            list.set_with(&clock, None, Ready, Status::Unknown, "A", "")
+            list.set_with(&clock, None, &Ready, Verdict::new(Status::Unknown, "A"))
                 .unwrap(),
             Change::Added
         );
         let t0 = list.find(&Ready).unwrap().last_transition_time.clone();
         clock.advance(SignedDuration::from_secs(5));
         assert_eq!(
-            list.set_with(&clock, Some(3), Ready, Status::Unknown, "B", "msg")
-                .unwrap(),
+            list.set_with(
+                &clock,
+                Some(3),
+                &Ready,
+                Verdict::new(Status::Unknown, "B").message("msg")
+            )
+            .unwrap(),
             Change::Updated
         );
         assert_eq!(list.find(&Ready).unwrap().last_transition_time, t0);
         assert_eq!(
-            list.set_with(&clock, Some(3), Ready, Status::Unknown, "B", "msg")
-                .unwrap(),
+            list.set_with(
+                &clock,
+                Some(3),
+                &Ready,
+                Verdict::new(Status::Unknown, "B").message("msg")
+            )
+            .unwrap(),
             Change::Unchanged
         );
         clock.advance(SignedDuration::from_millis(1500));
         assert_eq!(
-            list.set_with(&clock, Some(3), Ready, Status::True, "B", "msg")
-                .unwrap(),
-            Change::Transitioned
+            list.set_with(
+                &clock,
+                Some(3),
+                &Ready,
+                Verdict::new(Status::True, "B").message("msg")
+            )
+            .unwrap(),
+            Change::Transitioned {
+                from: Status::Unknown
+            }
         );
         let t1 = &list.find(&Ready).unwrap().last_transition_time;
         assert_eq!(t1.0.to_string(), "2024-05-01T10:00:06Z");
@@ -834,17 +921,20 @@ mod tests {
     #[test]
     fn invalid_input_changes_nothing() {
         let mut list = List::default();
-        list.set(Ready, Status::True, "Ok", "").unwrap();
+        list.set(&Ready, Verdict::new(Status::True, "Ok")).unwrap();
         let before = list.clone();
-        assert!(list.set(Ready, Status::False, "", "").is_err());
+        assert!(list.set(&Ready, Verdict::new(Status::False, "")).is_err());
         assert!(
-            list.set(Ready, Status::False, "Ok", &"x".repeat(40_000))
-                .is_err()
+            list.set(
+                &Ready,
+                Verdict::new(Status::False, "Ok").message("x".repeat(40_000))
+            )
+            .is_err()
         );
         assert_eq!(list, before);
         let mut untyped = Conditions::<String>::default();
         assert!(matches!(
-            untyped.set("not a type".into(), Status::True, "Ok", ""),
+            untyped.set("not a type", Verdict::new(Status::True, "Ok")),
             Err(ConditionError::InvalidType { .. })
         ));
     }
@@ -852,14 +942,15 @@ mod tests {
     #[test]
     fn lookups() {
         let mut list = List::default();
-        list.set(DatabaseReady, Status::True, "Up", "").unwrap();
-        list.set(Degraded, Status::False, "Fine", "").unwrap();
+        list.set(&DatabaseReady, Verdict::new(Status::True, "Up"))
+            .unwrap();
+        list.set(&Degraded, Verdict::new(Status::False, "Fine"))
+            .unwrap();
         assert!(list.is_true(&DatabaseReady));
         assert!(list.is_false(&Degraded));
         assert!(!list.is_true(&Ready) && !list.is_false(&Ready));
         assert_eq!(list.find_status(&Status::False).unwrap().type_, Degraded);
         assert!(list.type_has_status(&DatabaseReady, &Status::True));
-        assert!(list.is_present_and_equal(&Degraded, &Status::False));
         assert!(list.any_with_status(&Status::True));
         assert!(!list.any_with_status(&Status::Unknown));
         let copy = list.find_or_initialize(DatabaseReady);
@@ -930,8 +1021,13 @@ mod tests {
         assert_eq!(serde_json::to_value(&list).unwrap(), input);
         // Same values as stored: the drop of the raw entries alone is a change.
         assert_eq!(
-            list.set_with(&clock(), None, Ready, Status::False, "R", "m")
-                .unwrap(),
+            list.set_with(
+                &clock(),
+                None,
+                &Ready,
+                Verdict::new(Status::False, "R").message("m")
+            )
+            .unwrap(),
             Change::Updated
         );
         assert_eq!(
@@ -946,8 +1042,13 @@ mod tests {
             json!([wire("Other", "True"), {"type":"Ready","status":"Nope"}, wire("Foo", "True")]);
         let mut list: List = serde_json::from_value(input).unwrap();
         assert_eq!(
-            list.set_with(&clock(), None, Ready, Status::True, "R", "m")
-                .unwrap(),
+            list.set_with(
+                &clock(),
+                None,
+                &Ready,
+                Verdict::new(Status::True, "R").message("m")
+            )
+            .unwrap(),
             Change::Added
         );
         let out = serde_json::to_value(&list).unwrap();
@@ -969,7 +1070,8 @@ mod tests {
     fn initialize_reports_declared_types_in_order_and_keeps_existing_ones() {
         let input = json!([{"type":"BucketCreated","status":"Nope"}]);
         let mut list: List = serde_json::from_value(input).unwrap();
-        list.set(Degraded, Status::True, "Slow", "").unwrap();
+        list.set(&Degraded, Verdict::new(Status::True, "Slow"))
+            .unwrap();
         assert_eq!(list.initialize_with(&clock(), Some(4)), 2);
         let types: Vec<_> = list.iter().map(|c| c.type_).collect();
         assert_eq!(types, [Degraded, Ready, DatabaseReady]);
@@ -989,13 +1091,13 @@ mod tests {
             "2024-01-01T00:00:00Z".parse().unwrap(),
         )
         .unwrap();
-        list.set_condition(c1.clone()).unwrap();
+        list.insert(c1.clone()).unwrap();
         let c2 = Condition {
             reason: "B".into(),
             last_transition_time: Time("2025-01-01T00:00:00Z".parse().unwrap()),
             ..c1.clone()
         };
-        assert_eq!(list.set_condition(c2).unwrap(), Change::Updated);
+        assert_eq!(list.insert(c2).unwrap(), Change::Updated);
         assert_eq!(
             list.find(&Ready).unwrap().last_transition_time,
             c1.last_transition_time
@@ -1005,7 +1107,10 @@ mod tests {
             last_transition_time: Time("2025-01-01T00:00:00.9Z".parse().unwrap()),
             ..c1
         };
-        assert_eq!(list.set_condition(c3).unwrap(), Change::Transitioned);
+        assert_eq!(
+            list.insert(c3).unwrap(),
+            Change::Transitioned { from: Status::True }
+        );
         assert_eq!(
             list.find(&Ready)
                 .unwrap()

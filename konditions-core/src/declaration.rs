@@ -53,15 +53,11 @@ pub trait ConditionType: Clone + PartialEq + Eq + fmt::Debug + Send + Sync + 'st
         None
     }
 
-    /// The conditions the summary is computed from. By default every declared
-    /// type but the summary itself.
-    fn dependents() -> Vec<Self> {
-        let summary = Self::summary();
+    /// The conditions the summary is computed from, in the order that
+    /// decides which one explains the summary. By default every declared
+    /// type (the summary itself is always skipped).
+    fn dependents() -> &'static [Self] {
         Self::declared()
-            .iter()
-            .filter(|t| Some(*t) != summary.as_ref())
-            .cloned()
-            .collect()
     }
 }
 

@@ -4,9 +4,9 @@
 /// before anything is changed.
 ///
 /// ```
-/// use konditions_core::{ConditionError, Conditions, Status};
+/// use konditions_core::{ConditionError, Conditions, Status, Verdict};
 /// let mut conditions = Conditions::<String>::default();
-/// let err = conditions.set("Ready".into(), Status::True, "not CamelCase", "").unwrap_err();
+/// let err = conditions.set("Ready", Verdict::new(Status::True, "not CamelCase")).unwrap_err();
 /// assert!(matches!(err, ConditionError::InvalidReason { .. }));
 /// assert!(conditions.is_empty());
 /// ```
@@ -55,6 +55,7 @@ pub enum ConversionError {
 }
 
 /// A failed status write (see [`apply`](crate::apply)).
+#[cfg(feature = "client")]
 ///
 /// ```
 /// use konditions_core::ApplyError;
@@ -68,9 +69,9 @@ pub enum ApplyError {
     #[error("the object has no metadata.name")]
     MissingName,
     /// The patch body could not be built.
-    #[error("could not serialize the status patch: {0}")]
+    #[error("could not serialize the status patch")]
     Serialize(#[from] serde_json::Error),
     /// The API server (or the connection to it) refused the write.
-    #[error("status write rejected: {0}")]
+    #[error("the status write was rejected")]
     Api(#[from] kube::Error),
 }

@@ -63,4 +63,105 @@ impl ConditionType for WidgetCondition {
     fn summary() -> Option<Self> {
         Some(Self::Ready)
     }
+
+    fn dependents() -> &'static [Self] {
+        &[Self::DatabaseReady, Self::BucketCreated, Self::Degraded]
+    }
+}
+
+/// The status of the imaginary `Widget`: its conditions.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WidgetStatus {
+    /// The conditions.
+    #[serde(default)]
+    pub conditions: crate::Conditions<WidgetCondition>,
+    /// `status.observedGeneration`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+impl crate::ConditionalStatus for WidgetStatus {
+    type Type = WidgetCondition;
+    type Status = crate::Status;
+
+    fn conditions(&self) -> &crate::Conditions<WidgetCondition> {
+        &self.conditions
+    }
+
+    fn conditions_mut(&mut self) -> &mut crate::Conditions<WidgetCondition> {
+        &mut self.conditions
+    }
+}
+
+/// An imaginary namespaced custom resource `widgets.example.com/v1`, for
+/// documentation examples.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Widget {
+    /// The metadata.
+    pub metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    /// The status.
+    pub status: Option<WidgetStatus>,
+}
+
+impl Widget {
+    /// A widget named `name` at generation `generation`, without status.
+    pub fn new(name: &str, generation: i64) -> Self {
+        Self {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some(name.to_owned()),
+                namespace: Some("default".to_owned()),
+                generation: Some(generation),
+                ..Default::default()
+            },
+            status: None,
+        }
+    }
+}
+
+impl crate::ConditionalResource for Widget {
+    type Type = WidgetCondition;
+    type Status = crate::Status;
+    type ResourceStatus = WidgetStatus;
+
+    fn resource_status(&self) -> Option<&WidgetStatus> {
+        self.status.as_ref()
+    }
+
+    fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> {
+        &mut self.status
+    }
+
+    fn generation(&self) -> Option<i64> {
+        self.metadata.generation
+    }
+}
+
+#[cfg(feature = "client")]
+impl kube::Resource for Widget {
+    type DynamicType = ();
+    type Scope = kube::core::NamespaceResourceScope;
+
+    fn kind(_: &()) -> std::borrow::Cow<'_, str> {
+        "Widget".into()
+    }
+
+    fn group(_: &()) -> std::borrow::Cow<'_, str> {
+        "example.com".into()
+    }
+
+    fn version(_: &()) -> std::borrow::Cow<'_, str> {
+        "v1".into()
+    }
+
+    fn plural(_: &()) -> std::borrow::Cow<'_, str> {
+        "widgets".into()
+    }
+
+    fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        &self.metadata
+    }
+
+    fn meta_mut(&mut self) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        &mut self.metadata
+    }
 }

@@ -6,15 +6,17 @@
 //! The provided methods of [`ConditionalResource`] are the ones to use in a
 //! reconciler: they fill `observedGeneration` from `metadata.generation`.
 
+use std::borrow::Borrow;
+
 use crate::{
     Change, Clock, Condition, ConditionError, ConditionStatus, ConditionType, Conditions,
-    SystemClock,
+    SystemClock, Verdict,
 };
 
 /// A status object that holds a list of conditions.
 ///
 /// ```
-/// use konditions_core::{ConditionalStatus, Conditions, Status};
+/// use konditions_core::{ConditionalStatus, Conditions, Status, Verdict};
 ///
 /// #[derive(Default)]
 /// struct MyStatus {
@@ -51,7 +53,7 @@ pub trait ConditionalStatus: Default {
 ///
 /// ```
 /// use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-/// use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+/// use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
 ///
 /// #[derive(Default)]
 /// struct WidgetStatus { conditions: Conditions }
@@ -111,7 +113,7 @@ pub trait ConditionalResource {
     ///
     /// ```
     /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
     /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
     /// # impl ConditionalStatus for WidgetStatus {
     /// #     type Type = String; type Status = Status;
@@ -126,24 +128,26 @@ pub trait ConditionalResource {
     /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
     /// # }
     /// let mut w = Widget { metadata: ObjectMeta { generation: Some(5), ..Default::default() }, status: None };
-    /// w.set_condition("Ready".into(), Status::True, "Ok", "").unwrap();
-    /// assert_eq!(w.conditions().unwrap().find(&"Ready".into()).unwrap().observed_generation, Some(5));
+    /// w.set_condition("Ready", Verdict::new(Status::True, "Ok")).unwrap();
+    /// assert_eq!(w.conditions().unwrap().find("Ready").unwrap().observed_generation, Some(5));
     /// ```
-    fn set_condition(
+    fn set_condition<Q>(
         &mut self,
-        type_: Self::Type,
-        status: Self::Status,
-        reason: &str,
-        message: &str,
-    ) -> Result<Change, ConditionError> {
-        self.set_condition_with(&SystemClock, type_, status, reason, message)
+        type_: &Q,
+        verdict: Verdict<'_, Self::Status>,
+    ) -> Result<Change<Self::Status>, ConditionError>
+    where
+        Self::Type: Borrow<Q>,
+        Q: PartialEq + ToOwned<Owned = Self::Type> + ?Sized,
+    {
+        self.set_condition_with(&SystemClock, type_, verdict)
     }
 
     /// [`set_condition`](Self::set_condition) with the time from `clock`.
     ///
     /// ```
     /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, ManualClock, Status};
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, ManualClock, Status, Verdict};
     /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
     /// # impl ConditionalStatus for WidgetStatus {
     /// #     type Type = String; type Status = Status;
@@ -159,21 +163,24 @@ pub trait ConditionalResource {
     /// # }
     /// let clock = ManualClock::new("2024-05-01T10:00:00Z".parse().unwrap());
     /// let mut w = Widget { metadata: ObjectMeta { generation: Some(2), ..Default::default() }, status: None };
-    /// w.set_condition_with(&clock, "Ready".into(), Status::False, "Waiting", "").unwrap();
-    /// let ready = w.conditions().unwrap().find(&"Ready".into()).unwrap();
+    /// w.set_condition_with(&clock, "Ready", Verdict::new(Status::False, "Waiting")).unwrap();
+    /// let ready = w.conditions().unwrap().find("Ready").unwrap();
     /// assert_eq!(ready.last_transition_time.0.to_string(), "2024-05-01T10:00:00Z");
     /// ```
-    fn set_condition_with<C: Clock + ?Sized>(
+    fn set_condition_with<Q, C>(
         &mut self,
         clock: &C,
-        type_: Self::Type,
-        status: Self::Status,
-        reason: &str,
-        message: &str,
-    ) -> Result<Change, ConditionError> {
+        type_: &Q,
+        verdict: Verdict<'_, Self::Status>,
+    ) -> Result<Change<Self::Status>, ConditionError>
+    where
+        Self::Type: Borrow<Q>,
+        Q: PartialEq + ToOwned<Owned = Self::Type> + ?Sized,
+        C: Clock + ?Sized,
+    {
         let generation = self.generation();
         self.conditions_mut()
-            .set_with(clock, generation, type_, status, reason, message)
+            .set_with(clock, generation, type_, verdict)
     }
 
     /// Reports every declared condition that is missing as Unknown, with
@@ -182,7 +189,7 @@ pub trait ConditionalResource {
     ///
     /// ```
     /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
     /// # use konditions_core::example::WidgetCondition;
     /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions<WidgetCondition> }
     /// # impl ConditionalStatus for WidgetStatus {
@@ -209,7 +216,7 @@ pub trait ConditionalResource {
     ///
     /// ```
     /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, ManualClock, Status};
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, ManualClock, Status, Verdict};
     /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
     /// # impl ConditionalStatus for WidgetStatus {
     /// #     type Type = String; type Status = Status;
@@ -238,7 +245,7 @@ pub trait ConditionalResource {
     ///
     /// ```
     /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
     /// # use konditions_core::example::WidgetCondition::{self, *};
     /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions<WidgetCondition> }
     /// # impl ConditionalStatus for WidgetStatus {
@@ -254,16 +261,16 @@ pub trait ConditionalResource {
     /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
     /// # }
     /// let mut w = Widget { metadata: ObjectMeta { generation: Some(1), ..Default::default() }, status: None };
-    /// w.set_condition(DatabaseReady, Status::True, "Up", "").unwrap();
-    /// w.set_condition(BucketCreated, Status::True, "Made", "").unwrap();
-    /// w.set_condition(Degraded, Status::False, "Full", "").unwrap();
+    /// w.set_condition(&DatabaseReady, Verdict::new(Status::True, "Up")).unwrap();
+    /// w.set_condition(&BucketCreated, Verdict::new(Status::True, "Made")).unwrap();
+    /// w.set_condition(&Degraded, Verdict::new(Status::False, "Full")).unwrap();
     /// w.update_summary().unwrap();
     /// assert!(w.conditions().unwrap().is_true(&Ready));
     /// w.metadata.generation = Some(2); // spec changed: dependents are stale
     /// w.update_summary().unwrap();
     /// assert_eq!(w.conditions().unwrap().find(&Ready).unwrap().status, Status::Unknown);
     /// ```
-    fn update_summary(&mut self) -> Result<Change, ConditionError> {
+    fn update_summary(&mut self) -> Result<Change<Self::Status>, ConditionError> {
         self.update_summary_with(&SystemClock)
     }
 
@@ -271,7 +278,7 @@ pub trait ConditionalResource {
     ///
     /// ```
     /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{Change, ConditionalResource, ConditionalStatus, Conditions, ManualClock, Status};
+    /// # use konditions_core::{Change, ConditionalResource, ConditionalStatus, Conditions, ManualClock, Status, Verdict};
     /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
     /// # impl ConditionalStatus for WidgetStatus {
     /// #     type Type = String; type Status = Status;
@@ -292,7 +299,7 @@ pub trait ConditionalResource {
     fn update_summary_with<C: Clock + ?Sized>(
         &mut self,
         clock: &C,
-    ) -> Result<Change, ConditionError> {
+    ) -> Result<Change<Self::Status>, ConditionError> {
         let generation = self.generation();
         self.conditions_mut().update_summary_with(clock, generation)
     }
@@ -302,7 +309,7 @@ pub trait ConditionalResource {
     ///
     /// ```
     /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
     /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
     /// # impl ConditionalStatus for WidgetStatus {
     /// #     type Type = String; type Status = Status;
@@ -317,13 +324,17 @@ pub trait ConditionalResource {
     /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
     /// # }
     /// let mut w = Widget { metadata: ObjectMeta { generation: Some(1), ..Default::default() }, status: None };
-    /// w.set_condition("Ready".into(), Status::True, "Ok", "").unwrap();
-    /// assert!(w.fresh_condition(&"Ready".into()).is_some());
+    /// w.set_condition("Ready", Verdict::new(Status::True, "Ok")).unwrap();
+    /// assert!(w.fresh_condition("Ready").is_some());
     /// w.metadata.generation = Some(2);
-    /// assert!(w.fresh_condition(&"Ready".into()).is_none());
+    /// assert!(w.fresh_condition("Ready").is_none());
     /// assert_eq!(w.stale_conditions().count(), 1);
     /// ```
-    fn fresh_condition(&self, type_: &Self::Type) -> Option<&Condition<Self::Type, Self::Status>> {
+    fn fresh_condition<Q>(&self, type_: &Q) -> Option<&Condition<Self::Type, Self::Status>>
+    where
+        Self::Type: Borrow<Q>,
+        Q: PartialEq + ?Sized,
+    {
         let generation = self.generation();
         self.conditions()?
             .find(type_)
@@ -334,7 +345,7 @@ pub trait ConditionalResource {
     ///
     /// ```
     /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
     /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
     /// # impl ConditionalStatus for WidgetStatus {
     /// #     type Type = String; type Status = Status;

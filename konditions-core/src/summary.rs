@@ -18,36 +18,13 @@ use std::borrow::Cow;
 
 use crate::{
     Change, Clock, ConditionError, ConditionStatus, ConditionType, Conditions, INITIAL_REASON,
-    Polarity, SystemClock,
+    Polarity, SystemClock, Verdict,
 };
 
 /// The summary's reason when every dependent is good.
 pub const SUMMARY_TRUE_REASON: &str = "AsExpected";
 /// The summary's message when every dependent is good.
 pub const SUMMARY_TRUE_MESSAGE: &str = "All dependent conditions are as expected";
-
-/// The computed state of the summary condition.
-///
-/// ```
-/// use konditions_core::{Conditions, Status, SUMMARY_TRUE_REASON};
-/// use konditions_core::example::WidgetCondition::{self, *};
-/// let mut list = Conditions::<WidgetCondition>::default();
-/// list.set(DatabaseReady, Status::True, "Connected", "").unwrap();
-/// list.set(BucketCreated, Status::True, "Created", "").unwrap();
-/// list.set(Degraded, Status::False, "FullCapacity", "").unwrap(); // negative: False is good
-/// let summary = list.compute_summary(None).unwrap();
-/// assert_eq!(summary.status, Status::True);
-/// assert_eq!(summary.reason, SUMMARY_TRUE_REASON);
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Summary<'a, S> {
-    /// The summary's status.
-    pub status: S,
-    /// The summary's reason.
-    pub reason: Cow<'a, str>,
-    /// The summary's message.
-    pub message: Cow<'a, str>,
-}
 
 fn is_good(polarity: Polarity, truth: bool) -> bool {
     truth == (polarity == Polarity::Positive)
@@ -59,15 +36,15 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// `metadata.generation`, used to treat stale dependents as unknown.
     ///
     /// ```
-    /// use konditions_core::{Conditions, Status};
+    /// use konditions_core::{Conditions, Status, Verdict};
     /// use konditions_core::example::WidgetCondition::{self, *};
     /// let mut list = Conditions::<WidgetCondition>::default();
-    /// list.set(DatabaseReady, Status::True, "Connected", "").unwrap();
-    /// list.set(BucketCreated, Status::False, "QuotaExceeded", "bucket quota is 10").unwrap();
+    /// list.set(&DatabaseReady, Verdict::new(Status::True, "Connected")).unwrap();
+    /// list.set(&BucketCreated, Verdict::new(Status::False, "QuotaExceeded").message("bucket quota is 10")).unwrap();
     /// let summary = list.compute_summary(None).unwrap();
     /// assert_eq!((summary.status, &*summary.reason, &*summary.message), (Status::False, "QuotaExceeded", "bucket quota is 10"));
     /// ```
-    pub fn compute_summary(&self, generation: Option<i64>) -> Option<Summary<'_, S>> {
+    pub fn compute_summary(&self, generation: Option<i64>) -> Option<Verdict<'_, S>> {
         let summary_type = T::summary()?;
         let summary_polarity = summary_type.polarity();
         // A negative summary type reports "good" as False.
@@ -78,12 +55,12 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
                 S::FALSE
             }
         };
-        let mut undecided: Option<Summary<'_, S>> = None;
+        let mut undecided: Option<Verdict<'_, S>> = None;
         for dependent in T::dependents() {
-            if dependent == summary_type {
+            if *dependent == summary_type {
                 continue;
             }
-            let explain = match self.find(&dependent) {
+            let explain = match self.find(dependent) {
                 None => Some((
                     Cow::Borrowed(INITIAL_REASON),
                     Cow::Owned(format!("{} has not been reported yet", dependent.as_str())),
@@ -101,7 +78,7 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
                     None => Some((Cow::Borrowed(&*c.reason), Cow::Borrowed(&*c.message))),
                     Some(truth) if is_good(dependent.polarity(), truth) => None,
                     Some(_) => {
-                        return Some(Summary {
+                        return Some(Verdict {
                             status: verdict(false),
                             reason: Cow::Borrowed(&c.reason),
                             message: Cow::Borrowed(&c.message),
@@ -110,14 +87,14 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
                 },
             };
             if let (None, Some((reason, message))) = (&undecided, explain) {
-                undecided = Some(Summary {
+                undecided = Some(Verdict {
                     status: S::UNKNOWN,
                     reason,
                     message,
                 });
             }
         }
-        Some(undecided.unwrap_or(Summary {
+        Some(undecided.unwrap_or(Verdict {
             status: verdict(true),
             reason: Cow::Borrowed(SUMMARY_TRUE_REASON),
             message: Cow::Borrowed(SUMMARY_TRUE_MESSAGE),
@@ -136,7 +113,7 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// assert_eq!(list.find(&Ready).unwrap().status, Status::Unknown);
     /// assert_eq!(list.update_summary().unwrap(), Change::Unchanged);
     /// ```
-    pub fn update_summary(&mut self) -> Result<Change, ConditionError> {
+    pub fn update_summary(&mut self) -> Result<Change<S>, ConditionError> {
         self.update_summary_with(&SystemClock, None)
     }
 
@@ -146,11 +123,11 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// invalid (written by someone else), leaving the list unchanged.
     ///
     /// ```
-    /// use konditions_core::{Change, Conditions, ManualClock, Status};
+    /// use konditions_core::{Change, Conditions, ManualClock, Status, Verdict};
     /// use konditions_core::example::WidgetCondition::{self, *};
     /// let clock = ManualClock::default();
     /// let mut list = Conditions::<WidgetCondition>::default();
-    /// list.set_with(&clock, Some(1), Degraded, Status::True, "OneReplica", "1/3 replicas").unwrap();
+    /// list.set_with(&clock, Some(1), &Degraded, Verdict::new(Status::True, "OneReplica").message("1/3 replicas")).unwrap();
     /// list.update_summary_with(&clock, Some(1)).unwrap();
     /// let ready = list.find(&Ready).unwrap();
     /// assert_eq!((ready.status, ready.reason.as_str()), (Status::False, "OneReplica"));
@@ -159,7 +136,7 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
         &mut self,
         clock: &C,
         generation: Option<i64>,
-    ) -> Result<Change, ConditionError> {
+    ) -> Result<Change<S>, ConditionError> {
         let Some(summary_type) = T::summary() else {
             return Ok(Change::Unchanged);
         };
@@ -175,13 +152,9 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
         if unchanged {
             return Ok(Change::Unchanged);
         }
-        let Summary {
-            status,
-            reason,
-            message,
-        } = summary;
-        let (reason, message) = (reason.into_owned(), message.into_owned());
-        self.set_with(clock, generation, summary_type, status, &reason, &message)
+        // The summary borrows from the list it is written to.
+        let summary = summary.into_owned();
+        self.set_with(clock, generation, &summary_type, summary)
     }
 }
 
@@ -189,7 +162,7 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
 mod tests {
     use super::*;
     use crate::example::WidgetCondition::{self, *};
-    use crate::{ManualClock, Status};
+    use crate::{ManualClock, Status, Verdict};
 
     type List = Conditions<WidgetCondition>;
 
@@ -199,16 +172,24 @@ mod tests {
         list.set_with(
             &clock,
             generation,
-            DatabaseReady,
-            Status::True,
-            "Up",
-            "db up",
+            &DatabaseReady,
+            Verdict::new(Status::True, "Up").message("db up"),
         )
         .unwrap();
-        list.set_with(&clock, generation, BucketCreated, Status::True, "Made", "")
-            .unwrap();
-        list.set_with(&clock, generation, Degraded, Status::False, "Full", "")
-            .unwrap();
+        list.set_with(
+            &clock,
+            generation,
+            &BucketCreated,
+            Verdict::new(Status::True, "Made"),
+        )
+        .unwrap();
+        list.set_with(
+            &clock,
+            generation,
+            &Degraded,
+            Verdict::new(Status::False, "Full"),
+        )
+        .unwrap();
         list
     }
 
@@ -223,8 +204,11 @@ mod tests {
     #[test]
     fn negative_polarity_true_is_bad() {
         let mut list = all_good(None);
-        list.set(Degraded, Status::True, "HalfCapacity", "2 of 4")
-            .unwrap();
+        list.set(
+            &Degraded,
+            Verdict::new(Status::True, "HalfCapacity").message("2 of 4"),
+        )
+        .unwrap();
         let s = list.compute_summary(None).unwrap();
         assert_eq!(
             (s.status, &*s.reason, &*s.message),
@@ -236,10 +220,11 @@ mod tests {
     fn first_bad_in_declaration_order_wins_even_over_earlier_unknowns() {
         let mut list = List::default();
         // List order differs from declaration order on purpose.
-        list.set(Degraded, Status::True, "Slow", "").unwrap();
-        list.set(BucketCreated, Status::False, "NoQuota", "")
+        list.set(&Degraded, Verdict::new(Status::True, "Slow"))
             .unwrap();
-        list.set(DatabaseReady, Status::Unknown, "Probing", "")
+        list.set(&BucketCreated, Verdict::new(Status::False, "NoQuota"))
+            .unwrap();
+        list.set(&DatabaseReady, Verdict::new(Status::Unknown, "Probing"))
             .unwrap();
         let s = list.compute_summary(None).unwrap();
         assert_eq!((s.status, &*s.reason), (Status::False, "NoQuota"));
@@ -248,8 +233,11 @@ mod tests {
     #[test]
     fn unknown_missing_and_stale_make_unknown() {
         let mut list = all_good(None);
-        list.set(BucketCreated, Status::Unknown, "Creating", "in progress")
-            .unwrap();
+        list.set(
+            &BucketCreated,
+            Verdict::new(Status::Unknown, "Creating").message("in progress"),
+        )
+        .unwrap();
         let s = list.compute_summary(None).unwrap();
         assert_eq!(
             (s.status, &*s.reason, &*s.message),
@@ -287,15 +275,13 @@ mod tests {
         list.set_with(
             &clock,
             Some(3),
-            DatabaseReady,
-            Status::False,
-            "Down",
-            "gone",
+            &DatabaseReady,
+            Verdict::new(Status::False, "Down").message("gone"),
         )
         .unwrap();
         assert_eq!(
             list.update_summary_with(&clock, Some(3)).unwrap(),
-            Change::Transitioned
+            Change::Transitioned { from: Status::True }
         );
         assert_eq!(list.find(&Ready).unwrap().reason, "Down");
     }

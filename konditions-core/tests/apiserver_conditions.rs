@@ -8,7 +8,7 @@
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use konditions_core::example::WidgetCondition::{self, *};
 use konditions_core::{
-    ConditionalResource, ConditionalStatus, Conditions, ManualClock, RawKind, Status,
+    ConditionalResource, ConditionalStatus, Conditions, ManualClock, RawKind, Status, Verdict,
     apply_conditions, apply_resource_conditions,
 };
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -154,7 +154,11 @@ async fn valid_conditions_are_stored_and_read_back() {
     let clock = ManualClock::new("2024-05-01T10:00:00Z".parse().unwrap());
     assert_eq!(gadget.initialize_conditions_with(&clock), 4);
     gadget
-        .set_condition_with(&clock, DatabaseReady, Status::True, "Connected", "db up")
+        .set_condition_with(
+            &clock,
+            &DatabaseReady,
+            Verdict::new(Status::True, "Connected").message("db up"),
+        )
         .unwrap();
     let stored = apply_resource_conditions(&api, &gadget, "gadget-controller")
         .await
@@ -244,8 +248,12 @@ async fn two_field_managers_keep_each_others_conditions() {
     // Controller A owns the Widget conditions; controller B owns one
     // condition of its own, which A's typed list sees as foreign.
     let mut a = gadget.clone();
-    a.set_condition_with(&clock, DatabaseReady, Status::True, "Connected", "")
-        .unwrap();
+    a.set_condition_with(
+        &clock,
+        &DatabaseReady,
+        Verdict::new(Status::True, "Connected"),
+    )
+    .unwrap();
     apply_resource_conditions(&api, &a, "controller-a")
         .await
         .unwrap();
@@ -254,10 +262,8 @@ async fn two_field_managers_keep_each_others_conditions() {
     b.set_with(
         &clock,
         None,
-        "backup.example.com/Done".into(),
-        Status::False,
-        "Pending",
-        "",
+        "backup.example.com/Done",
+        Verdict::new(Status::False, "Pending"),
     )
     .unwrap();
     apply_conditions(&api, &name, "controller-b", b.iter())
@@ -267,14 +273,16 @@ async fn two_field_managers_keep_each_others_conditions() {
     // A changes its condition and adds another: B's stays.
     a.set_condition_with(
         &clock,
-        DatabaseReady,
-        Status::False,
-        "Lost",
-        "connection reset",
+        &DatabaseReady,
+        Verdict::new(Status::False, "Lost").message("connection reset"),
     )
     .unwrap();
-    a.set_condition_with(&clock, BucketCreated, Status::True, "Created", "")
-        .unwrap();
+    a.set_condition_with(
+        &clock,
+        &BucketCreated,
+        Verdict::new(Status::True, "Created"),
+    )
+    .unwrap();
     let stored = apply_resource_conditions(&api, &a, "controller-a")
         .await
         .unwrap();
@@ -287,10 +295,8 @@ async fn two_field_managers_keep_each_others_conditions() {
     b.set_with(
         &clock,
         None,
-        "backup.example.com/Done".into(),
-        Status::True,
-        "Uploaded",
-        "",
+        "backup.example.com/Done",
+        Verdict::new(Status::True, "Uploaded"),
     )
     .unwrap();
     let stored = apply_conditions(&api, &name, "controller-b", b.iter())
@@ -301,7 +307,7 @@ async fn two_field_managers_keep_each_others_conditions() {
     assert!(conditions.is_true(&BucketCreated));
     let untyped: Conditions =
         serde_json::from_value(serde_json::to_value(conditions).unwrap()).unwrap();
-    assert!(untyped.is_true(&"backup.example.com/Done".to_string()));
+    assert!(untyped.is_true("backup.example.com/Done"));
     assert_eq!(untyped.iter().count(), 3);
 
     // Each manager owns exactly its own entries.

@@ -5,7 +5,9 @@
 
 use jiff::SignedDuration;
 use konditions_core::example::WidgetCondition;
-use konditions_core::{Change, Clock, ConditionType, Conditions, ManualClock, RawKind, Status};
+use konditions_core::{
+    Change, Clock, ConditionType, Conditions, ManualClock, RawKind, Status, Verdict,
+};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -179,7 +181,7 @@ proptest! {
             let before_json = serde_json::to_value(&list).unwrap();
             let old = before.find(&op.type_).cloned();
             let change = list
-                .set_with(&clock, op.generation, op.type_, op.status, op.reason, &op.message)
+                .set_with(&clock, op.generation, &op.type_, Verdict::new(op.status, op.reason).message(op.message.clone()))
                 .unwrap();
             let new = list.find(&op.type_).unwrap().clone();
 
@@ -195,11 +197,11 @@ proptest! {
             match &old {
                 Some(old) if old.status == op.status => {
                     prop_assert_eq!(&new.last_transition_time, &old.last_transition_time);
-                    prop_assert!(change <= Change::Updated);
+                    prop_assert!(matches!(change, Change::Unchanged | Change::Updated));
                 }
-                Some(_) => {
+                Some(old) => {
                     prop_assert_eq!(new.last_transition_time.0, now);
-                    prop_assert_eq!(change, Change::Transitioned);
+                    prop_assert_eq!(change, Change::Transitioned { from: old.status });
                 }
                 None => {
                     prop_assert_eq!(new.last_transition_time.0, now);

@@ -4,7 +4,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use konditions_core::{
-    ConditionType, ConditionalResource, ConditionalStatus, Conditions, Polarity, Status,
+    ConditionType, ConditionalResource, ConditionalStatus, Conditions, Polarity, Status, Verdict,
 };
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -194,7 +194,10 @@ fn resource_accessors_use_status_and_metadata() {
     writer.metadata.generation = Some(7);
     assert_eq!(writer.generation(), Some(7));
     writer
-        .set_condition(TableReady, Status::True, "Created", "table t exists")
+        .set_condition(
+            &TableReady,
+            Verdict::new(Status::True, "Created").message("table t exists"),
+        )
         .unwrap();
     let condition = writer.conditions().unwrap().find(&TableReady).unwrap();
     assert_eq!(condition.observed_generation, Some(7));
@@ -209,7 +212,7 @@ fn status_accessors_reach_the_conditions_field() {
     let mut status = PostgresWriterStatus::default();
     status
         .conditions_mut()
-        .set(RowWritten, Status::False, "Pending", "")
+        .set(&RowWritten, Verdict::new(Status::False, "Pending"))
         .unwrap();
     assert!(status.conditions().is_false(&RowWritten));
     assert!(std::ptr::eq(status.conditions(), &status.conditions));
@@ -244,7 +247,10 @@ fn hand_written_root_and_marked_field() {
     };
     assert_eq!(widget.generation(), Some(2));
     widget
-        .set_condition(WidgetCondition::Assembled, Status::True, "Done", "")
+        .set_condition(
+            &WidgetCondition::Assembled,
+            Verdict::new(Status::True, "Done"),
+        )
         .unwrap();
     assert!(
         widget

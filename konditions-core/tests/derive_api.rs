@@ -6,7 +6,9 @@
 //!
 //! These tests fail (they do not skip) when no control plane is running.
 
-use konditions_core::{ConditionType, ConditionalResource, ConditionalStatus, Conditions, Status};
+use konditions_core::{
+    ConditionType, ConditionalResource, ConditionalStatus, Conditions, Status, Verdict,
+};
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{CustomResource, CustomResourceExt};
 use schemars::JsonSchema;
@@ -67,18 +69,14 @@ async fn conditions_set_through_the_derive_are_stored_and_read_back() {
     writer.conditions_mut().initialize();
     writer
         .set_condition(
-            PostgresWriterCondition::TableReady,
-            Status::True,
-            "TableCreated",
-            "table rows exists",
+            &PostgresWriterCondition::TableReady,
+            Verdict::new(Status::True, "TableCreated").message("table rows exists"),
         )
         .expect("valid condition");
     writer
         .set_condition(
-            PostgresWriterCondition::DiskPressure,
-            Status::False,
-            "EnoughSpace",
-            "",
+            &PostgresWriterCondition::DiskPressure,
+            Verdict::new(Status::False, "EnoughSpace"),
         )
         .expect("valid condition");
     writer.conditions_mut().update_summary().expect("summary");
@@ -136,10 +134,8 @@ async fn a_foreign_condition_survives_a_write_of_ours() {
     assert_eq!(writer.conditions().expect("status").foreign().count(), 1);
     writer
         .set_condition(
-            PostgresWriterCondition::RowWritten,
-            Status::True,
-            "Inserted",
-            "1 row",
+            &PostgresWriterCondition::RowWritten,
+            Verdict::new(Status::True, "Inserted").message("1 row"),
         )
         .expect("valid condition");
     let status = json!({ "status": writer.status });

@@ -15,11 +15,11 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use konditions_core::lock::{
-    INVALID_RELEASE_REASON, LOCKED_REASON, TASK_FAILED_REASON, TASK_PANICKED_REASON,
+    Backoff, Busy, FencingToken, INVALID_RELEASE_REASON, LOCKED_REASON, LeaseLost, LockInfo,
+    Reason, TASK_FAILED_REASON, TASK_PANICKED_REASON, TaskError,
 };
 use konditions_core::{
-    ConditionalResource, KonditionnerStatus, Lock, LockInfo, ManualClock, Outcome, Reason, Release,
-    Status, TaskError,
+    Clock, ConditionalResource, KonditionnerStatus, Lock, ManualClock, Outcome, Status, Verdict,
 };
 use kube::Api;
 use kube::api::{Patch, PatchParams};
@@ -47,8 +47,10 @@ fn find<'a>(
     object.conditions()?.find(&type_.to_owned())
 }
 
-fn done(reason: &str, message: impl Into<String>) -> Result<Release<Status>, Infallible> {
-    Ok(Release::new(Status::True, reason, message))
+type Released = Verdict<'static, Status>;
+
+fn done(reason: &str, message: impl Into<String>) -> Result<Released, Infallible> {
+    Ok(Verdict::new(Status::True, reason.to_owned()).message(message.into()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -78,9 +80,12 @@ async fn eight_racing_workers_run_each_transition_exactly_once() {
                     }
                     let runs = runs.clone();
                     let message = target.clone();
+                    // Each round is a new intended transition of the same
+                    // generation: `rerun` lifts the done-for-this-generation rule.
                     let outcome = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
                         .holder(format!("worker-{worker}"))
                         .lease(Duration::from_secs(120))
+                        .rerun()
                         .run(|_ctx| async move {
                             runs[round].fetch_add(1, Ordering::SeqCst);
                             done("Provisioned", message)
@@ -102,7 +107,7 @@ async fn eight_racing_workers_run_each_transition_exactly_once() {
                             outcomes[2] += 1;
                             copy = api.get("race").await.unwrap();
                         }
-                        Outcome::LostLease { .. } => panic!("no lease can expire in this test"),
+                        other => panic!("no lease expires and nothing fails here: {other:?}"),
                     }
                 }
             }
@@ -157,6 +162,7 @@ async fn workers_locking_different_conditions_never_conflict() {
                 let (_, patches_before, _) = requests.snapshot();
                 let outcome = Lock::new(api.clone(), &copy, type_.clone())
                     .holder(format!("worker-{worker}"))
+                    .rerun()
                     .run(|_ctx| async move { done("Stepped", format!("round {round}")) })
                     .await
                     .unwrap();
@@ -206,13 +212,15 @@ async fn an_abandoned_lock_is_busy_until_its_lease_expires_then_taken_over() {
         Lock::new(a, &copy, PROVISIONED.to_owned())
             .holder("worker-a")
             .lease(lease)
-            .run(|_ctx| async move {
-                started.send(()).unwrap();
-                futures::future::pending::<Result<Release<Status>, Infallible>>().await
+            // A dead process renews nothing.
+            .renew_every(Duration::MAX)
+            .run(|ctx| async move {
+                started.send(ctx.token()).unwrap();
+                futures::future::pending::<Result<Released, Infallible>>().await
             })
             .await
     });
-    started_rx.await.unwrap();
+    let first_token = started_rx.await.unwrap();
     crashed.abort();
     assert!(crashed.await.unwrap_err().is_cancelled());
 
@@ -231,10 +239,15 @@ async fn an_abandoned_lock_is_busy_until_its_lease_expires_then_taken_over() {
             })
     };
     let first = attempt(b.get("crash").await.unwrap()).await.unwrap();
-    let Outcome::Busy(held) = first else {
+    let Outcome::Busy(Busy {
+        lock: held,
+        retry_after,
+    }) = first
+    else {
         panic!("expected Busy right after A acquired, got {first:?}")
     };
     assert_eq!(held.holder.as_deref(), Some("worker-a"));
+    assert!(retry_after <= lease, "{retry_after:?}");
     assert_eq!(runs.load(Ordering::SeqCst), 0);
 
     // Poll as a requeueing reconciler would, until the lease has expired.
@@ -247,11 +260,15 @@ async fn an_abandoned_lock_is_busy_until_its_lease_expires_then_taken_over() {
         }
     };
     let Outcome::Ran {
-        takeover, error, ..
+        takeover,
+        error,
+        token,
+        ..
     } = outcome
     else {
         panic!("expected a takeover after the lease, got {outcome:?}")
     };
+    assert!(token > first_token, "a takeover has a greater token");
     assert!(error.is_none());
     let takeover = takeover.expect("the outcome reports the takeover");
     assert_eq!(takeover.holder.as_deref(), Some("worker-a"));
@@ -366,13 +383,15 @@ async fn a_failed_task_releases_false_with_its_reason_and_text() {
     let api = ns.api::<Vault>();
     create_vault(&api, "failing").await;
     let mut copy = api.get("failing").await.unwrap();
-    for (error, reason) in [
-        (BucketError::Quota, "QuotaExceeded"),
-        (BucketError::Odd, TASK_FAILED_REASON),
+    for (attempt, error, reason) in [
+        (1, BucketError::Quota, "QuotaExceeded"),
+        (2, BucketError::Odd, TASK_FAILED_REASON),
     ] {
-        let text = error.to_string();
+        // The text, and the failure record the backoff is judged by.
+        let text = format!("{error} (attempt {attempt}, retry in 0s)");
         let outcome = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
-            .run(|_ctx| async move { Err::<Release<Status>, _>(error) })
+            .backoff(Backoff::NONE)
+            .run(|_ctx| async move { Err::<Released, _>(error) })
             .await
             .unwrap();
         let Outcome::Ran {
@@ -399,6 +418,7 @@ async fn a_failed_task_releases_false_with_its_reason_and_text() {
 
     // A release the server would reject is an error too, never a stuck lock.
     let outcome = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+        .backoff(Backoff::NONE)
         .run(|_ctx| async move { done(LOCKED_REASON, "sneaky") })
         .await
         .unwrap();
@@ -414,11 +434,11 @@ async fn a_failed_task_releases_false_with_its_reason_and_text() {
     assert_eq!(condition.reason, INVALID_RELEASE_REASON);
 }
 
-fn must_not_run() -> Result<Release<Status>, Infallible> {
+fn must_not_run() -> Result<Released, Infallible> {
     panic!("a task must not run on a stale view")
 }
 
-fn explode() -> Result<Release<Status>, Infallible> {
+fn explode() -> Result<Released, Infallible> {
     panic!("the bucket API returned nonsense")
 }
 
@@ -439,7 +459,10 @@ async fn a_panicking_task_releases_false_then_the_panic_resumes() {
     let c = find(&stored, PROVISIONED).unwrap();
     assert_eq!(c.status, Status::False);
     assert_eq!(c.reason, TASK_PANICKED_REASON);
-    assert_eq!(c.message, "the bucket API returned nonsense");
+    assert_eq!(
+        c.message,
+        "the bucket API returned nonsense (attempt 1, retry in 1s)"
+    );
 }
 
 #[tokio::test]
@@ -460,6 +483,7 @@ async fn a_task_that_runs_costs_two_writes_and_no_read() {
     };
     // ...and on one whose condition exists.
     let outcome = Lock::new(api.clone(), &object, PROVISIONED.to_owned())
+        .rerun()
         .run(|ctx| async move {
             assert_eq!(ctx.previous().unwrap().message, "first");
             done("Provisioned", "second")
@@ -498,6 +522,7 @@ async fn changes_to_other_conditions_and_fields_do_not_fail_the_acquire() {
     .await
     .unwrap();
     let outcome = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+        .rerun()
         .run(|_ctx| async move { done("Set", "mine") })
         .await
         .unwrap();
@@ -515,6 +540,7 @@ async fn changes_to_other_conditions_and_fields_do_not_fail_the_acquire() {
 
     // The same copy is stale for our condition now: refused, task not run.
     let outcome = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+        .rerun()
         .run(|_ctx| async move { must_not_run() })
         .await;
     assert!(matches!(outcome, Ok(Outcome::Stale)), "{outcome:?}");
@@ -566,6 +592,7 @@ async fn messages_go_escapes_compare_equal_so_the_next_lock_is_not_stale() {
     assert_eq!(find(&object, PROVISIONED).unwrap().message, text);
     let again = Lock::new(api.clone(), &object, PROVISIONED.to_owned())
         .holder("pod <a>&b")
+        .rerun()
         .run(|_ctx| async move { done("Provisioned", "again") })
         .await
         .unwrap();
@@ -590,17 +617,13 @@ async fn cluster_scoped_resources_with_konditionner_statuses() {
             assert!(ctx.previous().is_none());
             // While the task runs, others see the lock.
             let now = observer.get(&observed).await.unwrap();
-            let locked = now
-                .conditions()
-                .unwrap()
-                .find(&"Excavated".to_owned())
-                .unwrap();
+            let locked = now.conditions().unwrap().find("Excavated").unwrap();
             assert_eq!(locked.status, KonditionnerStatus::Locked);
             assert_eq!(locked.reason, LOCKED_REASON);
             let info = LockInfo::from_condition(locked, Duration::ZERO).unwrap();
             assert_eq!(info.holder.as_deref(), Some("digger"));
             assert_eq!(info.expires_at, ctx.expires_at());
-            Ok::<_, Infallible>(Release::succeeded("Excavated", "found it"))
+            Ok::<_, Infallible>(Verdict::succeeded("Excavated").message("found it"))
         })
         .await
         .unwrap();
@@ -611,15 +634,20 @@ async fn cluster_scoped_resources_with_konditionner_statuses() {
     assert_eq!(condition.observed_generation, relic.metadata.generation);
     let stored = api.get(&name).await.unwrap();
     assert_eq!(
-        stored.conditions().unwrap().find(&"Excavated".to_owned()),
+        stored.conditions().unwrap().find("Excavated"),
         Some(&condition)
     );
     // The copy from before is stale now.
     let stale = Lock::new(api.clone(), &relic, "Excavated".to_owned())
-        .run(|_ctx| async move { Ok::<_, Infallible>(Release::succeeded("Again", "")) })
+        .run(|_ctx| async move { Ok::<_, Infallible>(Verdict::succeeded("Again")) })
         .await
         .unwrap();
     assert!(matches!(stale, Outcome::Stale), "{stale:?}");
+}
+
+/// An RFC 3339 time at whole seconds, as the lock writes them.
+fn stamp(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// A lock in an entry `Conditions` keeps raw (here: another tool's lock
@@ -630,13 +658,13 @@ async fn a_lock_kept_raw_still_blocks_until_it_expires() {
     let ns = setup().await;
     let api = ns.api::<Vault>();
     create_vault(&api, "raw-lock").await;
-    let write_lock = |until: String| {
+    let write_lock = |since: String, until: String| {
         let api = api.clone();
         async move {
             let condition = json!({
                 "type": PROVISIONED, "status": "Unknown", "reason": LOCKED_REASON,
                 "lastTransitionTime": "2024-05-01T10:00:00.5Z",
-                "message": format!("locked by other-tool since 2024-05-01T10:00:00Z until {until}"),
+                "message": format!("locked by other-tool since {since} until {until}"),
             });
             let patch = Patch::Merge(json!({"status": {"conditions": [condition]}}));
             api.patch_status("raw-lock", &PatchParams::default(), &patch)
@@ -646,8 +674,9 @@ async fn a_lock_kept_raw_still_blocks_until_it_expires() {
     };
     let ran = Arc::new(AtomicUsize::new(0));
 
-    let future = jiff::Timestamp::now() + jiff::SignedDuration::from_mins(10);
-    let copy = write_lock(future.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()).await;
+    let now = jiff::Timestamp::now();
+    let future = now + jiff::SignedDuration::from_mins(10);
+    let copy = write_lock(stamp(now), stamp(future)).await;
     assert!(
         find(&copy, PROVISIONED).is_none(),
         "the entry is kept raw, untyped"
@@ -661,12 +690,16 @@ async fn a_lock_kept_raw_still_blocks_until_it_expires() {
         .await
         .unwrap();
     match busy {
-        Outcome::Busy(info) => assert_eq!(info.holder.as_deref(), Some("other-tool")),
+        Outcome::Busy(busy) => assert_eq!(busy.lock.holder.as_deref(), Some("other-tool")),
         other => panic!("a live lock must be Busy, got {other:?}"),
     }
     assert_eq!(ran.load(Ordering::SeqCst), 0);
 
-    let copy = write_lock("2024-05-01T10:05:00Z".to_owned()).await;
+    let copy = write_lock(
+        "2024-05-01T10:00:00Z".to_owned(),
+        "2024-05-01T10:05:00Z".to_owned(),
+    )
+    .await;
     let counter = ran.clone();
     let taken = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
         .run(|ctx| async move {
@@ -697,4 +730,584 @@ async fn a_lock_kept_raw_still_blocks_until_it_expires() {
             .message,
         "after takeover"
     );
+}
+
+/// A clock at a whole second, so lastTransitionTime (whole seconds) and the
+/// lock's own arithmetic agree exactly.
+fn clock_at(at: &str) -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(at.parse().unwrap()))
+}
+
+/// A shared manual clock a `Lock` can own.
+#[derive(Clone)]
+struct Shared(Arc<ManualClock>);
+
+impl konditions_core::Clock for Shared {
+    fn now(&self) -> jiff::Timestamp {
+        self.0.now()
+    }
+}
+
+#[tokio::test]
+async fn a_failing_task_runs_on_the_backoff_schedule_whatever_wakes_it() {
+    let ns = setup().await;
+    create_vault(&ns.api(), "storm").await;
+    let reads = ns.api::<Vault>();
+    let (client, requests) = counting_client().await;
+    let api: Api<Vault> = Api::namespaced(client, ns.name());
+    let clock = clock_at("2030-01-01T00:00:00Z");
+    let runs = Arc::new(AtomicUsize::new(0));
+    let attempt = |copy: &Vault| {
+        let runs = runs.clone();
+        Lock::new(api.clone(), copy, PROVISIONED.to_owned())
+            .holder("worker-a")
+            .clock(Shared(clock.clone()))
+            .run(move |_ctx| async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Err::<Released, _>(BucketError::Quota)
+            })
+    };
+    let mut attempts = 0;
+    for expected_delay in [1, 2, 4, 8, 16] {
+        let outcome = attempt(&reads.get("storm").await.unwrap()).await.unwrap();
+        attempts += 1;
+        let Outcome::Ran {
+            condition,
+            error: Some(TaskError::Failed(_)),
+            retry_after: Some(retry_after),
+            ..
+        } = outcome
+        else {
+            panic!("attempt {attempts}: expected a failed run, got {outcome:?}")
+        };
+        assert_eq!(retry_after, Duration::from_secs(expected_delay));
+        assert!(
+            condition
+                .message
+                .ends_with(&format!("(attempt {attempts}, retry in {expected_delay}s)")),
+            "{}",
+            condition.message
+        );
+        // Every watch event in between (our own status writes, anyone's)
+        // wakes the reconciler: it reads a fresh copy and asks again.
+        let writes_before = requests.snapshot().1;
+        let released_at = clock.now();
+        let delay_ms = i64::try_from(expected_delay * 1000).unwrap();
+        for step in 0..10 {
+            // From the release to the last millisecond of the backoff.
+            let at = (delay_ms - 1) * step / 9;
+            clock.set(released_at + jiff::SignedDuration::from_millis(at));
+            let outcome = attempt(&reads.get("storm").await.unwrap()).await.unwrap();
+            let Outcome::BackingOff(wait) = &outcome else {
+                panic!("attempt {attempts} step {step}: expected BackingOff, got {outcome:?}")
+            };
+            assert_eq!(wait.attempt, attempts);
+            assert!(wait.retry_after <= Duration::from_secs(expected_delay));
+        }
+        assert_eq!(
+            requests.snapshot().1,
+            writes_before,
+            "backing off writes nothing"
+        );
+        clock.set(released_at + jiff::SignedDuration::from_millis(delay_ms));
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), attempts as usize);
+    assert_eq!(
+        requests.snapshot(),
+        (0, 2 * attempts as usize, 0),
+        "two writes per attempt, none in between (GET, PATCH, other)"
+    );
+
+    // A spec change is a new transition: it runs at once, counting from 1.
+    reads
+        .patch(
+            "storm",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 2}})),
+        )
+        .await
+        .unwrap();
+    let outcome = attempt(&reads.get("storm").await.unwrap()).await.unwrap();
+    let Outcome::Ran {
+        condition,
+        retry_after,
+        ..
+    } = outcome
+    else {
+        panic!("a new generation must run at once, got {outcome:?}")
+    };
+    assert_eq!(condition.observed_generation, Some(2));
+    assert!(condition.message.ends_with("(attempt 1, retry in 1s)"));
+    assert_eq!(retry_after, Some(Duration::from_secs(1)));
+}
+
+#[tokio::test]
+async fn a_done_task_does_not_run_again_and_a_deletion_is_a_transition_of_its_own() {
+    let ns = setup().await;
+    let api = ns.api::<Vault>();
+    let vault = Vault {
+        metadata: kube::api::ObjectMeta {
+            name: Some("once".to_owned()),
+            finalizers: Some(vec!["lock.konditions.dev/test".to_owned()]),
+            ..Default::default()
+        },
+        spec: lock_support::VaultSpec { size: 1 },
+        status: None,
+    };
+    let before = api.create(&Default::default(), &vault).await.unwrap();
+    let (client, requests) = counting_client().await;
+    let counted: Api<Vault> = Api::namespaced(client, ns.name());
+    let runs = Arc::new(AtomicUsize::new(0));
+    let run = |copy: &Vault, holder: &str| {
+        let runs = runs.clone();
+        Lock::new(counted.clone(), copy, PROVISIONED.to_owned())
+            .holder(holder)
+            .run(move |_ctx| async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                done("Provisioned", "vault made")
+            })
+    };
+    let first = run(&before, "replica-a").await.unwrap();
+    assert!(
+        matches!(first, Outcome::Ran { error: None, .. }),
+        "{first:?}"
+    );
+
+    // Another replica that sees the result: done, nothing written.
+    let after = api.get("once").await.unwrap();
+    let writes = requests.snapshot().1;
+    let second = run(&after, "replica-b").await.unwrap();
+    assert!(
+        matches!(&second, Outcome::Done(c) if c.message == "vault made"),
+        "{second:?}"
+    );
+    assert_eq!(requests.snapshot().1, writes);
+    // One with a copy from before the run: its CAS is refused.
+    let stale = run(&before, "replica-b").await.unwrap();
+    assert!(matches!(stale, Outcome::Stale), "{stale:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+
+    // Deleting sets deletionTimestamp and raises the generation: the
+    // cleanup is a new transition, done once.
+    api.delete("once", &Default::default()).await.unwrap();
+    let deleting = api.get("once").await.unwrap();
+    assert!(deleting.metadata.deletion_timestamp.is_some());
+    assert_eq!(deleting.metadata.generation, Some(2));
+    let cleanup = |copy: &Vault, holder: &str| {
+        let runs = runs.clone();
+        Lock::new(counted.clone(), copy, PROVISIONED.to_owned())
+            .holder(holder)
+            .run(move |_ctx| async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Ok::<_, Infallible>(Verdict::new(Status::False, "Deprovisioned"))
+            })
+    };
+    let first = cleanup(&deleting, "replica-a").await.unwrap();
+    assert!(
+        matches!(first, Outcome::Ran { error: None, .. }),
+        "{first:?}"
+    );
+    let after = api.get("once").await.unwrap();
+    let again = cleanup(&after, "replica-b").await.unwrap();
+    assert!(matches!(again, Outcome::Done(_)), "{again:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    let forced = Lock::new(counted.clone(), &after, PROVISIONED.to_owned())
+        .rerun()
+        .run(
+            |_ctx| async move { Ok::<_, Infallible>(Verdict::new(Status::False, "Deprovisioned")) },
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(forced, Outcome::Ran { .. }),
+        "`rerun` runs anyway: {forced:?}"
+    );
+
+    api.patch(
+        "once",
+        &PatchParams::default(),
+        &Patch::Json::<()>(
+            serde_json::from_value(json!([{"op": "remove", "path": "/metadata/finalizers"}]))
+                .unwrap(),
+        ),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_object_deleted_under_the_lock_is_an_outcome_not_an_error() {
+    let ns = setup().await;
+    let api = ns.api::<Vault>();
+    let vault = create_vault(&api, "vanishing").await;
+    let deleter = api.clone();
+    let outcome = Lock::new(api.clone(), &vault, PROVISIONED.to_owned())
+        .run(|_ctx| async move {
+            deleter
+                .delete("vanishing", &Default::default())
+                .await
+                .unwrap();
+            done("Provisioned", "too late")
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Gone {
+                ran: true,
+                error: None
+            }
+        ),
+        "{outcome:?}"
+    );
+    // A copy of an object that is gone: nothing runs.
+    let outcome = Lock::new(api.clone(), &vault, "Other".to_owned())
+        .run(|_ctx| async move { must_not_run() })
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Gone {
+                ran: false,
+                error: None
+            }
+        ),
+        "{outcome:?}"
+    );
+}
+
+/// Writes our condition as a lock of `holder` with these times, as a hand
+/// edit (or a replica with a wrong clock) would.
+async fn write_lock(api: &Api<Vault>, name: &str, message: String, ltt: jiff::Timestamp) -> Vault {
+    let condition = json!({
+        "type": PROVISIONED, "status": "Unknown", "reason": LOCKED_REASON,
+        "lastTransitionTime": stamp(ltt), "message": message,
+    });
+    let patch = Patch::Merge(json!({"status": {"conditions": [condition]}}));
+    api.patch_status(name, &PatchParams::default(), &patch)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_lock_claiming_more_than_the_reader_trusts_expires_at_the_readers_lease() {
+    let ns = setup().await;
+    let api = ns.api::<Vault>();
+    let lease = Duration::from_secs(30);
+    for (name, since_ahead) in [("ghost", 0), ("clock-ahead", 3 * 3600)] {
+        create_vault(&api, name).await;
+        let clock = clock_at("2031-06-01T12:00:00Z");
+        let now = clock.now();
+        let since = now + jiff::SignedDuration::from_secs(since_ahead);
+        // `ghost`: a hand-written lock until 2099. `clock-ahead`: a replica
+        // whose clock runs 3 h ahead wrote a normal 30 s lock.
+        let until = if since_ahead == 0 {
+            "2099-01-01T00:00:00Z".to_owned()
+        } else {
+            stamp(since + jiff::SignedDuration::from_secs(30))
+        };
+        let copy = write_lock(
+            &api,
+            name,
+            format!("locked by ghost since {} until {until}", stamp(since)),
+            since,
+        )
+        .await;
+        let probe = |clock: Arc<ManualClock>| {
+            Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+                .holder("reader")
+                .lease(lease)
+                .clock(Shared(clock))
+                .run(|ctx| async move {
+                    assert_eq!(ctx.takeover().unwrap().holder.as_deref(), Some("ghost"));
+                    done("Provisioned", "taken over")
+                })
+        };
+        for elapsed in [0, 10, 29] {
+            clock.set(now + jiff::SignedDuration::from_secs(elapsed));
+            let outcome = probe(clock.clone()).await.unwrap();
+            let Outcome::Busy(busy) = &outcome else {
+                panic!("{name} at +{elapsed}s: expected Busy, got {outcome:?}")
+            };
+            assert_eq!(
+                busy.retry_after,
+                lease - Duration::from_secs(elapsed as u64)
+            );
+        }
+        clock.set(now + jiff::SignedDuration::from_secs(30));
+        let outcome = probe(clock.clone()).await.unwrap();
+        assert!(
+            matches!(
+                outcome,
+                Outcome::Ran {
+                    takeover: Some(_),
+                    error: None,
+                    ..
+                }
+            ),
+            "{name}: expected a takeover after the reader's lease, got {outcome:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_lease_taken_just_before_a_second_boundary_lasts_the_whole_lease() {
+    let ns = setup().await;
+    let api = ns.api::<Vault>();
+    let vault = create_vault(&api, "boundary").await;
+    let lease = Duration::from_secs(2);
+    let taken_at: jiff::Timestamp = "2032-03-04T05:06:07.91Z".parse().unwrap();
+    let (started, started_rx) = oneshot::channel();
+    let (finish, finish_rx) = oneshot::channel::<()>();
+    let a = own_vaults(&ns).await;
+    let holder = tokio::spawn(async move {
+        Lock::new(a, &vault, PROVISIONED.to_owned())
+            .holder("worker-a")
+            .lease(lease)
+            .renew_every(Duration::MAX)
+            .clock(ManualClock::new(taken_at))
+            .run(|ctx| async move {
+                started.send(ctx.expires_at()).unwrap();
+                finish_rx.await.unwrap();
+                done("ByA", "")
+            })
+            .await
+    });
+    let expires_at = started_rx.await.unwrap();
+    assert!(expires_at.duration_since(taken_at) >= jiff::SignedDuration::from_secs(2));
+    let copy = api.get("boundary").await.unwrap();
+    let b = |at: jiff::Timestamp| {
+        Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+            .holder("worker-b")
+            .lease(lease)
+            .clock(ManualClock::new(at))
+            .run(|_ctx| async move { done("ByB", "") })
+    };
+    // 1.09 s after the acquire (the old rounding let B in here), and up to
+    // the last instant before the full lease: busy.
+    for after_ms in [1090, 1500, 1999] {
+        let at = taken_at + jiff::SignedDuration::from_millis(after_ms);
+        let outcome = b(at).await.unwrap();
+        assert!(
+            matches!(outcome, Outcome::Busy(_)),
+            "+{after_ms} ms: {outcome:?}"
+        );
+    }
+    // At the rounded-up expiry: taken over.
+    let outcome = b(expires_at).await.unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Ran {
+                takeover: Some(_),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    finish.send(()).unwrap();
+    let late = holder.await.unwrap().unwrap();
+    assert!(matches!(late, Outcome::LostLease { .. }), "{late:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_task_three_times_longer_than_its_lease_is_renewed_and_never_runs_twice() {
+    const WORKERS: usize = 8;
+    let ns = setup().await;
+    create_vault(&ns.api(), "long").await;
+    let lease = Duration::from_secs(2);
+    let running = Arc::new(AtomicUsize::new(0));
+    let max_running = Arc::new(AtomicUsize::new(0));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (client, requests) = counting_client().await;
+    let mut workers = Vec::new();
+    for worker in 0..WORKERS {
+        let api: Api<Vault> = if worker == 0 {
+            Api::namespaced(client.clone(), ns.name())
+        } else {
+            own_vaults(&ns).await
+        };
+        let (running, max_running, runs) = (running.clone(), max_running.clone(), runs.clone());
+        workers.push(tokio::spawn(async move {
+            loop {
+                let copy = api.get("long").await.unwrap();
+                let (running, max_running, runs) =
+                    (running.clone(), max_running.clone(), runs.clone());
+                let outcome = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+                    .holder(format!("worker-{worker}"))
+                    .lease(lease)
+                    .run(|ctx| async move {
+                        let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                        max_running.fetch_max(now, Ordering::SeqCst);
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(lease * 3).await;
+                        let held = ctx.check();
+                        running.fetch_sub(1, Ordering::SeqCst);
+                        held.map_err(|e| e.to_string())?;
+                        Ok::<_, String>(Verdict::new(Status::True, "Provisioned"))
+                    })
+                    .await
+                    .unwrap();
+                match outcome {
+                    Outcome::Ran { error: None, .. } | Outcome::Done(_) => return,
+                    Outcome::Busy(busy) => {
+                        tokio::time::sleep(busy.retry_after.min(Duration::from_millis(200))).await;
+                    }
+                    Outcome::Stale => {}
+                    other => panic!("worker {worker}: {other:?}"),
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "exactly one execution");
+    assert_eq!(max_running.load(Ordering::SeqCst), 1);
+    let stored = ns.api::<Vault>().get("long").await.unwrap();
+    assert_eq!(find(&stored, PROVISIONED).unwrap().status, Status::True);
+    // How many writes worker 0 made depends on whether it won; the winner
+    // renewed about every lease / 3 (checked in the benchmark, not here).
+    let _ = requests;
+}
+
+#[tokio::test]
+async fn a_lost_renewal_reaches_the_task_before_its_side_effect() {
+    let ns = setup().await;
+    let api = ns.api::<Vault>();
+    let vault = create_vault(&api, "usurped").await;
+    let side_effects = Arc::new(AtomicUsize::new(0));
+    let (started, started_rx) = oneshot::channel();
+    let effects = side_effects.clone();
+    let holder = tokio::spawn(
+        Lock::new(own_vaults(&ns).await, &vault, PROVISIONED.to_owned())
+            .holder("worker-a")
+            .lease(Duration::from_secs(6))
+            .renew_every(Duration::from_millis(300))
+            .run(|ctx| async move {
+                started.send(()).unwrap();
+                tokio::select! {
+                    lost = ctx.lost() => {
+                        assert!(ctx.is_lost());
+                        assert!(ctx.check().is_err());
+                        Err(lost)
+                    }
+                    () = tokio::time::sleep(Duration::from_secs(60)) => {
+                        effects.fetch_add(1, Ordering::SeqCst);
+                        Ok(Verdict::new(Status::True, "Provisioned"))
+                    }
+                }
+            }),
+    );
+    started_rx.await.unwrap();
+    // Someone takes the lock over behind the holder's back.
+    let now = jiff::Timestamp::now();
+    let intruder = format!(
+        "locked by intruder since {} until {}",
+        stamp(now),
+        stamp(now + jiff::SignedDuration::from_secs(60))
+    );
+    write_lock(&api, "usurped", intruder.clone(), now).await;
+    let outcome = holder.await.unwrap().unwrap();
+    let Outcome::LostLease {
+        current: Some(current),
+        error: Some(TaskError::Failed(LeaseLost { .. })),
+    } = outcome
+    else {
+        panic!("expected the task to stop on the lost lease, got {outcome:?}")
+    };
+    assert_eq!(current.message, intruder, "the intruder's lock is intact");
+    assert_eq!(side_effects.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_lost_acquire_response_is_taken_back_at_once_by_the_same_holder() {
+    let ns = setup().await;
+    let api = ns.api::<Vault>();
+    let vault = create_vault(&api, "lost-reply").await;
+    let drop_next = lock_support::DropNextStatusReply::default();
+    let lossy: Api<Vault> = Api::namespaced(drop_next.client().await, ns.name());
+    drop_next.arm();
+    let outcome = Lock::new(lossy.clone(), &vault, PROVISIONED.to_owned())
+        .holder("worker-a")
+        .lease(Duration::from_secs(300))
+        .run(|_ctx| async move { must_not_run() })
+        .await;
+    assert!(
+        matches!(outcome, Err(konditions_core::LockError::Acquire(_))),
+        "{outcome:?}"
+    );
+    // The server stored the lock: other holders must wait its lease.
+    let locked = api.get("lost-reply").await.unwrap();
+    let lost_token = FencingToken::new(
+        locked
+            .metadata
+            .resource_version
+            .as_deref()
+            .unwrap()
+            .parse()
+            .unwrap(),
+    );
+    let other = Lock::new(api.clone(), &locked, PROVISIONED.to_owned())
+        .holder("worker-b")
+        .run(|_ctx| async move { must_not_run() })
+        .await
+        .unwrap();
+    assert!(matches!(other, Outcome::Busy(_)), "{other:?}");
+    // The same holder gets it back at once: no takeover (it knows no task
+    // ran under it), and a greater token.
+    let outcome = Lock::new(lossy, &locked, PROVISIONED.to_owned())
+        .holder("worker-a")
+        .lease(Duration::from_secs(300))
+        .run(|ctx| async move {
+            assert!(ctx.takeover().is_none());
+            assert!(ctx.token() > lost_token);
+            done("Provisioned", "second try")
+        })
+        .await
+        .unwrap();
+    let Outcome::Ran {
+        token,
+        takeover: None,
+        error: None,
+        ..
+    } = outcome
+    else {
+        panic!("expected the same holder to run at once, got {outcome:?}")
+    };
+    assert!(token > lost_token);
+}
+
+#[tokio::test]
+async fn fencing_tokens_grow_across_holders_releases_edits_and_takeovers() {
+    let ns = setup().await;
+    let api = ns.api::<Vault>();
+    create_vault(&api, "tokens").await;
+    let mut tokens = Vec::new();
+    for (holder, edit) in [("a", false), ("b", true), ("a", false), ("c", true)] {
+        let copy = api.get("tokens").await.unwrap();
+        let outcome = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+            .holder(holder)
+            .rerun()
+            .run(|ctx| async move { done("Provisioned", format!("token {}", ctx.token())) })
+            .await
+            .unwrap();
+        let Outcome::Ran { token, .. } = outcome else {
+            panic!("{outcome:?}")
+        };
+        tokens.push(token);
+        if edit {
+            // A `kubectl edit` of the condition in between.
+            api.patch_status(
+                "tokens",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"phase": format!("edited after {holder}")}})),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    assert!(tokens.windows(2).all(|w| w[0] < w[1]), "{tokens:?}");
 }

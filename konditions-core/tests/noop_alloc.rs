@@ -7,7 +7,7 @@ mod numbered;
 
 use std::hint::black_box;
 
-use konditions_core::{Change, Conditions, ManualClock, Status};
+use konditions_core::{Change, Conditions, ManualClock, Status, Verdict};
 use numbered::Numbered;
 
 #[global_allocator]
@@ -28,10 +28,8 @@ fn no_op_set_and_lookups_do_not_allocate() {
         list.set_with(
             &clock,
             Some(1),
-            Numbered(i),
-            Status::True,
-            "Ready",
-            "all good",
+            &Numbered(i),
+            Verdict::new(Status::True, "Ready").message("all good"),
         )
         .unwrap();
     }
@@ -44,10 +42,8 @@ fn no_op_set_and_lookups_do_not_allocate() {
             .set_with(
                 &clock,
                 Some(1),
-                black_box(t),
-                Status::True,
-                "Ready",
-                "all good",
+                &black_box(t),
+                Verdict::new(Status::True, "Ready").message("all good"),
             )
             .unwrap();
         assert_eq!(change, Change::Unchanged);
@@ -63,8 +59,13 @@ fn no_op_set_and_lookups_do_not_allocate() {
     // shows the counter sees the setter's allocations.
     let longer = "R".repeat(64);
     let before_change = dhat::HeapStats::get();
-    list.set_with(&clock, Some(1), Numbered(0), Status::True, &longer, "")
-        .unwrap();
+    list.set_with(
+        &clock,
+        Some(1),
+        &Numbered(0),
+        Verdict::new(Status::True, longer),
+    )
+    .unwrap();
     let changed = dhat::HeapStats::get();
     dhat::assert!(changed.total_blocks > before_change.total_blocks);
     assert_ne!(list, list_before);

@@ -316,11 +316,17 @@ fn condition_enum(
             }
         }
     });
-    let dependents = declaration.dependents.as_ref().map(|indices| {
+    // With a summary, the dependents are always spelled out (by default,
+    // every other type), so `dependents()` is a static slice.
+    let dependents = declaration.summary.map(|summary| {
+        let indices = declaration
+            .dependents
+            .clone()
+            .unwrap_or_else(|| (0..types.len()).filter(|&i| i != summary).collect());
         let variants = indices.iter().map(|&i| &types[i].ident);
         quote! {
-            fn dependents() -> ::std::vec::Vec<Self> {
-                ::std::vec![#(Self::#variants),*]
+            fn dependents() -> &'static [Self] {
+                &[#(Self::#variants),*]
             }
         }
     });

@@ -118,7 +118,7 @@ async fn main() {
         .expect("connect");
     tokio::spawn(connection);
     db.batch_execute(&format!(
-        "CREATE TABLE {table} (id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL)"
+        "CREATE TABLE {table} (id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL, fencing_token BIGINT NOT NULL DEFAULT 0)"
     ))
     .await
     .unwrap();

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use konditions_core::{Status, apply_conditions};
+use konditions_core::{Status, Verdict, apply_conditions};
 use konditions_examples::postgres_writer::{PostgresWriter, PostgresWriterCondition};
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -203,18 +203,14 @@ async fn kubectl_shows_the_columns_and_waits_for_ready() {
     let mut conditions = konditions_core::Conditions::<PostgresWriterCondition>::default();
     conditions
         .set(
-            PostgresWriterCondition::TableReady,
-            Status::True,
-            "TableFound",
-            "",
+            &PostgresWriterCondition::TableReady,
+            Verdict::new(Status::True, "TableFound"),
         )
         .unwrap();
     conditions
         .set(
-            PostgresWriterCondition::RowWritten,
-            Status::True,
-            "RowWritten",
-            "",
+            &PostgresWriterCondition::RowWritten,
+            Verdict::new(Status::True, "RowWritten"),
         )
         .unwrap();
     conditions.update_summary().unwrap();

@@ -1,10 +1,11 @@
 //! The operator through a PostgreSQL outage (its own test binary: it stops
 //! the shared server, and cargo runs test binaries one at a time).
 //!
-//! Database down -> RowWritten False/DatabaseUnavailable, Ready False; a
-//! resource deleted meanwhile keeps its finalizer until its row is really
-//! gone; when the database returns, everything converges with no manual
-//! action, nothing lost and nothing written twice.
+//! Database down -> TableReady and Ready Unknown/DatabaseUnavailable (the
+//! row is not attempted while the table cannot be checked); a resource
+//! deleted meanwhile keeps its finalizer until its row is really gone, and
+//! its failed deletion says why; when the database returns, everything
+//! converges with no manual action, nothing lost and nothing written twice.
 
 mod common;
 
@@ -37,13 +38,17 @@ async fn database_down_then_back() {
     h.patch_spec("kept", serde_json::json!({"age": 41})).await;
     let writer = h
         .wait_for("kept", "reporting the outage", |w| {
-            condition(w, RowWritten)
-                .is_some_and(|(s, r, _, _)| s == Status::False && r == "DatabaseUnavailable")
+            condition(w, TableReady).is_some_and(|(s, r, _, g)| {
+                s == Status::Unknown && r == "DatabaseUnavailable" && g == Some(2)
+            })
         })
         .await;
     let (status, reason, _, _) = condition(&writer, Ready).unwrap();
-    assert_eq!(status, Status::False);
+    assert_eq!(status, Status::Unknown);
     assert_eq!(reason, "DatabaseUnavailable");
+    // The row still holds generation 1, and says so.
+    let (status, _, _, generation) = condition(&writer, RowWritten).unwrap();
+    assert_eq!((status, generation), (Status::True, Some(1)));
 
     h.delete("doomed").await;
     // The finalizer holds the resource while its row cannot be deleted.
@@ -55,6 +60,17 @@ async fn database_down_then_back() {
         .unwrap()
         .expect("still there while the database is down");
     assert!(doomed.metadata.deletion_timestamp.is_some());
+    let doomed = h
+        .wait_for("doomed", "reporting its failed deletion", |w| {
+            condition(w, RowWritten)
+                .is_some_and(|(s, r, _, _)| s == Status::False && r == "DatabaseUnavailable")
+        })
+        .await;
+    let (_, _, message, _) = condition(&doomed, RowWritten).unwrap();
+    assert!(
+        message.contains("(attempt "),
+        "the failure record: {message}"
+    );
 
     drop(restart);
     h.wait_for("kept", "Ready again", |w| {

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 mod common;
 
+use konditions_core::lock::FencingToken;
 use konditions_examples::postgres_writer::{Row, Store, StoreError, TableName};
 
 use common::{connect as direct, postgres_config as config};
@@ -29,8 +30,15 @@ async fn fresh_table(client: &tokio_postgres::Client, columns: &str) -> TableNam
     table
 }
 
-const COLUMNS: &str =
+const COLUMNS: &str = "id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL, fencing_token BIGINT NOT NULL DEFAULT 0";
+
+/// The tutorial's table, without a fencing_token column.
+const TUTORIAL_COLUMNS: &str =
     "id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL";
+
+fn token(n: u64) -> FencingToken {
+    FencingToken::new(n)
+}
 
 async fn rows(
     client: &tokio_postgres::Client,
@@ -70,26 +78,42 @@ async fn upsert_inserts_updates_and_leaves_identical_rows_alone() {
 
     assert!(
         store
-            .upsert(&table, &row("default/sample-student", "alex", 23, "canada"))
+            .upsert(
+                &table,
+                &row("default/sample-student", "alex", 23, "canada"),
+                token(10)
+            )
             .await
             .unwrap()
     );
     assert!(
         !store
-            .upsert(&table, &row("default/sample-student", "alex", 23, "canada"))
+            .upsert(
+                &table,
+                &row("default/sample-student", "alex", 23, "canada"),
+                token(20)
+            )
             .await
             .unwrap(),
         "identical: no change"
     );
     assert!(
         store
-            .upsert(&table, &row("default/sample-student", "alex", 24, "france"))
+            .upsert(
+                &table,
+                &row("default/sample-student", "alex", 24, "france"),
+                token(30)
+            )
             .await
             .unwrap()
     );
     assert!(
         store
-            .upsert(&table, &row("other/sample-student", "sam", 30, "peru"))
+            .upsert(
+                &table,
+                &row("other/sample-student", "sam", 30, "peru"),
+                token(40)
+            )
             .await
             .unwrap()
     );
@@ -113,13 +137,13 @@ async fn upsert_inserts_updates_and_leaves_identical_rows_alone() {
 
     assert!(
         store
-            .delete(&table, "default/sample-student")
+            .delete(&table, "default/sample-student", token(1000))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .delete(&table, "default/sample-student")
+            .delete(&table, "default/sample-student", token(1000))
             .await
             .unwrap(),
         "already gone"
@@ -145,7 +169,7 @@ async fn hostile_values_are_stored_literally() {
         let id = format!("ns/{value}");
         assert!(
             store
-                .upsert(&table, &row(&id, &value, i as i32, &value))
+                .upsert(&table, &row(&id, &value, i as i32, &value), token(50))
                 .await
                 .unwrap()
         );
@@ -174,7 +198,10 @@ async fn a_nul_character_is_refused_with_the_field_named() {
     let db = direct(&config).await;
     let table = fresh_table(&db, COLUMNS).await;
     let store = Store::new(&config, 2).unwrap();
-    match store.upsert(&table, &row("ns/x", "a\0b", 1, "c")).await {
+    match store
+        .upsert(&table, &row("ns/x", "a\0b", 1, "c"), token(60))
+        .await
+    {
         Err(e @ StoreError::InvalidValue { field: "name" }) => {
             assert!(e.to_string().contains("spec.name"))
         }
@@ -188,7 +215,10 @@ async fn a_missing_table_is_named() {
     let config = config();
     let store = Store::new(&config, 2).unwrap();
     let table = TableName::new("no_such_table_for_konditions").unwrap();
-    match store.upsert(&table, &row("a/b", "n", 1, "c")).await {
+    match store
+        .upsert(&table, &row("a/b", "n", 1, "c"), token(70))
+        .await
+    {
         Err(StoreError::TableMissing(t)) => assert_eq!(t, table),
         other => panic!("expected TableMissing, got {other:?}"),
     }
@@ -198,7 +228,7 @@ async fn a_missing_table_is_named() {
         "{err}"
     );
     // Nothing to delete from a table that does not exist.
-    assert!(!store.delete(&table, "a/b").await.unwrap());
+    assert!(!store.delete(&table, "a/b", token(1000)).await.unwrap());
 }
 
 #[tokio::test]
@@ -207,8 +237,15 @@ async fn an_incompatible_table_is_reported() {
     let db = direct(&config).await;
     let store = Store::new(&config, 2).unwrap();
 
-    let no_key = fresh_table(&db, "id TEXT, name TEXT, age INTEGER, country TEXT").await;
-    match store.upsert(&no_key, &row("a/b", "n", 1, "c")).await {
+    let no_key = fresh_table(
+        &db,
+        "id TEXT, name TEXT, age INTEGER, country TEXT, fencing_token BIGINT",
+    )
+    .await;
+    match store
+        .upsert(&no_key, &row("a/b", "n", 1, "c"), token(80))
+        .await
+    {
         Err(StoreError::TableIncompatible { table, detail }) => {
             assert_eq!(table, no_key);
             assert!(detail.contains("unique"), "{detail}");
@@ -235,11 +272,106 @@ async fn an_unreachable_database_is_unavailable() {
     let store = Store::new(&config, 2).expect("the pool is created lazily");
     let table = TableName::new("students").unwrap();
     assert!(matches!(
-        store.upsert(&table, &row("a/b", "n", 1, "c")).await,
+        store
+            .upsert(&table, &row("a/b", "n", 1, "c"), token(90))
+            .await,
         Err(StoreError::Unavailable(_))
     ));
     assert!(matches!(
-        store.delete(&table, "a/b").await,
+        store.delete(&table, "a/b", token(1000)).await,
         Err(StoreError::Unavailable(_))
     ));
+}
+
+#[tokio::test]
+async fn a_stale_token_changes_nothing_and_a_deleted_row_stays_deleted() {
+    let config = config();
+    let db = direct(&config).await;
+    let table = fresh_table(&db, COLUMNS).await;
+    let store = Store::new(&config, 2).unwrap();
+    let id = "ns/fenced";
+    let stored = |db| rows(db, &table);
+
+    assert!(
+        store
+            .upsert(&table, &row(id, "gen", 1, "one"), token(100))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .upsert(&table, &row(id, "gen", 2, "two"), token(200))
+            .await
+            .unwrap()
+    );
+    // A replica paused past its lease comes back with generation 1's spec.
+    match store
+        .upsert(&table, &row(id, "gen", 1, "one"), token(150))
+        .await
+    {
+        Err(e @ StoreError::Fenced { .. }) => assert!(e.to_string().contains("150"), "{e}"),
+        other => panic!("expected Fenced, got {other:?}"),
+    }
+    assert_eq!(
+        stored(&db).await,
+        vec![(id.into(), "gen".into(), 2, "two".into())]
+    );
+    let token_column: i64 = db
+        .query_one(
+            &format!("SELECT fencing_token FROM {} WHERE id = $1", table.quoted()),
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(token_column, 200, "the row records the token that wrote it");
+    // The same token again (a retry within one acquisition) is fine.
+    assert!(
+        !store
+            .upsert(&table, &row(id, "gen", 2, "two"), token(200))
+            .await
+            .unwrap()
+    );
+
+    // A stale delete is refused too; the current one deletes.
+    assert!(matches!(
+        store.delete(&table, id, token(199)).await,
+        Err(StoreError::Fenced { .. })
+    ));
+    assert!(store.delete(&table, id, token(300)).await.unwrap());
+    // The paused replica's write after the deletion does not bring it back.
+    assert!(matches!(
+        store
+            .upsert(&table, &row(id, "gen", 2, "two"), token(250))
+            .await,
+        Err(StoreError::Fenced { .. })
+    ));
+    assert!(stored(&db).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_table_made_for_the_tutorial_says_how_to_migrate() {
+    let config = config();
+    let db = direct(&config).await;
+    let table = fresh_table(&db, TUTORIAL_COLUMNS).await;
+    let store = Store::new(&config, 2).unwrap();
+    let err = store.check_table(&table).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::TableIncompatible { .. }),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    let fix = format!("ALTER TABLE {table} ADD COLUMN fencing_token BIGINT NOT NULL DEFAULT 0");
+    assert!(text.contains(&fix), "{text}");
+    db.batch_execute(&fix).await.unwrap();
+    store
+        .check_table(&table)
+        .await
+        .expect("usable after the migration");
+    assert!(
+        store
+            .upsert(&table, &row("ns/m", "n", 1, "c"), token(5))
+            .await
+            .unwrap()
+    );
 }

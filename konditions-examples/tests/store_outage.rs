@@ -3,6 +3,7 @@
 //! with no manual action. Its own test binary: it stops the shared server,
 //! and cargo runs test binaries one at a time.
 
+use konditions_core::lock::FencingToken;
 use konditions_examples::postgres_writer::{PostgresConfig, Row, Store, StoreError, TableName};
 
 #[tokio::test]
@@ -23,7 +24,7 @@ async fn the_pool_recovers_after_a_database_restart() {
     tokio::spawn(connection);
     client
         .batch_execute(&format!(
-            "CREATE TABLE {} (id TEXT PRIMARY KEY, name TEXT, age INTEGER, country TEXT)",
+            "CREATE TABLE {} (id TEXT PRIMARY KEY, name TEXT, age INTEGER, country TEXT, fencing_token BIGINT)",
             table.quoted()
         ))
         .await
@@ -35,10 +36,15 @@ async fn the_pool_recovers_after_a_database_restart() {
         age,
         country: "c".into(),
     };
-    assert!(store.upsert(&table, &row(1)).await.unwrap());
+    assert!(
+        store
+            .upsert(&table, &row(1), FencingToken::new(1))
+            .await
+            .unwrap()
+    );
 
     pg.stop();
-    let down = store.upsert(&table, &row(2)).await;
+    let down = store.upsert(&table, &row(2), FencingToken::new(2)).await;
     pg.start();
     assert!(
         matches!(down, Err(StoreError::Unavailable(_))),
@@ -48,9 +54,14 @@ async fn the_pool_recovers_after_a_database_restart() {
     // Back up: the pool replaces its dead connection by itself.
     assert!(
         store
-            .upsert(&table, &row(3))
+            .upsert(&table, &row(3), FencingToken::new(3))
             .await
             .expect("after the restart")
     );
-    assert!(store.delete(&table, "ns/r").await.unwrap());
+    assert!(
+        store
+            .delete(&table, "ns/r", FencingToken::new(9))
+            .await
+            .unwrap()
+    );
 }

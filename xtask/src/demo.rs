@@ -139,7 +139,7 @@ pub(crate) fn run() -> Result<()> {
         "crd/postgreswriters.demo.yash.com",
         "--timeout=60s",
     ])?;
-    demo.psql("CREATE TABLE students (id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL)")?;
+    demo.psql("CREATE TABLE students (id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL, fencing_token BIGINT NOT NULL DEFAULT 0)")?;
 
     println!("\n# 2. Run the operator");
     let log = workspace::target_dir().join("controlplane/demo-operator.log");

@@ -3,73 +3,49 @@
 //! condition, with stale caches, several replicas and crashes.
 //!
 //! ```no_run
-//! # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-//! # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
-//! # #[derive(Default, Clone, Debug, serde::Deserialize)] struct BucketStatus { conditions: Conditions }
-//! # impl ConditionalStatus for BucketStatus {
-//! #     type Type = String; type Status = Status;
-//! #     fn conditions(&self) -> &Conditions { &self.conditions }
-//! #     fn conditions_mut(&mut self) -> &mut Conditions { &mut self.conditions }
-//! # }
-//! # #[derive(Clone, Debug, serde::Deserialize)] struct Bucket { metadata: ObjectMeta, status: Option<BucketStatus> }
-//! # impl kube::Resource for Bucket {
-//! #     type DynamicType = (); type Scope = kube::core::NamespaceResourceScope;
-//! #     fn kind(_: &()) -> std::borrow::Cow<'_, str> { "Bucket".into() }
-//! #     fn group(_: &()) -> std::borrow::Cow<'_, str> { "example.com".into() }
-//! #     fn version(_: &()) -> std::borrow::Cow<'_, str> { "v1".into() }
-//! #     fn plural(_: &()) -> std::borrow::Cow<'_, str> { "buckets".into() }
-//! #     fn meta(&self) -> &ObjectMeta { &self.metadata }
-//! #     fn meta_mut(&mut self) -> &mut ObjectMeta { &mut self.metadata }
-//! # }
-//! # impl ConditionalResource for Bucket {
-//! #     type Type = String; type Status = Status; type ResourceStatus = BucketStatus;
-//! #     fn resource_status(&self) -> Option<&BucketStatus> { self.status.as_ref() }
-//! #     fn resource_status_mut(&mut self) -> &mut Option<BucketStatus> { &mut self.status }
-//! #     fn generation(&self) -> Option<i64> { self.metadata.generation }
-//! # }
-//! # async fn create_bucket(_name: &str) -> std::io::Result<()> { Ok(()) }
 //! use std::time::Duration;
-//! use konditions_core::lock::{Lock, LockError, Outcome, Release};
+//! use konditions_core::{ConditionalResource, Status, Verdict};
+//! use konditions_core::example::{Widget, WidgetCondition::BucketCreated};
+//! use konditions_core::lock::{Lock, LockError, Outcome};
+//! # async fn create_bucket(_name: &str, _token: i64) -> std::io::Result<()> { Ok(()) }
 //!
-//! /// One reconcile of a `Bucket`: create the external bucket once.
-//! async fn reconcile(api: kube::Api<Bucket>, bucket: &Bucket) -> Result<Option<Duration>, LockError> {
-//!     let created = bucket.conditions().and_then(|c| c.find(&"Created".to_string()));
-//!     if created.is_some_and(|c| c.status == Status::True) {
-//!         return Ok(None); // nothing to do
-//!     }
-//!     let outcome = Lock::new(api, bucket, "Created".to_string())
-//!         .holder(std::env::var("POD_NAME").unwrap_or_else(|_| "bucket-operator".into()))
-//!         .lease(Duration::from_secs(120))
+//! /// One reconcile of a `Widget`: create its bucket once per generation.
+//! async fn reconcile(api: kube::Api<Widget>, widget: &Widget) -> Result<Option<Duration>, LockError> {
+//!     let outcome = Lock::new(api, widget, BucketCreated)
+//!         .holder(konditions_core::lock::default_holder()) // POD_NAME in a cluster
+//!         .lease(Duration::from_secs(60))
 //!         .run(|ctx| async move {
 //!             if ctx.takeover().is_some() {
-//!                 // A previous holder died mid-task: the bucket may exist already.
+//!                 // A previous holder may have died mid-task: the bucket may exist already.
 //!             }
-//!             create_bucket("my-bucket").await?;
-//!             Ok::<_, std::io::Error>(Release::new(Status::True, "BucketCreated", "my-bucket"))
+//!             ctx.check()?; // still ours? (renewed while the task runs)
+//!             // The bucket store refuses a token lower than the highest it has seen.
+//!             create_bucket("my-bucket", ctx.token().to_i64()).await?;
+//!             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+//!                 Verdict::new(Status::True, "BucketCreated").message("my-bucket"),
+//!             )
 //!         })
 //!         .await?;
-//!     Ok(match outcome {
-//!         Outcome::Ran { error: None, .. } => None,
-//!         Outcome::Ran { error: Some(_), .. } => Some(Duration::from_secs(30)), // retry later
-//!         Outcome::Busy(held) => Some(held.remaining().unwrap_or(Duration::from_secs(1))),
-//!         Outcome::Stale | Outcome::LostLease { .. } => Some(Duration::from_secs(1)),
-//!     })
+//!     // Done, busy, backing off after a failure, stale: the outcome says when to look again.
+//!     Ok(outcome.requeue_after())
 //! }
 //! ```
 //!
 //! # State machine of the condition
 //!
 //! ```text
-//!   any, not locked ──acquire (CAS)──▶ Locked(holder, since, until) ──release (CAS)──▶ task's condition
-//!                                         │                                         ╰▶ False/TaskFailed, TaskPanicked
-//!                                         ╰── lease expired: another worker's acquire (CAS) = takeover
+//!   free ──acquire (CAS)──▶ Locked(holder, since, until) ──release (CAS)──▶ done: the task's verdict
+//!    ▲                        │  ▲ renew (CAS) while the task runs      ╰──▶ failed: False, reason, "(attempt n, retry in Ns)"
+//!    │                        │  ╰─ lease expired: another worker's acquire (CAS) = takeover
+//!    ╰── new generation ──────┴──── failed ──backoff passed──▶ acquire
 //! ```
 //!
 //! The locked condition has status `Unknown` (or the status set's own
 //! `Locked` member, see [`locked_status`]), reason [`LOCKED_REASON`] and a
-//! message `locked by <holder> since <RFC 3339> until <RFC 3339>`
-//! ([`LockInfo`] parses it). Everything machine-readable is in the message:
-//! the CRD schema prunes extra fields.
+//! message `locked by <holder> (lock <id>) since <RFC 3339> until <RFC 3339>`,
+//! with ` (renewed <RFC 3339>)` once renewed ([`LockInfo`]). The id is new
+//! for every acquisition. Everything
+//! machine-readable is in the message: the CRD schema prunes extra fields.
 //!
 //! # Acquire: a compare-and-swap on one condition
 //!
@@ -80,6 +56,21 @@
 //! fields do not touch that entry, so they never make the acquire fail.
 //! The server refuses the patch (422, or 409) when the entry changed; the
 //! outcome is then [`Outcome::Stale`] and the task does not run.
+//!
+//! Before writing anything, the lock reads the caller's copy and may decide
+//! without a request:
+//! * **Done**: the condition records a successful run for the object's
+//!   current generation (not locked, no failure record, status `True` or
+//!   `False`-like, `observedGeneration` equal to `metadata.generation`):
+//!   [`Outcome::Done`]. A deletion raises the generation (the API server
+//!   does so when it sets `deletionTimestamp`), so a cleanup task is done
+//!   once per deletion too. [`Lock::rerun`] turns this off.
+//! * **Backing off**: the last attempt for this generation failed and its
+//!   backoff has not passed: [`Outcome::BackingOff`]. So a failing task runs
+//!   on the backoff schedule ([`Backoff`]: 1 s, 2 s, 4 s ... 5 min), whatever
+//!   watch events wake the reconciler up, including the ones its own status
+//!   writes cause. A new generation is a new transition and runs at once.
+//! * **Busy**: another holder's lock has not expired: [`Outcome::Busy`].
 //!
 //! Edge cases, decided:
 //! * **Condition absent**: the locked condition is appended (`add
@@ -93,64 +84,108 @@
 //! * **No status, or no list yet**: `test /status` (or `/status/conditions`)
 //!   is null, then `add` it. When another writer created the status or the
 //!   list meanwhile, the acquire falls through to the next shape (create the
-//!   list, then append) within the same call, so two workers locking
-//!   different conditions of a new object do not make each other Stale; it
-//!   costs a refused request in that race.
+//!   list, then append) within the same call; it costs a refused request in
+//!   that race.
 //! * **Index shift**: the test is on an index. When an entry before ours was
 //!   removed since the caller read the object, the test fails although our
-//!   condition did not change: a rare false [`Outcome::Stale`] (conditions
-//!   are seldom removed). The next reconcile, on a fresh copy, succeeds.
+//!   condition did not change: a rare false [`Outcome::Stale`]. The next
+//!   reconcile, on a fresh copy, succeeds.
 //! * **Representation**: the API server re-encodes the stored object with
 //!   Go's JSON encoder (which escapes `<`, `>`, `&`, U+2028 and U+2029)
 //!   and compares strings of a `test` byte for byte, so a message holding
 //!   `<` would never compare equal and the lock would be Stale forever. The
-//!   lock writes its patches with the same escaping. Other differences
-//!   cannot arise: [`Conditions`] only types an entry whose JSON it
-//!   reproduces exactly, and an entry it keeps raw is tested as read.
-//! * **Already locked** and the lease not expired: [`Outcome::Busy`] with
-//!   the holder and expiry, without any request. Expired: a takeover (the
-//!   CAS is on the expired lock), and the task is told
-//!   ([`LockContext::takeover`]) so it can check for a half-done side
-//!   effect. A `Locked` condition whose message does not parse (written by
-//!   konditionner, say), typed or kept raw, expires `lease` after its
-//!   `lastTransitionTime`.
+//!   lock writes its patches with the same escaping.
+//! * **The same holder**: a lock held by this lock's own holder that no task
+//!   of this process runs under is taken back at once, without waiting for
+//!   its lease (an acquire whose response was lost, or a process that
+//!   restarted with the same name). It is a takeover unless this process
+//!   knows it sent that lock itself and got no answer (then no task ran
+//!   under it). Fencing still holds: the new acquisition has a greater token.
+//!
+//! # Expiry judged by the reader
+//!
+//! A reader takes a lock over at the earlier of two deadlines:
+//! * the **written** one, `until`, but never later than the holder's last
+//!   write (`since`, or `renewed`) plus the reader's own [`lease`](Lock::lease);
+//! * the **observed** one: the lock seen unchanged, by this process, for
+//!   the lease it declares (`until` minus its last write, at most the
+//!   reader's lease). This is the one that holds when clocks disagree: a
+//!   holder whose clock runs hours ahead writes an `until` hours away, but
+//!   it cannot stop the lock from being observed unchanged. A live holder
+//!   renews, which changes the lock and restarts the observation.
+//!
+//! A lock that claims more than the reader trusts (a hand-edited `until`
+//! in 2099) is logged and treated as expiring at that bound. A lock whose
+//! message does not parse (written by konditionner, say), typed or kept
+//! raw, expires `lease` after its `lastTransitionTime`. The same rules bound
+//! a failure record's backoff (`lastTransitionTime` plus the delay, or the
+//! delay after it was first observed).
+//!
+//! # While the task runs: renewal
+//!
+//! Every [`renew_every`](Lock::renew_every) (a third of the lease by
+//! default) the lock renews its lease with a CAS on its own entry, until
+//! the task ends. When renewal fails (taken over, the object deleted, or
+//! the API unreachable until the lease is gone) the task is told through
+//! [`LockContext::lost`], [`LockContext::is_lost`] and
+//! [`LockContext::check`], so it can stop before its side effect. A lease is
+//! never shorter than asked: expiry times are rounded up to the second.
+//!
+//! # Fencing the external system
+//!
+//! Each acquisition has a [`FencingToken`] ([`LockContext::token`]): the
+//! `resourceVersion` of the object as stored by the acquire, strictly
+//! greater than every earlier acquisition's. A holder paused past its lease
+//! (a long GC or VM pause) still holds its old token; when it resumes and
+//! writes, an external system that keeps the greatest token it has seen
+//! refuses the write. For a table with one row per object:
+//!
+//! ```sql
+//! INSERT INTO buckets AS b (id, size, fencing_token) VALUES ($1, $2, $3)
+//! ON CONFLICT (id) DO UPDATE SET size = EXCLUDED.size, fencing_token = EXCLUDED.fencing_token
+//!   WHERE b.fencing_token <= EXCLUDED.fencing_token;  -- a stale holder updates 0 rows
+//! ```
+//!
+//! A release, a renewal, a takeover or a `kubectl edit` of the object only
+//! raises the resourceVersion, so the order of tokens survives all of them.
 //!
 //! # Release: fenced, and on every path the process survives
 //!
 //! The release is a CAS too: `test` that the entry is still the locked
-//! condition we wrote (as the acquire response returned it), `replace` it
-//! with the result. A holder whose lease expired and was taken over finds
-//! another holder's lock there and gets [`Outcome::LostLease`]; it never
-//! overwrites the new holder. The result:
-//! * task `Ok(Release)`: that status, reason and message;
+//! condition we wrote (as last stored), `replace` it with the result. A
+//! holder whose lease expired and was taken over finds another holder's
+//! lock there and gets [`Outcome::LostLease`]; it never overwrites the new
+//! holder. The result:
+//! * task `Ok(verdict)`: that status, reason and message: done for this
+//!   generation;
 //! * task `Err(e)`: `False`-like ([`ConditionStatus::FALSE`]), reason from
 //!   [`Reason::reason`] (default [`TASK_FAILED_REASON`]), message = `e`'s
-//!   text truncated to the 32768-character limit;
-//! * panic: `False`, [`TASK_PANICKED_REASON`], the panic message; then the
-//!   panic is **resumed** (a panic is a bug: it is not turned into a value);
+//!   text and the failure record ` (attempt n, retry in Ns)`;
+//! * panic: `False`, [`TASK_PANICKED_REASON`], the panic message and the
+//!   failure record; then the panic is **resumed**;
 //! * a refused release (an entry before ours removed, or the server's
 //!   internal conflict): re-read the status and retry on the new index,
 //!   changing only our condition, up to [`Lock::release_attempts`] tries.
 //!   Transport and server errors are retried the same way.
+//! * the object deleted meanwhile: [`Outcome::Gone`].
 //!
 //! `observedGeneration` is the generation of the object the caller passed
-//! (what the task worked from), `lastTransitionTime` follows the usual rules
-//! against the stored condition (acquire: changes when the status does;
-//! release: changes when the result's status differs from the lock's).
+//! (what the task worked from), `lastTransitionTime` follows the usual rules.
 //!
 //! Not covered: a process that dies, or a `run` future that is dropped
 //! (cancelled) while the task runs, leaves the condition locked until the
-//! lease expires; the next holder is then told it is a takeover. Choose a
-//! lease longer than the task can take plus the clock skew between replicas;
-//! the lease is not renewed while the task runs.
+//! lease expires (or, for the same holder name, until its next run); the
+//! next holder is then told it is a takeover.
 //!
 //! # Cost
 //!
-//! A task that runs costs exactly two writes (acquire, release) and no read:
-//! the acquire response gives the index and the stored lock for the
-//! release. Workers locking different conditions of one object do not
-//! conflict.
+//! A task that runs costs two writes (acquire, release), one more per
+//! renewal (one every `lease / 3` of task time), and no read. Deciding
+//! Done, Busy and BackingOff costs no request. Workers locking different
+//! conditions of one object never refuse each other, though their writes
+//! to that one object queue inside the API server.
 
+mod registry;
 #[cfg(test)]
 mod tests;
 mod types;
@@ -166,20 +201,27 @@ use std::time::Duration;
 use futures::FutureExt;
 use jiff::Timestamp;
 use kube::Resource;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tokio::sync::{oneshot, watch};
 use tracing::Instrument;
 
 use crate::{
     Clock, Condition, ConditionStatus, ConditionType, ConditionalResource, Conditions, SystemClock,
+    Verdict,
 };
 
-use types::add;
-pub use types::{LockContext, LockError, LockInfo, Outcome, Reason, Release, TaskError};
+use registry::Key;
+pub use types::{
+    BackingOff, Backoff, Busy, FencingToken, LeaseLost, LockContext, LockError, LockInfo, Outcome,
+    Reason, TaskError,
+};
+use types::{Lease, LostBecause, add, until};
 use wire::{
-    LIST, Seen, Shape, check_reason, go_escape, is_refusal, positions, same_result, seen, truncate,
-    wire,
+    Failure, LIST, Seen, Shape, ceil_to_second, check_reason, count, failure_message, go_escape,
+    is_gone, is_locked, is_refusal, lock_id, lock_message, parse_failure, parse_lock_message,
+    position, same_result, seen, truncate, wire,
 };
 
 /// The reason of a locked condition.
@@ -189,7 +231,7 @@ pub const TASK_FAILED_REASON: &str = "TaskFailed";
 /// The reason of a condition released after the task panicked.
 pub const TASK_PANICKED_REASON: &str = "TaskPanicked";
 /// The reason of a condition released after the task returned a
-/// [`Release`] the API server would reject (invalid or reserved reason).
+/// [`Verdict`] the API server would reject (invalid or reserved reason).
 pub const INVALID_RELEASE_REASON: &str = "InvalidRelease";
 /// The lease of a lock unless [`Lock::lease`] says otherwise.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(5 * 60);
@@ -212,24 +254,50 @@ pub fn locked_status<S: ConditionStatus>() -> S {
         .unwrap_or(S::UNKNOWN)
 }
 
+/// A holder name unique per replica: `POD_NAME` when set (give it from the
+/// Downward API in a Deployment), else the host name and the process id.
+///
+/// ```
+/// let holder = konditions_core::lock::default_holder();
+/// assert!(!holder.is_empty() && !holder.contains('\n'));
+/// ```
+pub fn default_holder() -> String {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if let Some(pod) = env("POD_NAME") {
+        return pod.trim().to_owned();
+    }
+    let host = env("HOSTNAME")
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .filter(|h| !h.trim().is_empty())
+        })
+        .unwrap_or_else(|| "konditions".to_owned());
+    format!("{}-{}", host.trim(), std::process::id())
+}
+
 /// A lock on one condition of one object. See the [module documentation](self).
 #[must_use = "a lock does nothing until `run` is awaited"]
 pub struct Lock<K: ConditionalResource> {
     api: Api<K>,
     name: Option<String>,
+    uid: Option<String>,
     generation: Option<i64>,
     type_: K::Type,
     seen: Seen,
     previous: Option<Condition<K::Type, K::Status>>,
     holder: String,
     lease: Duration,
+    renew_every: Option<Duration>,
+    backoff: Backoff,
+    rerun: bool,
     clock: Arc<dyn Clock>,
     release_attempts: usize,
 }
 
 impl<K> Lock<K>
 where
-    K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug,
+    K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     /// A lock on `condition_type` of `object`, as the caller sees it:
     /// `object` is the copy (possibly stale) the reconciler works from, and
@@ -241,29 +309,57 @@ where
         Self {
             api,
             name: object.meta().name.clone(),
+            uid: object.meta().uid.clone(),
             generation: ConditionalResource::generation(object),
             type_: condition_type,
             seen,
             previous,
             holder: default_holder(),
             lease: DEFAULT_LEASE,
+            renew_every: None,
+            backoff: Backoff::default(),
+            rerun: false,
             clock: Arc::new(SystemClock),
             release_attempts: DEFAULT_RELEASE_ATTEMPTS,
         }
     }
 
-    /// Who holds the lock, written in the condition's message: make it
-    /// unique per replica, e.g. the pod name. Default: `$HOSTNAME/<pid>`.
+    /// Who holds the lock, written in the condition's message: unique per
+    /// replica, e.g. the pod name. Default: [`default_holder`].
     pub fn holder(mut self, holder: impl Into<String>) -> Self {
         self.holder = holder.into();
         self
     }
 
-    /// How long the lock is held before another worker may take it over
-    /// (rounded up to whole seconds, at least one). Default [`DEFAULT_LEASE`].
+    /// How long the lock is held without renewal before another worker may
+    /// take it over (rounded up to whole seconds, at least one). Also the
+    /// longest lease this reader trusts another holder's lock for. Default
+    /// [`DEFAULT_LEASE`].
     pub fn lease(mut self, lease: Duration) -> Self {
         let secs = lease.as_secs() + u64::from(lease.subsec_nanos() > 0);
         self.lease = Duration::from_secs(secs.max(1));
+        self
+    }
+
+    /// How often the lease is renewed while the task runs. Default: a third
+    /// of the lease. `Duration::MAX` (or anything not shorter than the
+    /// lease) turns renewal off.
+    pub fn renew_every(mut self, every: Duration) -> Self {
+        self.renew_every = Some(every);
+        self
+    }
+
+    /// The backoff of a task that failed before it runs again for the same
+    /// generation. Default [`Backoff::default`].
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Runs the task even when the condition records it as done for this
+    /// generation (see [`Outcome::Done`]).
+    pub fn rerun(mut self) -> Self {
+        self.rerun = true;
         self
     }
 
@@ -280,8 +376,9 @@ where
         self
     }
 
-    /// Acquires the lock, runs `task` with a [`LockContext`], releases with
-    /// its result. See the [module documentation](self) for every path.
+    /// Acquires the lock, runs `task` with a [`LockContext`] while renewing
+    /// the lease, releases with its result. See the [module documentation](self)
+    /// for every path.
     ///
     /// # Panics
     /// Resumes the task's panic after releasing the condition as
@@ -289,7 +386,7 @@ where
     pub async fn run<F, Fut, E>(self, task: F) -> Result<Outcome<K, E>, LockError>
     where
         F: FnOnce(LockContext<K>) -> Fut,
-        Fut: Future<Output = Result<Release<K::Status>, E>>,
+        Fut: Future<Output = Result<Verdict<'static, K::Status>, E>>,
         E: Reason,
     {
         let name = self.name.clone().ok_or(LockError::MissingName)?;
@@ -299,67 +396,217 @@ where
         }
         let object = format!("{}/{name}", self.api.resource_url());
         let condition = self.type_.as_str().to_owned();
-        let span = tracing::debug_span!("acquire", %object, %condition, %holder);
-        let acquired = match self.acquire(&name).instrument(span).await? {
-            Acquired::Held(held) => held,
-            Acquired::Busy(info) => return Ok(Outcome::Busy(info)),
-            Acquired::Stale => return Ok(Outcome::Stale),
+        let key = Key::new(object.clone(), self.uid.clone(), &condition);
+        let now = self.clock.now();
+        let takeover = match self.plan(&key, now) {
+            Plan::Acquire { takeover } => takeover,
+            Plan::Done(c) => return Ok(Outcome::Done(c)),
+            Plan::Busy(busy) => return Ok(Outcome::Busy(busy)),
+            Plan::BackingOff(wait) => return Ok(Outcome::BackingOff(wait)),
         };
+        // Reserved before the acquire, so a second run in this process sees
+        // the lock as busy rather than as its own to take back.
+        let Some(_running) = registry::run(&key, &self.holder) else {
+            return Ok(Outcome::Stale);
+        };
+        let writer = Writer {
+            api: self.api.clone(),
+            name,
+        };
+        let span = tracing::debug_span!("acquire", %object, %condition, %holder);
+        let held = match self
+            .acquire(&writer, &key, takeover, now)
+            .instrument(span)
+            .await?
+        {
+            Acquired::Held(held) => held,
+            Acquired::Stale => return Ok(Outcome::Stale),
+            Acquired::Gone => {
+                return Ok(Outcome::Gone {
+                    ran: false,
+                    error: None,
+                });
+            }
+        };
+        registry::forget(&key);
+
+        let (lease_tx, lease_rx) = watch::channel(Lease {
+            expires_at: held.until,
+            lost: None,
+        });
         let context = LockContext {
             previous: self.previous.clone(),
-            takeover: acquired.takeover.clone(),
+            takeover: held.takeover.clone(),
             holder: self.holder.clone(),
-            acquired_at: acquired.since,
-            expires_at: acquired.expires_at,
+            acquired_at: held.since,
+            token: held.token,
+            lease: lease_rx,
         };
+        let (stop, stopped) = oneshot::channel();
+        let renewal = tokio::spawn(
+            Renewal {
+                writer: writer.clone(),
+                holder: self.holder.clone(),
+                id: held.id.clone(),
+                since: held.since,
+                lease: self.lease,
+                every: self.renew_every.unwrap_or(self.lease / 3),
+                clock: self.clock.clone(),
+                index: held.index,
+                fence: held.fence.clone(),
+                held_until: held.held_until,
+            }
+            .run(lease_tx, stopped)
+            .instrument(tracing::debug_span!("renew", %object, %condition, %holder)),
+        );
         // `task(context)` itself may panic before returning its future.
         let result = AssertUnwindSafe(async move { task(context).await })
             .catch_unwind()
             .await;
-        let (release, error, panic) = self.settle(result);
+        let _ = stop.send(());
+        let (index, fence) = match renewal.await {
+            Ok(fence) => fence,
+            // The renewal never panics; if it did, the acquire's fence is
+            // still a safe base: a stale fence makes the release re-read.
+            Err(_) => (held.index, held.fence.clone()),
+        };
+        let settled = self.settle(result);
         let span = tracing::debug_span!("release", %object, %condition, %holder);
         let outcome = self
-            .release(&name, acquired, release, error)
+            .release(&writer, *held, index, fence, settled.verdict, settled.error)
             .instrument(span)
             .await;
-        if let Some(payload) = panic {
+        if let Some(payload) = settled.panic {
             std::panic::resume_unwind(payload);
         }
-        outcome
+        outcome.map(|mut outcome| {
+            if let Outcome::Ran { retry_after, .. } = &mut outcome {
+                *retry_after = settled.retry_after;
+            }
+            outcome
+        })
     }
 
-    async fn acquire(&self, name: &str) -> Result<Acquired<K>, LockError> {
-        let now = self.clock.now();
-        let mut takeover = None;
+    /// What the caller's copy says to do, without any request.
+    fn plan(&self, key: &Key, now: Timestamp) -> Plan<K> {
+        let entry = match &self.seen {
+            Seen::Entry { value, .. } => Some(value),
+            _ => None,
+        };
         // A lock can also sit in an entry that could not be typed (one
         // written by konditionner has no message): it blocks all the same.
-        let held = match (&self.previous, &self.seen) {
-            (Some(c), _) => LockInfo::from_condition(c, self.lease),
-            (None, Seen::Entry { value, .. }) => LockInfo::from_raw(value, self.lease),
-            (None, _) => None,
+        let held = match (&self.previous, entry) {
+            (Some(c), _) => lock_info(c, self.lease),
+            (None, Some(value)) => raw_lock_info(value, self.lease),
+            (None, None) => None,
         };
-        if let Some(info) = held {
-            if now < info.expires_at {
-                tracing::debug!(holder = ?info.holder, expires_at = %info.expires_at, "busy");
-                return Ok(Acquired::Busy(info));
+        if let (Some(info), Some(entry)) = (held, entry) {
+            if info.holder.as_deref() == Some(self.holder.as_str())
+                && !registry::is_running(key, &self.holder)
+            {
+                // Our own lock, and no task of ours runs under it.
+                let sent_by_us = registry::was_unanswered(key, &self.holder, entry);
+                tracing::debug!(sent_by_us, "taking back a lock of this holder");
+                return Plan::Acquire {
+                    takeover: (!sent_by_us).then_some(info),
+                };
             }
-            takeover = Some(info);
+            let deadline = self.expiry(key, entry, &info, now);
+            if now < deadline {
+                tracing::debug!(holder = ?info.holder, %deadline, "busy");
+                return Plan::Busy(Busy {
+                    retry_after: until(now, deadline),
+                    lock: info,
+                });
+            }
+            return Plan::Acquire {
+                takeover: Some(info),
+            };
         }
-        let since = crate::condition::truncate_to_second(now);
-        let expires_at = add(since, self.lease);
-        let message = LockInfo::message(&self.holder, since, expires_at);
+        let Some(c) = self
+            .previous
+            .as_ref()
+            .filter(|c| self.generation.is_some() && c.observed_generation == self.generation)
+        else {
+            return Plan::Acquire { takeover: None };
+        };
+        if let Some(failure) = parse_failure(&c.message).filter(|_| c.status.truth() == Some(false))
+        {
+            let delay = failure.retry_in.min(self.backoff.delay(failure.attempt));
+            let written = add(c.last_transition_time.0, delay);
+            let observed = entry.map_or(written, |e| add(registry::first_seen(key, e, now), delay));
+            let at = written.min(observed);
+            if now < at {
+                tracing::debug!(attempt = failure.attempt, retry_at = %at, "backing off");
+                return Plan::BackingOff(BackingOff {
+                    attempt: failure.attempt,
+                    retry_after: until(now, at),
+                });
+            }
+            return Plan::Acquire { takeover: None };
+        }
+        if !self.rerun && c.status.truth().is_some() {
+            tracing::debug!(generation = ?self.generation, "already done for this generation");
+            return Plan::Done(c.clone());
+        }
+        Plan::Acquire { takeover: None }
+    }
+
+    /// When this reader considers `info` (stored as `entry`) expired.
+    fn expiry(&self, key: &Key, entry: &Value, info: &LockInfo, now: Timestamp) -> Timestamp {
+        let (written, declared) = match info.stamp() {
+            Some(stamp) => (
+                info.expires_at.min(add(stamp, self.lease)),
+                until(stamp, info.expires_at).min(self.lease),
+            ),
+            // Not our format: `expires_at` is already lastTransitionTime + lease.
+            None => (info.expires_at, self.lease),
+        };
+        let observed = add(registry::first_seen(key, entry, now), declared);
+        let deadline = written.min(observed);
+        if info.expires_at > add(deadline, Duration::from_secs(1)) {
+            tracing::warn!(
+                holder = ?info.holder,
+                claimed = %info.expires_at,
+                trusted = %deadline,
+                "a lock claims a longer lease than this reader trusts; it expires at the trusted time"
+            );
+        }
+        deadline
+    }
+
+    async fn acquire(
+        &self,
+        writer: &Writer<K>,
+        key: &Key,
+        takeover: Option<LockInfo>,
+        now: Timestamp,
+    ) -> Result<Acquired, LockError> {
+        let started = tokio::time::Instant::now();
+        let since = ceil_to_second(now);
+        let until = ceil_to_second(add(now, self.lease));
+        let id = lock_id();
+        let message = lock_message(&self.holder, &id, since, until, None);
         // The locked condition as `set` makes it from the caller's: same
         // transition rules as any other write.
         let mut base: Conditions<K::Type, K::Status> = self.previous.iter().cloned().collect();
         base.set_with(
             &*self.clock,
             self.generation,
-            self.type_.clone(),
-            locked_status(),
-            LOCKED_REASON,
-            &message,
+            &self.type_,
+            Verdict::new(locked_status::<K::Status>(), LOCKED_REASON).message(&message),
         )?;
         let locked = serde_json::to_value(base.find(&self.type_))?;
+        let held = |object: K| {
+            self.held(object, &locked, takeover.clone(), since, until)
+                .map(|held| {
+                    Acquired::Held(Box::new(Held {
+                        held_until: started + self.lease,
+                        id: id.clone(),
+                        ..held
+                    }))
+                })
+        };
         let mut shape = match &self.seen {
             Seen::Unserializable(e) => {
                 return Err(LockError::Serialize(serde::de::Error::custom(e)));
@@ -370,13 +617,9 @@ where
                     {"op": "test", "path": path, "value": value},
                     {"op": "replace", "path": path, "value": locked},
                 ]);
-                return match self.patch(name, ops).await {
-                    Ok(object) => self.held(object, &locked, takeover, since, expires_at),
-                    Err(e) if is_refusal(&e) => {
-                        tracing::debug!(error = %e, "stale view: not acquired");
-                        Ok(Acquired::Stale)
-                    }
-                    Err(e) => Err(LockError::Acquire(e)),
+                return match writer.patch(&ops).await {
+                    Ok(object) => held(object),
+                    Err(e) => self.refused(key, &locked, e),
                 };
             }
             Seen::Absent(shape) => *shape,
@@ -395,20 +638,39 @@ where
                     json!([{"op": "add", "path": format!("{LIST}/-"), "value": &locked}])
                 }
             };
-            match self.patch(name, ops).await {
-                Ok(object) => return self.held(object, &locked, takeover, since, expires_at),
-                Err(e) if is_refusal(&e) => {
+            match writer.patch(&ops).await {
+                Ok(object) => return held(object),
+                Err(e) if is_refusal(&e) && shape != Shape::Append => {
                     tracing::debug!(error = %e, ?shape, "insert refused");
                     shape = match shape {
                         Shape::CreateStatus => Shape::CreateList,
-                        Shape::CreateList => Shape::Append,
-                        // A duplicate type: someone else inserted the condition.
-                        Shape::Append => return Ok(Acquired::Stale),
+                        _ => Shape::Append,
                     };
                 }
-                Err(e) => return Err(LockError::Acquire(e)),
+                // A duplicate type: someone else inserted the condition.
+                Err(e) => return self.refused(key, &locked, e),
             }
         }
+    }
+
+    /// What a failed acquire write means.
+    fn refused(
+        &self,
+        key: &Key,
+        locked: &Value,
+        error: kube::Error,
+    ) -> Result<Acquired, LockError> {
+        if is_refusal(&error) {
+            tracing::debug!(%error, "stale view: not acquired");
+            return Ok(Acquired::Stale);
+        }
+        if is_gone(&error) {
+            return Ok(Acquired::Gone);
+        }
+        // The server may have stored the lock: if this holder finds it
+        // later, it knows no task ran under it.
+        registry::unanswered(key, &self.holder, locked);
+        Err(LockError::Acquire(error))
     }
 
     /// The lock as stored, from the acquire response.
@@ -418,45 +680,58 @@ where
         locked: &Value,
         takeover: Option<LockInfo>,
         since: Timestamp,
-        expires_at: Timestamp,
-    ) -> Result<Acquired<K>, LockError> {
+        until: Timestamp,
+    ) -> Result<Held, LockError> {
+        let rv = object.meta().resource_version.clone().unwrap_or_default();
+        let token = FencingToken::from_resource_version(&rv)
+            .ok_or(LockError::UnorderedResourceVersion(rv))?;
         let entries = wire(ConditionalResource::conditions(&object))?;
-        let ours: Vec<usize> = positions(&entries, self.type_.as_str()).collect();
-        if ours.len() > 1 {
+        if count(&entries, self.type_.as_str()) > 1 {
             return Err(LockError::NotAMapList);
         }
         // What the server stored (normally exactly `locked`) is what the release tests.
-        let fence = ours
-            .first()
-            .map(|&i| (i, entries[i].clone()))
+        let (index, fence) = position(&entries, self.type_.as_str())
+            .map(|i| (i, entries[i].clone()))
             .unwrap_or_else(|| (0, locked.clone()));
-        tracing::debug!(index = fence.0, takeover = takeover.is_some(), "acquired");
-        Ok(Acquired::Held(Held {
-            object,
+        tracing::debug!(index, %token, takeover = takeover.is_some(), "acquired");
+        Ok(Held {
+            index,
             fence,
+            token,
+            id: String::new(),
             takeover,
             since,
-            expires_at,
-        }))
+            until,
+            held_until: tokio::time::Instant::now(),
+        })
     }
 
-    /// The release the task's result asks for, its error, and a panic to resume.
-    #[allow(clippy::type_complexity)]
-    fn settle<E: Reason>(
-        &self,
-        result: Result<Result<Release<K::Status>, E>, Box<dyn Any + Send>>,
-    ) -> (
-        Release<K::Status>,
-        Option<TaskError<E>>,
-        Option<Box<dyn Any + Send>>,
-    ) {
-        let failed =
-            |reason: &str, message: &str| Release::new(K::Status::FALSE, reason, truncate(message));
-        match result {
-            Ok(Ok(release)) => match check_reason(&release.reason) {
+    /// The verdict the task's result asks for, its error, its backoff and
+    /// a panic to resume.
+    fn settle<E: Reason>(&self, result: TaskResult<K::Status, E>) -> Settled<K::Status, E> {
+        // The attempt count goes on while the generation stays the same.
+        let attempt = self
+            .previous
+            .as_ref()
+            .filter(|c| c.observed_generation == self.generation)
+            .and_then(|c| parse_failure(&c.message))
+            .map_or(1, |f| f.attempt.saturating_add(1));
+        let retry_in = self.backoff.delay(attempt);
+        let failed = |reason: &str, text: &str| {
+            let message = failure_message(text, Failure { attempt, retry_in });
+            Verdict::new(K::Status::FALSE, reason.to_owned()).message(message)
+        };
+        let (verdict, error, panic) = match result {
+            Ok(Ok(verdict)) => match check_reason(&verdict.reason) {
                 Ok(()) => {
-                    let message = truncate(&release.message);
-                    (Release { message, ..release }, None, None)
+                    let message = truncate(&verdict.message, crate::validation::MAX_MESSAGE_LEN);
+                    let message = message.to_owned();
+                    return Settled {
+                        verdict: verdict.message(message),
+                        error: None,
+                        retry_after: None,
+                        panic: None,
+                    };
                 }
                 Err(e) => (
                     failed(INVALID_RELEASE_REASON, &e.to_string()),
@@ -469,8 +744,8 @@ where
                     r if check_reason(r).is_ok() => r.to_owned(),
                     _ => TASK_FAILED_REASON.to_owned(),
                 };
-                let release = failed(&reason, &error.to_string());
-                (release, Some(TaskError::Failed(error)), None)
+                let verdict = failed(&reason, &error.to_string());
+                (verdict, Some(TaskError::Failed(error)), None)
             }
             Err(payload) => {
                 let text = payload
@@ -480,125 +755,90 @@ where
                     .unwrap_or_else(|| "the task panicked".to_owned());
                 (failed(TASK_PANICKED_REASON, &text), None, Some(payload))
             }
+        };
+        Settled {
+            verdict,
+            error,
+            retry_after: Some(retry_in),
+            panic,
         }
     }
 
     async fn release<E>(
         &self,
-        name: &str,
-        held: Held<K>,
-        release: Release<K::Status>,
+        writer: &Writer<K>,
+        held: Held,
+        mut index: usize,
+        mut fence: Value,
+        verdict: Verdict<'static, K::Status>,
         error: Option<TaskError<E>>,
     ) -> Result<Outcome<K, E>, LockError> {
         let Held {
-            object,
-            fence: (mut index, fence),
+            token,
             takeover,
+            id: held_id,
             ..
         } = held;
-        let mut base = object;
+        // The released condition as `set` makes it from the lock.
+        let mut base: Conditions<K::Type, K::Status> =
+            serde_json::from_value(Value::Array(vec![fence.clone()]))?;
+        base.set_with(&*self.clock, self.generation, &self.type_, verdict)?;
+        let released = base
+            .find(&self.type_)
+            .cloned()
+            .ok_or(LockError::NotAMapList)?;
+        let replacement = serde_json::to_value(&released)?;
         let mut last_error = None;
         for attempt in 1..=self.release_attempts {
-            let mut conditions = ConditionalResource::conditions(&base)
-                .cloned()
-                .unwrap_or_default();
-            conditions.set_with(
-                &*self.clock,
-                self.generation,
-                self.type_.clone(),
-                release.status.clone(),
-                &release.reason,
-                &release.message,
-            )?;
-            let released = conditions
-                .find(&self.type_)
-                .cloned()
-                .expect("set_with stores the condition it was given");
-            let path = format!("{LIST}/{index}");
-            let ops = json!([
-                {"op": "test", "path": path, "value": &fence},
-                {"op": "replace", "path": path, "value": serde_json::to_value(&released)?},
-            ]);
-            let refused = match self.patch(name, ops).await {
-                Ok(object) => {
+            let result = writer
+                .cas(index, &fence, &replacement, |e| is_our_lock(e, &held_id))
+                .await;
+            match result {
+                Ok(Cas::Stored { object, entry, .. })
+                    if entry == replacement
+                        || parsed::<K>(&entry).is_some_and(|c| same_result(&c, &released)) =>
+                {
                     tracing::debug!(attempt, "released");
-                    let object = Box::new(object);
                     return Ok(Outcome::Ran {
-                        object,
+                        object: Box::new(object),
                         condition: released,
                         takeover,
+                        token,
                         error,
+                        retry_after: None,
                     });
+                }
+                // Our lock, moved or renewed behind our back: release that.
+                Ok(
+                    Cas::Moved { index: i, entry }
+                    | Cas::Stored {
+                        index: i, entry, ..
+                    },
+                ) => {
+                    (index, fence) = (i, entry);
+                }
+                Ok(Cas::Changed(current)) => {
+                    let current = parsed::<K>(&current);
+                    tracing::warn!(?current, "lease lost: the condition is no longer our lock");
+                    return Ok(Outcome::LostLease { current, error });
+                }
+                Ok(Cas::Gone) => {
+                    tracing::info!("the object was deleted while the task ran");
+                    return Ok(Outcome::Gone { ran: true, error });
                 }
                 Err(e) => {
-                    tracing::debug!(attempt, error = %e, "release refused");
-                    let refused = is_refusal(&e);
+                    tracing::debug!(attempt, error = %e, "release failed");
                     last_error = Some(e);
-                    refused
+                    tokio::time::sleep(Duration::from_millis(100 << attempt.min(5))).await;
                 }
-            };
-            if !refused {
-                // A transport or server error: wait a little, then retry as is.
-                tokio::time::sleep(Duration::from_millis(100 << attempt.min(5))).await;
-                continue;
-            }
-            // The entry moved or changed: look where our lock is now.
-            match self.api.get_status(name).await {
-                Ok(current) => {
-                    let entries = wire(ConditionalResource::conditions(&current))?;
-                    let found = positions(&entries, self.type_.as_str()).next();
-                    if let Some(i) = found.filter(|&i| entries[i] == fence) {
-                        index = i;
-                        base = current;
-                        continue;
-                    }
-                    let now = ConditionalResource::conditions(&current)
-                        .and_then(|c| c.find(&self.type_))
-                        .cloned();
-                    if now.as_ref().is_some_and(|c| same_result(c, &released)) {
-                        // An earlier attempt was stored but its response lost.
-                        return Ok(Outcome::Ran {
-                            object: Box::new(current),
-                            condition: released,
-                            takeover,
-                            error,
-                        });
-                    }
-                    tracing::warn!(current = ?now, "lease lost: the condition is no longer our lock");
-                    return Ok(Outcome::LostLease {
-                        current: now,
-                        error,
-                    });
-                }
-                Err(e) => last_error = Some(e),
             }
         }
-        let source = last_error.expect("at least one attempt was made");
+        let source = last_error.expect("every attempt that did not return failed");
         tracing::error!(error = %source, "release failed: the lock stays until its lease expires");
         Err(LockError::Release {
             attempts: self.release_attempts,
             source,
         })
-    }
-
-    /// Sends a JSON Patch to the status subresource. The body is written with
-    /// Go's escaping (see the module documentation) so `test` values compare
-    /// equal to what the server re-encodes.
-    async fn patch(&self, name: &str, ops: Value) -> Result<K, kube::Error> {
-        let patch: json_patch::Patch =
-            serde_json::from_value(ops).map_err(kube::Error::SerdeError)?;
-        let request = kube::core::Request::new(self.api.resource_url());
-        let mut request = request
-            .patch_subresource(
-                "status",
-                name,
-                &PatchParams::default(),
-                &Patch::Json::<()>(patch),
-            )
-            .map_err(kube::Error::BuildRequest)?
-            .map(|body| go_escape(&body));
-        request.extensions_mut().insert("patch_status");
-        self.api.clone().into_client().request::<K>(request).await
     }
 }
 
@@ -616,26 +856,337 @@ where
     }
 }
 
-enum Acquired<K> {
-    Held(Held<K>),
-    Busy(LockInfo),
-    Stale,
+/// What the caller's copy says to do.
+enum Plan<K: ConditionalResource> {
+    Acquire { takeover: Option<LockInfo> },
+    Done(Condition<K::Type, K::Status>),
+    Busy(Busy),
+    BackingOff(BackingOff),
 }
 
-struct Held<K> {
-    /// The acquire response: the base of the release.
-    object: K,
+enum Acquired {
+    Held(Box<Held>),
+    Stale,
+    Gone,
+}
+
+/// A lock this run holds.
+struct Held {
     /// Where our lock is and its stored JSON.
-    fence: (usize, Value),
+    index: usize,
+    fence: Value,
+    token: FencingToken,
+    /// The lock's id (see the message format).
+    id: String,
     takeover: Option<LockInfo>,
     since: Timestamp,
-    expires_at: Timestamp,
+    until: Timestamp,
+    /// When the lease ends by this process's monotonic clock.
+    held_until: tokio::time::Instant,
 }
 
-fn default_holder() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "konditions".to_owned());
-    format!("{host}/{}", std::process::id())
+/// What running the task produced: its result, or the panic's payload.
+type TaskResult<S, E> = Result<Result<Verdict<'static, S>, E>, Box<dyn Any + Send>>;
+
+struct Settled<S, E> {
+    verdict: Verdict<'static, S>,
+    error: Option<TaskError<E>>,
+    retry_after: Option<Duration>,
+    panic: Option<Box<dyn Any + Send>>,
+}
+
+/// The lock recorded by `condition`, or `None` when it is not locked.
+fn lock_info<T: ConditionType, S: ConditionStatus>(
+    condition: &Condition<T, S>,
+    lease: Duration,
+) -> Option<LockInfo> {
+    if !is_locked(condition) {
+        return None;
+    }
+    Some(
+        parse_lock_message(&condition.message).unwrap_or_else(|| LockInfo {
+            holder: None,
+            id: None,
+            since: None,
+            renewed: None,
+            expires_at: add(condition.last_transition_time.0, lease),
+        }),
+    )
+}
+
+/// The lock recorded by an entry of our type that could not be typed
+/// (kept raw by [`Conditions`]), e.g. one written by konditionner: status
+/// `Locked` and no message. Without a readable `lastTransitionTime` the
+/// lock counts as expired, since nothing says when it was taken.
+fn raw_lock_info(entry: &Value, lease: Duration) -> Option<LockInfo> {
+    let text = |key: &str| entry.get(key).and_then(Value::as_str);
+    if text("reason") != Some(LOCKED_REASON) && text("status") != Some("Locked") {
+        return None;
+    }
+    Some(
+        text("message")
+            .and_then(parse_lock_message)
+            .unwrap_or_else(|| LockInfo {
+                holder: None,
+                id: None,
+                since: None,
+                renewed: None,
+                expires_at: text("lastTransitionTime")
+                    .and_then(|t| t.parse::<Timestamp>().ok())
+                    .map_or(Timestamp::UNIX_EPOCH, |t| add(t, lease)),
+            }),
+    )
+}
+
+impl LockInfo {
+    /// The lock recorded by `condition`, or `None` when it is not locked
+    /// (its reason is not [`LOCKED_REASON`] and its status is not spelled
+    /// `Locked`). A lock whose message does not parse expires `lease` after
+    /// its `lastTransitionTime`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use konditions_core::{Condition, Status, lock::LockInfo};
+    /// let at = "2024-05-01T10:00:00Z".parse().unwrap();
+    /// let c: Condition = Condition::new("Created".into(), Status::Unknown, "Locked",
+    ///     "locked by pod-a since 2024-05-01T10:00:00Z until 2024-05-01T10:05:00Z", at).unwrap();
+    /// let info = LockInfo::from_condition(&c, Duration::from_secs(60)).unwrap();
+    /// assert_eq!(info.holder.as_deref(), Some("pod-a"));
+    /// assert_eq!(info.expires_at.to_string(), "2024-05-01T10:05:00Z");
+    /// ```
+    pub fn from_condition<T: ConditionType, S: ConditionStatus>(
+        condition: &Condition<T, S>,
+        lease: Duration,
+    ) -> Option<Self> {
+        lock_info(condition, lease)
+    }
+}
+
+/// Whether `entry` is the lock with id `id` (however renewed).
+fn is_our_lock(entry: &Value, id: &str) -> bool {
+    entry.get("reason").and_then(Value::as_str) == Some(LOCKED_REASON)
+        && entry
+            .get("message")
+            .and_then(Value::as_str)
+            .and_then(parse_lock_message)
+            .is_some_and(|l| l.id.as_deref() == Some(id))
+}
+
+/// The typed condition in a stored entry.
+fn parsed<K: ConditionalResource>(entry: &Value) -> Option<Condition<K::Type, K::Status>> {
+    serde_json::from_value(entry.clone()).ok()
+}
+
+/// What a compare-and-swap on our entry found.
+enum Cas<K> {
+    /// The replacement is stored (by this write, or by an earlier one whose
+    /// response was lost).
+    Stored {
+        object: K,
+        index: usize,
+        entry: Value,
+    },
+    /// Our entry is unchanged but moved: retry at `index`.
+    Moved { index: usize, entry: Value },
+    /// Our entry is no longer there; this is what is.
+    Changed(Value),
+    /// The object is gone.
+    Gone,
+}
+
+/// Writes to one object's status.
+struct Writer<K> {
+    api: Api<K>,
+    name: String,
+}
+
+impl<K: Clone> Clone for Writer<K> {
+    fn clone(&self) -> Self {
+        Self {
+            api: self.api.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+impl<K> Writer<K>
+where
+    K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug,
+{
+    /// Sends a JSON Patch to the status subresource. The body is written
+    /// with Go's escaping (see the module documentation) so `test` values
+    /// compare equal to what the server re-encodes.
+    async fn patch(&self, ops: &Value) -> Result<K, kube::Error> {
+        let body = go_escape(serde_json::to_vec(ops).map_err(kube::Error::SerdeError)?);
+        let url = format!("{}/{}/status", self.api.resource_url(), self.name);
+        let mut request = http::Request::patch(url)
+            .header(http::header::CONTENT_TYPE, "application/json-patch+json")
+            .header(http::header::ACCEPT, "application/json")
+            .body(body)
+            .map_err(|e| kube::Error::BuildRequest(kube::core::request::Error::BuildRequest(e)))?;
+        request.extensions_mut().insert("patch_status");
+        self.api.clone().into_client().request::<K>(request).await
+    }
+
+    /// Replaces our entry `fence` at `index` with `replacement`. When the
+    /// server refuses, re-reads the status to tell apart our entry moved
+    /// or changed by us (`ours` recognises it), the replacement already
+    /// stored (a lost response), and someone else's entry.
+    async fn cas(
+        &self,
+        index: usize,
+        fence: &Value,
+        replacement: &Value,
+        ours: impl Fn(&Value) -> bool,
+    ) -> Result<Cas<K>, kube::Error> {
+        let path = format!("{LIST}/{index}");
+        let ops = json!([
+            {"op": "test", "path": path, "value": fence},
+            {"op": "replace", "path": path, "value": replacement},
+        ]);
+        let error = match self.patch(&ops).await {
+            Ok(object) => {
+                let entry = ConditionalResource::conditions(&object)
+                    .and_then(|c| wire(Some(c)).ok())
+                    .and_then(|entries| entries.into_iter().nth(index))
+                    .unwrap_or_else(|| replacement.clone());
+                return Ok(Cas::Stored {
+                    object,
+                    index,
+                    entry,
+                });
+            }
+            Err(e) if is_gone(&e) => return Ok(Cas::Gone),
+            Err(e) if is_refusal(&e) => e,
+            Err(e) => return Err(e),
+        };
+        tracing::debug!(%error, "refused: looking where our entry is");
+        let current = match self.api.get_status(&self.name).await {
+            Ok(current) => current,
+            Err(e) if is_gone(&e) => return Ok(Cas::Gone),
+            Err(e) => return Err(e),
+        };
+        let entries = wire(ConditionalResource::conditions(&current)).unwrap_or_default();
+        let type_ = fence
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(i) = position(&entries, type_) else {
+            return Ok(Cas::Changed(Value::Null));
+        };
+        let entry = entries[i].clone();
+        Ok(if entry == *replacement {
+            Cas::Stored {
+                object: current,
+                index: i,
+                entry,
+            }
+        } else if entry == *fence || ours(&entry) {
+            Cas::Moved { index: i, entry }
+        } else {
+            Cas::Changed(entry)
+        })
+    }
+}
+
+/// The renewal of a held lease while its task runs.
+struct Renewal<K> {
+    writer: Writer<K>,
+    holder: String,
+    id: String,
+    since: Timestamp,
+    lease: Duration,
+    every: Duration,
+    clock: Arc<dyn Clock>,
+    index: usize,
+    fence: Value,
+    held_until: tokio::time::Instant,
+}
+
+/// How long a failed renewal waits before the next try.
+const RENEW_RETRY: Duration = Duration::from_millis(500);
+
+impl<K> Renewal<K>
+where
+    K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug,
+{
+    /// Renews until `stop` fires or the lease is lost; returns where our
+    /// lock is and its stored JSON, for the release.
+    async fn run(
+        mut self,
+        lease: watch::Sender<Lease>,
+        mut stop: oneshot::Receiver<()>,
+    ) -> (usize, Value) {
+        if self.every >= self.lease {
+            let _ = stop.await;
+            return (self.index, self.fence);
+        }
+        let mut wait = self.every;
+        loop {
+            tokio::select! {
+                _ = &mut stop => return (self.index, self.fence),
+                () = tokio::time::sleep(wait) => {}
+            }
+            // A renewal that cannot finish within the lease has failed.
+            let renewed = tokio::time::timeout_at(self.held_until, self.renew()).await;
+            let because = match renewed {
+                Ok(Ok(Some(expires_at))) => {
+                    lease.send_modify(|l| l.expires_at = expires_at);
+                    wait = self.every;
+                    continue;
+                }
+                Ok(Ok(None)) if tokio::time::Instant::now() + RENEW_RETRY < self.held_until => {
+                    wait = RENEW_RETRY;
+                    continue;
+                }
+                Ok(Ok(None)) | Err(_) => LostBecause::Unrenewed,
+                Ok(Err(because)) => because,
+            };
+            tracing::warn!(%because, "lease lost while the task runs");
+            lease.send_modify(|l| l.lost = Some(because));
+            let _ = stop.await;
+            return (self.index, self.fence);
+        }
+    }
+
+    /// One renewal: `Ok(Some(until))` when stored, `Ok(None)` when the
+    /// request failed and may be retried, `Err` when the lease is lost.
+    async fn renew(&mut self) -> Result<Option<Timestamp>, LostBecause> {
+        let started = tokio::time::Instant::now();
+        let now = self.clock.now();
+        let until = ceil_to_second(add(now, self.lease));
+        let mut replacement = self.fence.clone();
+        replacement["message"] = Value::String(lock_message(
+            &self.holder,
+            &self.id,
+            self.since,
+            until,
+            Some(ceil_to_second(now)),
+        ));
+        let mut index = self.index;
+        let mut fence = self.fence.clone();
+        // An entry that moved is followed once per renewal.
+        for _ in 0..2 {
+            let ours = |e: &Value| is_our_lock(e, &self.id);
+            match self.writer.cas(index, &fence, &replacement, ours).await {
+                Ok(Cas::Stored { index, entry, .. }) => {
+                    tracing::debug!(%until, "renewed");
+                    self.index = index;
+                    self.fence = entry;
+                    self.held_until = started + self.lease;
+                    return Ok(Some(until));
+                }
+                Ok(Cas::Moved { index: i, entry }) => {
+                    (index, fence) = (i, entry);
+                }
+                Ok(Cas::Changed(_)) => return Err(LostBecause::Changed),
+                Ok(Cas::Gone) => return Err(LostBecause::Gone),
+                Err(error) => {
+                    tracing::debug!(%error, "renewal failed; retrying within the lease");
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(None)
+    }
 }

@@ -1,13 +1,15 @@
-//! The lock's public data: who holds it, what a task returns and is told,
+//! The lock's public data: who holds it, what a task is told and returns,
 //! what a run produced, and the lock's errors.
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
+use tokio::sync::watch;
 
-use super::{LOCKED_REASON, TASK_FAILED_REASON};
-use crate::{Condition, ConditionError, ConditionStatus, ConditionType, ConditionalResource};
+use super::TASK_FAILED_REASON;
+use crate::{Condition, ConditionError, ConditionalResource};
 
 /// Who holds a lock and until when, read from a locked condition.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,96 +17,134 @@ pub struct LockInfo {
     /// The holder named in the message; `None` when the message does not
     /// follow the lock's format (a lock written by another tool).
     pub holder: Option<String>,
+    /// The id of this acquisition's lock, when known.
+    pub id: Option<String>,
     /// When the lock was taken, when known.
     pub since: Option<Timestamp>,
-    /// When the lease expires: then another worker may take the lock over.
+    /// When the holder last renewed it, when it did.
+    pub renewed: Option<Timestamp>,
+    /// When the lease expires by the holder's clock, as written. A reader
+    /// does not trust it blindly: see the [module documentation](super#expiry-judged-by-the-reader).
     pub expires_at: Timestamp,
 }
 
 impl LockInfo {
-    /// The lock recorded by `condition`, or `None` when it is not locked
-    /// (its reason is not [`LOCKED_REASON`] and its status is not spelled
-    /// `Locked`). A lock whose message does not parse expires `lease` after
-    /// its `lastTransitionTime`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use konditions_core::{Condition, Status, lock::LockInfo};
-    /// let at = "2024-05-01T10:00:00Z".parse().unwrap();
-    /// let c: Condition = Condition::new("Created".into(), Status::Unknown, "Locked",
-    ///     "locked by pod-a since 2024-05-01T10:00:00Z until 2024-05-01T10:05:00Z", at).unwrap();
-    /// let info = LockInfo::from_condition(&c, Duration::from_secs(60)).unwrap();
-    /// assert_eq!(info.holder.as_deref(), Some("pod-a"));
-    /// assert_eq!(info.expires_at.to_string(), "2024-05-01T10:05:00Z");
-    /// ```
-    pub fn from_condition<T: ConditionType, S: ConditionStatus>(
-        condition: &Condition<T, S>,
-        lease: Duration,
-    ) -> Option<Self> {
-        if condition.reason != LOCKED_REASON && condition.status.as_str() != "Locked" {
-            return None;
-        }
-        Some(
-            Self::parse_message(&condition.message).unwrap_or_else(|| Self {
-                holder: None,
-                since: None,
-                expires_at: add(condition.last_transition_time.0, lease),
-            }),
-        )
-    }
-
-    /// The lock recorded by an entry of our type that could not be typed
-    /// (kept raw by [`Conditions`](crate::Conditions)), e.g. one written by
-    /// konditionner: status `Locked` and no message. Same rules as
-    /// [`from_condition`](Self::from_condition); without a readable
-    /// `lastTransitionTime` the lock counts as expired, since nothing says
-    /// when it was taken.
-    pub(super) fn from_raw(entry: &serde_json::Value, lease: Duration) -> Option<Self> {
-        let text = |key: &str| entry.get(key).and_then(serde_json::Value::as_str);
-        if text("reason") != Some(LOCKED_REASON) && text("status") != Some("Locked") {
-            return None;
-        }
-        Some(
-            text("message")
-                .and_then(Self::parse_message)
-                .unwrap_or_else(|| Self {
-                    holder: None,
-                    since: None,
-                    expires_at: text("lastTransitionTime")
-                        .and_then(|t| t.parse::<Timestamp>().ok())
-                        .map_or(Timestamp::UNIX_EPOCH, |t| add(t, lease)),
-                }),
-        )
-    }
-
-    /// Parses `locked by <holder> since <RFC 3339> until <RFC 3339>`.
-    fn parse_message(message: &str) -> Option<Self> {
-        let rest = message.strip_prefix("locked by ")?;
-        // Timestamps hold no spaces: split from the right, so any holder name parses.
-        let (rest, until) = rest.rsplit_once(" until ")?;
-        let (holder, since) = rest.rsplit_once(" since ")?;
-        Some(Self {
-            holder: Some(holder.to_owned()),
-            since: Some(since.parse().ok()?),
-            expires_at: until.parse().ok()?,
-        })
-    }
-
-    /// The message of a lock taken by `holder` at `since` until `expires_at`.
-    pub(super) fn message(holder: &str, since: Timestamp, expires_at: Timestamp) -> String {
-        format!("locked by {holder} since {since} until {expires_at}")
-    }
-
-    /// How long until the lease expires by the system clock; `None` once expired.
-    pub fn remaining(&self) -> Option<Duration> {
-        let left = Timestamp::now().duration_until(self.expires_at);
-        Duration::try_from(left).ok().filter(|d| !d.is_zero())
+    /// The last time the holder wrote the lock (renewal or acquisition).
+    pub(super) fn stamp(&self) -> Option<Timestamp> {
+        self.renewed.or(self.since)
     }
 }
 
-pub(super) fn add(at: Timestamp, lease: Duration) -> Timestamp {
-    let lease = SignedDuration::try_from(lease).unwrap_or(SignedDuration::MAX);
-    at.saturating_add(lease).unwrap_or(at)
+/// The fencing token of one acquisition: strictly greater than the token
+/// of every earlier acquisition of any condition of the same object,
+/// whoever held it, across releases, crashes, takeovers and edits.
+///
+/// It is the `resourceVersion` the API server gave the object when it
+/// stored the lock. Since Kubernetes 1.35 (KEP-5504, GA), resource versions
+/// of objects of one resource type are comparable integers, and every write
+/// gives a greater one. Hand it to the external system with the side effect;
+/// the system keeps the greatest token it has seen for the object and
+/// refuses a write with a smaller one (see the [module documentation](super#fencing-the-external-system)).
+///
+/// ```
+/// use konditions_core::lock::FencingToken;
+/// let older = FencingToken::new(1041);
+/// let newer = FencingToken::new(1187);
+/// assert!(older < newer);
+/// assert_eq!(newer.to_string(), "1187");
+/// assert_eq!(newer.to_i64(), 1187);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FencingToken(u64);
+
+impl FencingToken {
+    /// A token with this value (tests, and systems that store tokens).
+    pub const fn new(value: u64) -> Self {
+        Self(value)
+    }
+
+    /// The token's value.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The value as a signed 64-bit integer, for databases without
+    /// unsigned types. Resource versions are etcd revisions, which are
+    /// signed 64-bit integers, so this never saturates in practice.
+    pub fn to_i64(self) -> i64 {
+        i64::try_from(self.0).unwrap_or(i64::MAX)
+    }
+
+    /// Parses a resourceVersion: a decimal integer without sign or leading zeros.
+    pub(super) fn from_resource_version(rv: &str) -> Option<Self> {
+        let digits = !rv.is_empty() && rv.bytes().all(|b| b.is_ascii_digit());
+        (digits && !rv.starts_with('0'))
+            .then(|| rv.parse().ok().map(Self))
+            .flatten()
+    }
+}
+
+impl fmt::Display for FencingToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// How long a failed task waits before it may run again for the same
+/// generation: `initial`, doubled for each further failure, at most `max`.
+///
+/// ```
+/// use std::time::Duration;
+/// use konditions_core::lock::Backoff;
+/// let b = Backoff::default();
+/// assert_eq!(b.delay(1), Duration::from_secs(1));
+/// assert_eq!(b.delay(4), Duration::from_secs(8));
+/// assert_eq!(b.delay(30), Duration::from_secs(300));
+/// assert_eq!(Backoff::NONE.delay(5), Duration::ZERO);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    /// The wait after the first failure.
+    pub initial: Duration,
+    /// The longest wait.
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// No waiting: a failed task may run again at once (tests, or tasks
+    /// whose failures are always cheap).
+    pub const NONE: Backoff = Backoff {
+        initial: Duration::ZERO,
+        max: Duration::ZERO,
+    };
+
+    /// The wait after the `attempt`-th consecutive failure (1-based).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(32);
+        self.initial
+            .saturating_mul(1u32 << doublings.min(31))
+            .min(self.max)
+    }
+}
+
+impl Default for Backoff {
+    /// 1 second, doubling, at most 5 minutes.
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(300),
+        }
+    }
+}
+
+pub(super) fn add(at: Timestamp, by: Duration) -> Timestamp {
+    let by = SignedDuration::try_from(by).unwrap_or(SignedDuration::MAX);
+    at.saturating_add(by).unwrap_or(at)
+}
+
+/// How long from `now` until `at`; zero when `at` is not later.
+pub(super) fn until(now: Timestamp, at: Timestamp) -> Duration {
+    Duration::try_from(now.duration_until(at)).unwrap_or_default()
 }
 
 /// What a task's error says about itself when the lock releases the
@@ -144,42 +184,9 @@ impl Reason for kube::Error {}
 impl Reason for Box<dyn std::error::Error + Send + Sync> {}
 impl Reason for std::convert::Infallible {}
 
-/// The condition a task asks the lock to release with, when it succeeds.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Release<S> {
-    /// The status.
-    pub status: S,
-    /// The reason (CamelCase; [`LOCKED_REASON`] is reserved).
-    pub reason: String,
-    /// The message (truncated to 32768 characters).
-    pub message: String,
-}
-
-impl<S: ConditionStatus> Release<S> {
-    /// A release with these fields.
-    ///
-    /// ```
-    /// use konditions_core::{Status, lock::Release};
-    /// let r = Release::new(Status::True, "BucketCreated", "bucket b1");
-    /// assert_eq!(r.reason, "BucketCreated");
-    /// ```
-    pub fn new(status: S, reason: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            reason: reason.into(),
-            message: message.into(),
-        }
-    }
-
-    /// A release with `S::TRUE` (`True`, or `Completed` for konditionner's set).
-    ///
-    /// ```
-    /// use konditions_core::{KonditionnerStatus, lock::Release};
-    /// let r = Release::<KonditionnerStatus>::succeeded("Done", "");
-    /// assert_eq!(r.status, KonditionnerStatus::Completed);
-    /// ```
-    pub fn succeeded(reason: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::new(S::TRUE, reason, message)
+impl Reason for LeaseLost {
+    fn reason(&self) -> &str {
+        "LeaseLost"
     }
 }
 
@@ -191,9 +198,10 @@ pub enum TaskError<E> {
     /// The task returned this error; the condition was released `False`
     /// with its reason and text.
     Failed(E),
-    /// The task returned a [`Release`] whose reason the API server would
-    /// reject (or the reserved [`LOCKED_REASON`]); the condition was
-    /// released `False` with reason [`INVALID_RELEASE_REASON`](super::INVALID_RELEASE_REASON).
+    /// The task returned a [`Verdict`](crate::Verdict) whose reason the API
+    /// server would reject (or the reserved [`LOCKED_REASON`](super::LOCKED_REASON));
+    /// the condition was released `False` with reason
+    /// [`INVALID_RELEASE_REASON`](super::INVALID_RELEASE_REASON).
     InvalidRelease(ConditionError),
 }
 
@@ -201,9 +209,44 @@ impl<E: fmt::Display> fmt::Display for TaskError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Failed(e) => write!(f, "the task failed: {e}"),
-            Self::InvalidRelease(e) => write!(f, "the task returned an invalid release: {e}"),
+            Self::InvalidRelease(e) => write!(f, "the task returned an invalid verdict: {e}"),
         }
     }
+}
+
+/// The lease of a running task ended: another worker may hold the lock, so
+/// the task must not start (or finish) its side effect. Returned by
+/// [`LockContext::check`], produced by [`LockContext::lost`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the lock's lease was lost: {0}")]
+pub struct LeaseLost(pub(super) LostBecause);
+
+/// Why a lease was lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum LostBecause {
+    /// The locked condition changed: taken over or edited.
+    Changed,
+    /// The object was deleted.
+    Gone,
+    /// Renewals failed until the lease ran out.
+    Unrenewed,
+}
+
+impl fmt::Display for LostBecause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Changed => "the condition is no longer this holder's lock",
+            Self::Gone => "the object was deleted",
+            Self::Unrenewed => "it could not be renewed before it expired",
+        })
+    }
+}
+
+/// The lease as the renewal sees it, shared with the task.
+#[derive(Clone, Debug)]
+pub(super) struct Lease {
+    pub(super) expires_at: Timestamp,
+    pub(super) lost: Option<LostBecause>,
 }
 
 /// What the task is told when it runs.
@@ -213,7 +256,8 @@ pub struct LockContext<K: ConditionalResource> {
     pub(super) takeover: Option<LockInfo>,
     pub(super) holder: String,
     pub(super) acquired_at: Timestamp,
-    pub(super) expires_at: Timestamp,
+    pub(super) token: FencingToken,
+    pub(super) lease: watch::Receiver<Lease>,
 }
 
 impl<K: ConditionalResource> LockContext<K> {
@@ -223,8 +267,10 @@ impl<K: ConditionalResource> LockContext<K> {
         self.previous.as_ref()
     }
 
-    /// `Some` when this run took over an expired lock: the previous holder
-    /// may have died mid-task, so check for a half-done side effect.
+    /// `Some` when this run took over a lock it did not release itself: an
+    /// expired lock of another holder, or this holder's own lock left by an
+    /// earlier process (a crash, a restart). That run may have died
+    /// mid-task, so check for a half-done side effect.
     pub fn takeover(&self) -> Option<&LockInfo> {
         self.takeover.as_ref()
     }
@@ -239,10 +285,81 @@ impl<K: ConditionalResource> LockContext<K> {
         self.acquired_at
     }
 
-    /// When the lease expires: after that another worker may take over.
-    pub fn expires_at(&self) -> Timestamp {
-        self.expires_at
+    /// This acquisition's fencing token: give it to the external system.
+    pub fn token(&self) -> FencingToken {
+        self.token
     }
+
+    /// When the lease expires unless renewed again (it is renewed while the
+    /// task runs).
+    pub fn expires_at(&self) -> Timestamp {
+        self.lease.borrow().expires_at
+    }
+
+    /// Whether the lease was lost: another worker may run the task now.
+    pub fn is_lost(&self) -> bool {
+        self.lease.borrow().lost.is_some()
+    }
+
+    /// `Err` once the lease was lost. Call it right before the side effect
+    /// (the fencing token still guards the external system against a
+    /// loss in between).
+    pub fn check(&self) -> Result<(), LeaseLost> {
+        match self.lease.borrow().lost {
+            Some(because) => Err(LeaseLost(because)),
+            None => Ok(()),
+        }
+    }
+
+    /// Completes when the lease is lost (never, while renewals succeed).
+    /// Select on it to stop a long task early:
+    ///
+    /// ```no_run
+    /// # async fn copy_chunk() {}
+    /// # async fn demo<K: konditions_core::ConditionalResource>(ctx: konditions_core::LockContext<K>) -> Result<(), konditions_core::lock::LeaseLost> {
+    /// loop {
+    ///     tokio::select! {
+    ///         lost = ctx.lost() => return Err(lost),
+    ///         () = copy_chunk() => {}
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn lost(&self) -> impl Future<Output = LeaseLost> + Send + 'static {
+        let mut lease = self.lease.clone();
+        async move {
+            loop {
+                if let Some(because) = lease.borrow_and_update().lost {
+                    return LeaseLost(because);
+                }
+                if lease.changed().await.is_err() {
+                    // The renewal ended without losing the lease: the task
+                    // is over, nothing will be lost any more.
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+}
+
+/// Someone else holds the lock (in the caller's view).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Busy {
+    /// The lock.
+    pub lock: LockInfo,
+    /// When this reader will consider the lock expired, from now (see the
+    /// [module documentation](super#expiry-judged-by-the-reader)).
+    pub retry_after: Duration,
+}
+
+/// The previous attempt failed for this generation, and its backoff has
+/// not passed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackingOff {
+    /// How many attempts failed in a row.
+    pub attempt: u32,
+    /// When the next attempt may run, from now.
+    pub retry_after: Duration,
 }
 
 /// What [`Lock::run`](super::Lock::run) did.
@@ -255,26 +372,81 @@ pub enum Outcome<K: ConditionalResource, E> {
         object: Box<K>,
         /// The condition as released.
         condition: Condition<K::Type, K::Status>,
-        /// `Some` when the lock was taken over from an expired holder.
+        /// `Some` when the lock was taken over (see [`LockContext::takeover`]).
         takeover: Option<LockInfo>,
-        /// Why the task did not succeed; requeue when `Some`.
+        /// The acquisition's fencing token.
+        token: FencingToken,
+        /// Why the task did not succeed; the condition records the failure
+        /// and its attempt count, and the task waits for its backoff.
         error: Option<TaskError<E>>,
+        /// When `error` is `Some`: the backoff before the next attempt.
+        retry_after: Option<Duration>,
     },
+    /// The condition already records this task as done for the object's
+    /// generation (for a deletion: for this deletion, which has its own
+    /// generation): nothing ran, nothing was written. See
+    /// [`Lock::rerun`](super::Lock::rerun).
+    Done(Condition<K::Type, K::Status>),
     /// Someone else holds the lock (in the caller's view); nothing was written.
-    Busy(LockInfo),
+    Busy(Busy),
+    /// The last attempt failed and its backoff has not passed: nothing ran,
+    /// nothing was written, whatever woke the reconciler up.
+    BackingOff(BackingOff),
     /// The condition changed since the caller read the object (or, rarely,
     /// an entry before it was removed): nothing was written, the task did
     /// not run. Requeue; the next reconcile sees a fresh object.
     Stale,
     /// The task ran, but when releasing, the condition was no longer our
-    /// lock: the lease expired and another worker took over. Its condition
-    /// is left intact.
+    /// lock: the lease expired and another worker took over (or someone
+    /// edited the condition). Its condition is left intact.
     LostLease {
         /// The condition found instead of our lock.
         current: Option<Condition<K::Type, K::Status>>,
         /// The task's error, if it failed.
         error: Option<TaskError<E>>,
     },
+    /// The object was deleted: before the acquire (`ran` is false, nothing
+    /// ran), or while the task ran (`ran` is true, `error` tells whether it
+    /// failed; there is nothing left to release).
+    Gone {
+        /// Whether the task ran.
+        ran: bool,
+        /// The task's error, if it ran and failed.
+        error: Option<TaskError<E>>,
+    },
+}
+
+impl<K: ConditionalResource, E> Outcome<K, E> {
+    /// When to look at the object again: `None` when nothing is left to do
+    /// for this generation (done, or gone), else a delay that respects the
+    /// lease of a holder and the backoff of a failure.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use konditions_core::lock::Outcome;
+    /// use konditions_core::example::Widget;
+    /// let outcome: Outcome<Widget, std::io::Error> = Outcome::Stale;
+    /// assert_eq!(outcome.requeue_after(), Some(Duration::from_secs(1)));
+    /// ```
+    pub fn requeue_after(&self) -> Option<Duration> {
+        const SOON: Duration = Duration::from_secs(1);
+        match self {
+            Outcome::Ran { retry_after, .. } => *retry_after,
+            Outcome::Done(_) | Outcome::Gone { .. } => None,
+            Outcome::Busy(busy) => Some(busy.retry_after.max(SOON)),
+            Outcome::BackingOff(wait) => Some(wait.retry_after.max(SOON)),
+            Outcome::Stale | Outcome::LostLease { .. } => Some(SOON),
+        }
+    }
+
+    /// Whether the task ran (whatever its result).
+    pub fn ran(&self) -> bool {
+        match self {
+            Outcome::Ran { .. } | Outcome::LostLease { .. } => true,
+            Outcome::Gone { ran, .. } => *ran,
+            Outcome::Done(_) | Outcome::Busy(_) | Outcome::BackingOff(_) | Outcome::Stale => false,
+        }
+    }
 }
 
 /// A failure of the lock itself (not of the task, and not a refused
@@ -289,15 +461,15 @@ pub enum LockError {
     #[error("invalid lock holder `{0}`: it must be 1 to 253 characters, on one line")]
     InvalidHolder(String),
     /// The locked condition is invalid (for example the condition type).
-    #[error("invalid lock condition: {0}")]
+    #[error("invalid lock condition")]
     Condition(#[from] ConditionError),
     /// A patch body could not be built.
-    #[error("could not serialize the lock patch: {0}")]
+    #[error("could not serialize the lock patch")]
     Serialize(#[from] serde_json::Error),
     /// The acquire write failed for another reason than a stale view; the
     /// task did not run. When the failure came after the server stored the
-    /// lock (a lost response), it expires after the lease.
-    #[error("acquiring the lock failed: {0}")]
+    /// lock (a lost response), the same holder gets it back on its next run.
+    #[error("acquiring the lock failed")]
     Acquire(#[source] kube::Error),
     /// Two entries of the condition type after an insert: the CRD's
     /// `conditions` schema is not a map-list keyed by `type`, so the lock
@@ -306,9 +478,17 @@ pub enum LockError {
         "status.conditions holds the type twice: the CRD must declare it `x-kubernetes-list-type: map` keyed by `type`"
     )]
     NotAMapList,
+    /// The server's resourceVersion is not a decimal integer, so it cannot
+    /// be a fencing token (Kubernetes before 1.35 did not promise it; an
+    /// aggregated API server may not). The lock was acquired and released
+    /// again without running the task.
+    #[error(
+        "the object's resourceVersion `{0}` is not a comparable integer, so it cannot serve as a fencing token (Kubernetes 1.35 or later guarantees it)"
+    )]
+    UnorderedResourceVersion(String),
     /// The task ran but every release write failed: the condition stays
     /// locked until the lease expires, then the next holder takes over.
-    #[error("releasing the lock failed after {attempts} attempts: {source}")]
+    #[error("releasing the lock failed after {attempts} attempts")]
     Release {
         /// How many writes were tried.
         attempts: usize,

@@ -1,11 +1,15 @@
 //! How the lock talks to the API server: the caller's view of the
-//! condition, the JSON Patch shapes, which refusals mean "stale", and the
-//! escaping that makes `test` values compare equal on the server.
+//! condition, the JSON Patch shapes, which refusals mean "stale", the
+//! escaping that makes `test` values compare equal on the server, and the
+//! text formats of a locked condition and of a failure record.
 
+use std::time::Duration;
+
+use jiff::Timestamp;
 use serde_json::Value;
 
 use super::LOCKED_REASON;
-use super::types::LockError;
+use super::types::{LockError, LockInfo};
 use crate::validation::{MAX_MESSAGE_LEN, validate_reason};
 use crate::{Condition, ConditionError, ConditionStatus, ConditionType, Conditions};
 
@@ -48,10 +52,9 @@ pub(super) fn seen<T: ConditionType, S: ConditionStatus>(
     // A malformed entry of our type is replaced in place, tested as read.
     let entries = match wire(Some(conditions)) {
         Ok(entries) => entries,
-        Err(LockError::Serialize(e)) => return Seen::Unserializable(e.to_string()),
         Err(e) => return Seen::Unserializable(e.to_string()),
     };
-    match positions(&entries, type_.as_str()).next() {
+    match position(&entries, type_.as_str()) {
         Some(index) => Seen::Entry {
             index,
             value: entries[index].clone(),
@@ -71,25 +74,17 @@ pub(super) fn wire<T: ConditionType, S: ConditionStatus>(
     })
 }
 
-pub(super) fn positions<'a>(
-    entries: &'a [Value],
-    type_: &'a str,
-) -> impl Iterator<Item = usize> + 'a {
-    entries
-        .iter()
-        .enumerate()
-        .filter(move |(_, e)| e.get("type").and_then(Value::as_str) == Some(type_))
-        .map(|(i, _)| i)
+/// The index of the first entry of `type_`.
+pub(super) fn position(entries: &[Value], type_: &str) -> Option<usize> {
+    entries.iter().position(|e| is_of_type(e, type_))
 }
 
-pub(super) fn same_result<T: ConditionType, S: ConditionStatus>(
-    a: &Condition<T, S>,
-    b: &Condition<T, S>,
-) -> bool {
-    a.status == b.status
-        && a.reason == b.reason
-        && a.message == b.message
-        && a.observed_generation == b.observed_generation
+pub(super) fn count(entries: &[Value], type_: &str) -> usize {
+    entries.iter().filter(|e| is_of_type(e, type_)).count()
+}
+
+fn is_of_type(entry: &Value, type_: &str) -> bool {
+    entry.get("type").and_then(Value::as_str) == Some(type_)
 }
 
 pub(super) fn check_reason(reason: &str) -> Result<(), ConditionError> {
@@ -103,11 +98,11 @@ pub(super) fn check_reason(reason: &str) -> Result<(), ConditionError> {
     Ok(())
 }
 
-/// At most [`MAX_MESSAGE_LEN`] characters, cut at a character boundary.
-pub(super) fn truncate(message: &str) -> String {
-    match message.char_indices().nth(MAX_MESSAGE_LEN) {
-        Some((end, _)) => message[..end].to_owned(),
-        None => message.to_owned(),
+/// At most `max` characters, cut at a character boundary.
+pub(super) fn truncate(message: &str, max: usize) -> &str {
+    match message.char_indices().nth(max) {
+        Some((end, _)) => &message[..end],
+        None => message,
     }
 }
 
@@ -129,13 +124,23 @@ pub(super) fn is_refusal(error: &kube::Error) -> bool {
     }
 }
 
+/// The object does not exist (any more).
+pub(super) fn is_gone(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 404)
+}
+
 /// Re-escapes JSON text the way Go's `encoding/json` does (`<`, `>`, `&`,
 /// U+2028, U+2029 as `\uXXXX`). These characters only occur inside strings
 /// in JSON text, so a character-level replacement keeps the document valid
-/// and equal as a value.
-pub(super) fn go_escape(json: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(json);
-    let mut out = String::with_capacity(text.len());
+/// and equal as a value. Text without them (the usual case) is returned as
+/// it is, without a copy.
+pub(super) fn go_escape(json: Vec<u8>) -> Vec<u8> {
+    let needs = |b: &u8| matches!(b, b'<' | b'>' | b'&' | 0xE2);
+    if !json.iter().any(needs) {
+        return json;
+    }
+    let text = String::from_utf8_lossy(&json);
+    let mut out = String::with_capacity(text.len() + 16);
     for ch in text.chars() {
         match ch {
             '<' => out.push_str("\\u003c"),
@@ -147,4 +152,122 @@ pub(super) fn go_escape(json: &[u8]) -> Vec<u8> {
         }
     }
     out.into_bytes()
+}
+
+/// `at` rounded up to the next whole second (the wire has seconds, and a
+/// lease must never come out shorter than asked).
+pub(super) fn ceil_to_second(at: Timestamp) -> Timestamp {
+    let down = crate::condition::truncate_to_second(at);
+    if down == at {
+        return at;
+    }
+    Timestamp::from_second(down.as_second().saturating_add(1)).unwrap_or(down)
+}
+
+/// A new lock id: 8 hex digits, unique enough to tell this acquisition's
+/// lock from any other, even of the same holder in the same second (so the
+/// acquire always changes the object, and gets a new fencing token).
+pub(super) fn lock_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    // RandomState is seeded randomly per process; the counter separates
+    // the acquisitions of one process.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(NEXT.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u32(std::process::id());
+    format!("{:08x}", hasher.finish() as u32)
+}
+
+/// The message of lock `id` held by `holder`, taken at `since`, expiring
+/// at `until`, last renewed at `renewed`.
+pub(super) fn lock_message(
+    holder: &str,
+    id: &str,
+    since: Timestamp,
+    until: Timestamp,
+    renewed: Option<Timestamp>,
+) -> String {
+    let mut message = format!("locked by {holder} (lock {id}) since {since} until {until}");
+    if let Some(renewed) = renewed {
+        message.push_str(&format!(" (renewed {renewed})"));
+    }
+    message
+}
+
+/// Parses [`lock_message`]'s format (the lock id is optional).
+pub(super) fn parse_lock_message(message: &str) -> Option<LockInfo> {
+    let rest = message.strip_prefix("locked by ")?;
+    let (rest, renewed) = match rest
+        .strip_suffix(')')
+        .and_then(|r| r.rsplit_once(" (renewed "))
+    {
+        Some((rest, renewed)) => (rest, Some(renewed.parse().ok()?)),
+        None => (rest, None),
+    };
+    // Timestamps hold no spaces: split from the right, so any holder name parses.
+    let (rest, until) = rest.rsplit_once(" until ")?;
+    let (holder, since) = rest.rsplit_once(" since ")?;
+    let (holder, id) = match holder
+        .strip_suffix(')')
+        .and_then(|h| h.rsplit_once(" (lock "))
+    {
+        Some((holder, id)) => (holder, Some(id.to_owned())),
+        None => (holder, None),
+    };
+    Some(LockInfo {
+        holder: Some(holder.to_owned()),
+        id,
+        since: Some(since.parse().ok()?),
+        renewed,
+        expires_at: until.parse().ok()?,
+    })
+}
+
+/// A failed attempt, as the lock records it at the end of the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Failure {
+    /// How many attempts failed in a row.
+    pub(super) attempt: u32,
+    /// The wait the writer chose before the next attempt.
+    pub(super) retry_in: Duration,
+}
+
+/// `text` with the failure record appended, within the message limit.
+pub(super) fn failure_message(text: &str, failure: Failure) -> String {
+    let suffix = format!(
+        " (attempt {}, retry in {}s)",
+        failure.attempt,
+        failure.retry_in.as_secs()
+    );
+    let room = MAX_MESSAGE_LEN.saturating_sub(suffix.chars().count());
+    let mut message = truncate(text, room).to_owned();
+    message.push_str(&suffix);
+    message
+}
+
+/// The failure record at the end of `message`, if there is one.
+pub(super) fn parse_failure(message: &str) -> Option<Failure> {
+    let rest = message.strip_suffix("s)")?;
+    let (_, record) = rest.rsplit_once(" (attempt ")?;
+    let (attempt, retry_in) = record.split_once(", retry in ")?;
+    Some(Failure {
+        attempt: attempt.parse().ok()?,
+        retry_in: Duration::from_secs(retry_in.parse().ok()?),
+    })
+}
+
+/// The lock state of a condition: held, a failure record, or neither.
+pub(super) fn is_locked<T: ConditionType, S: ConditionStatus>(c: &Condition<T, S>) -> bool {
+    c.reason == LOCKED_REASON || c.status.as_str() == "Locked"
+}
+
+pub(super) fn same_result<T: ConditionType, S: ConditionStatus>(
+    a: &Condition<T, S>,
+    b: &Condition<T, S>,
+) -> bool {
+    a.status == b.status
+        && a.reason == b.reason
+        && a.message == b.message
+        && a.observed_generation == b.observed_generation
 }

@@ -195,3 +195,53 @@ pub async fn counting_client() -> (Client, Arc<Requests>) {
         .build();
     (client, requests)
 }
+
+/// Makes a client whose next status PATCH reaches the server but whose
+/// response is lost on the way back, as with a dropped connection.
+#[derive(Clone, Default)]
+pub struct DropNextStatusReply {
+    armed: Arc<std::sync::atomic::AtomicBool>,
+    dropping: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl DropNextStatusReply {
+    /// The next status PATCH loses its response.
+    pub fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    /// A client of its own with this fault.
+    pub async fn client(&self) -> Client {
+        let path = konditions_testing::kubeconfig_path();
+        let kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("read kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .expect("load kubeconfig");
+        let (armed, dropping) = (self.armed.clone(), self.dropping.clone());
+        let mark =
+            tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
+                let status_patch = request.method() == http::Method::PATCH
+                    && request.uri().path().ends_with("/status");
+                if status_patch && armed.swap(false, Ordering::SeqCst) {
+                    dropping.store(true, Ordering::SeqCst);
+                }
+                request
+            });
+        let dropping = self.dropping.clone();
+        let lose = tower::util::AndThenLayer::new(move |response| {
+            let lost = dropping.swap(false, Ordering::SeqCst);
+            async move {
+                if lost {
+                    Err(tower::BoxError::from("the response was lost"))
+                } else {
+                    Ok(response)
+                }
+            }
+        });
+        kube::client::ClientBuilder::try_from(config)
+            .expect("client builder")
+            .with_layer(&lose)
+            .with_layer(&mark)
+            .build()
+    }
+}

@@ -11,7 +11,7 @@
 
 use std::process::ExitCode;
 
-use konditions_examples::postgres_writer::{PostgresConfig, Store, controller};
+use konditions_examples::postgres_writer::{Metrics, PostgresConfig, Store, controller};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -61,7 +61,7 @@ async fn main() -> ExitCode {
         }
     }
     tracing::info!(database = ?config, holder = %options.holder, namespace = ?options.namespace, lease = ?options.lease, "configuration loaded");
-    controller::run(client, store, options, shutdown()).await;
+    controller::run(client, store, options, Metrics::default(), shutdown()).await;
     ExitCode::SUCCESS
 }
 

@@ -1,17 +1,26 @@
 //! The PostgresWriter controller: kube-runtime's `Controller` reconciling
 //! `PostgresWriter` resources into rows.
 //!
-//! Per resource:
+//! Per resource, top to bottom:
 //! 1. the finalizer is added before anything is written (kube-runtime's
 //!    `finalizer` helper), so no row can outlive its resource;
-//! 2. `TableReady` reports whether the table exists with the right columns;
-//! 3. when `RowWritten` is not `True` for the current generation, the upsert
-//!    runs under the konditions lock on `RowWritten`: two replicas (or a
-//!    replica with a stale cache) never write the same generation twice, and
-//!    a replica that dies mid-write is taken over after the lease;
-//! 4. `Ready` summarises the two;
-//! 5. on deletion, the row is deleted under the same lock, then the
-//!    finalizer is removed. While the database is down, the finalizer stays.
+//! 2. the table is checked; `TableReady` says what was found;
+//! 3. when the table is usable and `RowWritten` is not `True` for the
+//!    current generation, the upsert runs under the konditions lock on
+//!    `RowWritten`, with the lock's fencing token: two replicas (or a
+//!    replica with a stale cache, or one paused past its lease) never write
+//!    the same generation twice nor an older one over a newer one;
+//! 4. `Ready` summarises the two, and is applied when it changed;
+//! 5. on deletion, the row is deleted under the same lock (once per
+//!    deletion), then the finalizer is removed. While the database is down,
+//!    the finalizer stays.
+//!
+//! Its own status writes come back as watch events and run the reconciler
+//! again; that costs one reconcile that writes nothing, because the lock
+//! refuses to rerun a task that is done for this generation or that failed
+//! and waits for its backoff, and the conditions are applied only when they
+//! changed. Retries come from requeues that follow the lock's backoff (a
+//! failed write) or `error_policy`'s (a table that cannot be used).
 //!
 //! Writes to the status are split by owner so they never clobber each
 //! other: `RowWritten` is written only by the lock (a compare-and-swap JSON
@@ -21,12 +30,13 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use konditions_core::lock::{Lock, LockError, Outcome, Reason, Release, TaskError};
+use konditions_core::lock::{LeaseLost, Lock, LockError, Outcome, Reason, TaskError};
 use konditions_core::{
-    ApplyError, Condition, ConditionError, ConditionalResource, Status, apply_conditions,
+    ApplyError, Condition, ConditionError, ConditionStatus, ConditionalResource, Status, Verdict,
+    apply_conditions,
 };
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
@@ -36,7 +46,10 @@ use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{info, warn};
 
-use super::{PostgresWriter, PostgresWriterCondition, Row, Store, StoreError, TableName};
+use super::{
+    InvalidTableName, Metrics, PostgresWriter, PostgresWriterCondition, Row, Store, StoreError,
+    TableName,
+};
 
 /// The finalizer that keeps a resource until its row is deleted.
 pub const FINALIZER: &str = "demo.yash.com/row-cleanup";
@@ -45,7 +58,7 @@ pub const FINALIZER: &str = "demo.yash.com/row-cleanup";
 /// (`TableReady`, `Ready`).
 pub const FIELD_MANAGER: &str = "postgres-writer";
 
-/// The longest wait between retries of a failing resource.
+/// The longest wait between retries of a resource whose table cannot be used.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 
 /// How the operator runs.
@@ -54,7 +67,8 @@ pub struct Options {
     /// Who holds the locks this process takes (unique per replica, e.g. the
     /// pod name).
     pub holder: String,
-    /// How long a lock is held before another replica may take over.
+    /// How long a lock is held before another replica may take over, unless
+    /// renewed (it is, while the write runs).
     pub lease: Duration,
     /// How many resources are reconciled at once (0: no limit).
     pub concurrency: u16,
@@ -65,7 +79,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
-            holder: default_holder(),
+            holder: konditions_core::lock::default_holder(),
             lease: Duration::from_secs(30),
             concurrency: 16,
             namespace: None,
@@ -73,62 +87,68 @@ impl Default for Options {
     }
 }
 
-/// `POD_NAME` when set (the Downward API in a cluster), else the host name
-/// and process id: unique per replica either way.
-pub fn default_holder() -> String {
-    std::env::var("POD_NAME")
-        .ok()
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| {
-            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_owned())
-                .unwrap_or_else(|_| "postgres-writer".into());
-            format!("{host}-{}", std::process::id())
-        })
-}
-
 /// What a reconcile can fail with. The controller retries with backoff.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A Kubernetes API call failed.
-    #[error("Kubernetes API: {0}")]
+    #[error("Kubernetes API call failed")]
     Kube(#[from] kube::Error),
     /// The lock failed (not a refused compare-and-swap: those are outcomes).
-    #[error("lock: {0}")]
+    #[error("the row lock failed")]
     Lock(#[from] LockError),
     /// Writing the conditions failed.
-    #[error("status: {0}")]
+    #[error("writing the status failed")]
     Apply(#[from] ApplyError),
     /// A condition could not be set.
-    #[error("condition: {0}")]
+    #[error("a condition could not be set")]
     Condition(#[from] ConditionError),
-    /// The database step failed; the condition says why.
-    #[error("{0}")]
-    Store(StoreError),
-    /// Another replica holds the row's lock, or our copy was stale; the
-    /// deletion is retried (the error keeps the finalizer in place).
-    #[error("row deletion deferred: {0}")]
-    Contended(String),
+    /// The table cannot be used; `TableReady` says why.
+    #[error(transparent)]
+    Table(StoreError),
+    /// The row could not be deleted yet (database down, another replica on
+    /// it); retried after `retry_after`, the finalizer stays meanwhile.
+    #[error("row deletion deferred: {why}")]
+    Deferred {
+        /// Why.
+        why: String,
+        /// When to try again.
+        retry_after: Duration,
+    },
     /// The finalizer machinery failed.
-    #[error("finalizer: {0}")]
+    #[error("finalizer")]
     Finalizer(#[source] Box<finalizer::Error<Error>>),
-    /// The spec cannot be acted on (the CRD schema normally prevents it).
-    #[error("invalid spec: {0}")]
-    InvalidSpec(String),
     /// The resource is not namespaced (the CRD is; this is a bug elsewhere).
     #[error("PostgresWriter {0} has no namespace")]
     NoNamespace(String),
 }
 
-impl Reason for StoreError {
+/// Why the row task failed.
+#[derive(Debug, thiserror::Error)]
+enum RowError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Lost(#[from] LeaseLost),
+}
+
+impl Reason for RowError {
     fn reason(&self) -> &str {
         match self {
-            StoreError::Unavailable(_) => "DatabaseUnavailable",
-            StoreError::TableMissing(_) => "TableMissing",
-            StoreError::TableIncompatible { .. } => "TableIncompatible",
-            StoreError::InvalidValue { .. } => "InvalidValue",
-            StoreError::Query(_) => "QueryFailed",
+            Self::Store(e) => store_reason(e),
+            Self::Lost(e) => e.reason(),
         }
+    }
+}
+
+/// The reason a store error is reported with, in conditions and Events.
+fn store_reason(error: &StoreError) -> &'static str {
+    match error {
+        StoreError::Unavailable(_) => "DatabaseUnavailable",
+        StoreError::TableMissing(_) => "TableMissing",
+        StoreError::TableIncompatible { .. } => "TableIncompatible",
+        StoreError::InvalidValue { .. } => "InvalidValue",
+        StoreError::Fenced { .. } => "StaleFencingToken",
+        StoreError::Query(_) => "QueryFailed",
     }
 }
 
@@ -138,7 +158,8 @@ struct Context {
     store: Store,
     recorder: Recorder,
     options: Options,
-    /// Consecutive failures per resource, for the backoff.
+    metrics: Metrics,
+    /// Consecutive failures per resource, for `error_policy`'s backoff.
     failures: Mutex<HashMap<ObjectRef<PostgresWriter>, u32>>,
 }
 
@@ -146,11 +167,11 @@ struct Context {
 /// reconciles in flight and returns.
 ///
 /// ```no_run
-/// use konditions_examples::postgres_writer::{controller, PostgresConfig, Store};
+/// use konditions_examples::postgres_writer::{controller, Metrics, PostgresConfig, Store};
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = kube::Client::try_default().await?;
 /// let store = Store::new(&PostgresConfig::from_env()?, 16)?;
-/// controller::run(client, store, controller::Options::default(), async {
+/// controller::run(client, store, controller::Options::default(), Metrics::default(), async {
 ///     let _ = tokio::signal::ctrl_c().await;
 /// })
 /// .await;
@@ -160,6 +181,7 @@ pub async fn run(
     client: Client,
     store: Store,
     options: Options,
+    metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let reporter = Reporter {
@@ -170,6 +192,7 @@ pub async fn run(
         recorder: Recorder::new(client.clone(), reporter),
         client: client.clone(),
         store,
+        metrics,
         failures: Mutex::default(),
         options: options.clone(),
     });
@@ -186,7 +209,7 @@ pub async fn run(
             if let Err(error) = result {
                 // Reconcile errors are logged by error_policy; these are
                 // the controller's own (watch failures, missing objects).
-                tracing::debug!(%error, "controller");
+                tracing::debug!(error = %Chain(&error), "controller");
             }
         })
         .await;
@@ -194,42 +217,66 @@ pub async fn run(
 }
 
 async fn reconcile(writer: Arc<PostgresWriter>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let object_ref = ObjectRef::from_obj(&*writer);
+    let result = reconcile_one(writer, &ctx).await;
+    let label = if result.is_ok() { "ok" } else { "error" };
+    ctx.metrics.reconciled(label, started.elapsed());
+    if result.is_ok() {
+        ctx.failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&object_ref);
+    }
+    result
+}
+
+async fn reconcile_one(writer: Arc<PostgresWriter>, ctx: &Context) -> Result<Action, Error> {
     let namespace = writer
         .namespace()
         .ok_or_else(|| Error::NoNamespace(writer.name_any()))?;
     let api: Api<PostgresWriter> = Api::namespaced(ctx.client.clone(), &namespace);
-    let object_ref = ObjectRef::from_obj(&*writer);
-    let action = finalizer::finalizer(&api, FINALIZER, writer, |event| async {
+    let result = finalizer::finalizer(&api, FINALIZER, writer, |event| async {
         match event {
-            Finalizer::Apply(writer) => apply(&api, &writer, &ctx).await,
-            Finalizer::Cleanup(writer) => cleanup(&api, &writer, &ctx).await,
+            Finalizer::Apply(writer) => apply(&api, &writer, ctx).await,
+            Finalizer::Cleanup(writer) => cleanup(&api, &writer, ctx).await,
         }
     })
-    .await
-    .map_err(|e| match e {
-        finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
-        other => Error::Finalizer(Box::new(other)),
-    })?;
-    ctx.failures
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .remove(&object_ref);
-    Ok(action)
+    .await;
+    match result {
+        Ok(action) => Ok(action),
+        Err(finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e)) => Err(e),
+        // Another replica finished the cleanup first and the object is gone.
+        Err(finalizer::Error::RemoveFinalizer(e)) if is_gone_or_changed(&e) => {
+            Ok(Action::await_change())
+        }
+        Err(other) => Err(Error::Finalizer(Box::new(other))),
+    }
 }
 
-/// Exponential backoff per resource: 1 s, 2 s, 4 s ... up to 5 minutes.
+fn is_gone_or_changed(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if matches!(status.code, 404 | 409 | 422))
+}
+
+/// Backoff per resource for failures that are not the row task's (whose
+/// backoff the lock keeps): 1 s, 2 s, 4 s ... up to 5 minutes.
 fn error_policy(writer: Arc<PostgresWriter>, error: &Error, ctx: Arc<Context>) -> Action {
-    let mut failures = ctx
-        .failures
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let count = failures.entry(ObjectRef::from_obj(&*writer)).or_insert(0);
-    *count = count.saturating_add(1);
-    let delay = Duration::from_secs(1u64 << (*count - 1).min(9)).min(MAX_BACKOFF);
+    let delay = match error {
+        Error::Deferred { retry_after, .. } => *retry_after,
+        _ => {
+            let mut failures = ctx
+                .failures
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let count = failures.entry(ObjectRef::from_obj(&*writer)).or_insert(0);
+            *count = count.saturating_add(1);
+            Duration::from_secs(1u64 << (*count - 1).min(9)).min(MAX_BACKOFF)
+        }
+    };
     warn!(
         writer = %writer.name_any(),
         namespace = writer.namespace().unwrap_or_default(),
-        %error,
+        error = %Chain(error),
         retry_in = ?delay,
         "reconcile failed"
     );
@@ -258,117 +305,133 @@ fn row_is_current(writer: &PostgresWriter) -> bool {
         .is_some_and(|c| c.status == Status::True && c.observed_generation == writer.generation())
 }
 
+/// What the table check found.
+enum Table {
+    /// Usable.
+    Ready(TableName),
+    /// The spec names no valid table (the CRD's pattern prevents it; an
+    /// object stored before the schema was tightened can).
+    Invalid(InvalidTableName),
+    /// Not usable now.
+    Unusable(StoreError),
+}
+
+/// What the row step did.
+enum RowStep {
+    /// Nothing was written: the row holds this generation, or the table
+    /// cannot take it.
+    Skipped,
+    /// The lock ran the upsert; the object as stored after the release.
+    Ran {
+        object: Box<PostgresWriter>,
+        retry_after: Option<Duration>,
+    },
+    /// Another replica wrote it, or holds the lock; our copy was stale; or
+    /// the last attempt failed and waits for its backoff.
+    Later(Duration),
+    /// The object is gone.
+    Gone,
+}
+
 async fn apply(
     api: &Api<PostgresWriter>,
     writer: &PostgresWriter,
     ctx: &Context,
 ) -> Result<Action, Error> {
-    let table = TableName::new(&writer.spec.table);
-    let table_check = match &table {
-        Ok(table) => ctx.store.check_table(table).await,
-        Err(_) => Ok(()),
+    let table = match TableName::new(&writer.spec.table) {
+        Err(invalid) => Table::Invalid(invalid),
+        Ok(name) => match ctx.store.check_table(&name).await {
+            Ok(()) => Table::Ready(name),
+            Err(error) => Table::Unusable(error),
+        },
     };
-    let mut current = writer.clone();
-    let mut failure = None;
-    let mut requeue = None;
-
-    if !row_is_current(writer) {
-        match &table {
-            Ok(table) => {
-                let (stored, step_failure, step_requeue) =
-                    write_row(api, writer, table, ctx).await?;
-                if let Some(stored) = stored {
-                    current = stored;
-                }
-                failure = step_failure;
-                requeue = step_requeue;
+    let row = match &table {
+        Table::Ready(name) if !row_is_current(writer) => write_row(api, writer, name, ctx).await?,
+        _ => RowStep::Skipped,
+    };
+    let current = match &row {
+        RowStep::Ran { object, .. } => object,
+        RowStep::Gone => return Ok(Action::await_change()),
+        _ => writer,
+    };
+    update_status(api, current, table_verdict(&table), ctx).await?;
+    match (table, row) {
+        (Table::Unusable(error), _) => Err(Error::Table(error)),
+        // Nothing will change until the spec does.
+        (Table::Invalid(_), _) => Ok(Action::await_change()),
+        (
+            _,
+            RowStep::Ran {
+                retry_after: Some(after),
+                ..
             }
-            // The CRD's pattern rejects such names; only an object stored
-            // before the schema was tightened gets here. TableReady says so.
-            Err(invalid) => failure = Some(Error::InvalidSpec(invalid.to_string())),
-        }
+            | RowStep::Later(after),
+        ) => Ok(Action::requeue(after)),
+        _ => Ok(Action::await_change()),
     }
-
-    let table_ready = table_condition(&table, &table_check);
-    update_summary(api, writer, &mut current, table_ready, ctx).await?;
-
-    if let Some(failure) = failure {
-        return Err(failure);
-    }
-    if let Err(error) = table_check {
-        return Err(Error::Store(error));
-    }
-    Ok(requeue.unwrap_or_else(Action::await_change))
 }
 
-/// Runs the upsert under the lock on `RowWritten`. Returns the object as
-/// stored after the release (if the task ran), the failure to report, and
-/// when to come back when someone else holds the lock or our view was stale.
+/// Runs the upsert under the lock on `RowWritten`.
 async fn write_row(
     api: &Api<PostgresWriter>,
     writer: &PostgresWriter,
     table: &TableName,
     ctx: &Context,
-) -> Result<(Option<PostgresWriter>, Option<Error>, Option<Action>), Error> {
+) -> Result<RowStep, Error> {
     let row = row(writer);
     let generation = writer.generation().unwrap_or_default();
     let store = ctx.store.clone();
+    let hold = std::env::var_os(HOLD_BEFORE_WRITE_ENV);
     let outcome = row_lock(api, writer, ctx)
         .run(|lock| {
             let (row, table) = (row.clone(), table.clone());
             async move {
                 if let Some(previous) = lock.takeover() {
-                    // The upsert is idempotent: redoing a half-done write of
-                    // a dead holder is safe.
+                    // The upsert is idempotent and fenced: redoing a
+                    // half-done write of a dead holder is safe.
                     info!(previous = ?previous.holder, id = %row.id, "taking over an expired lock");
                 }
-                store.upsert(&table, &row).await?;
-                Ok::<_, StoreError>(Release::new(
-                    Status::True,
-                    "RowWritten",
-                    format!(
-                        "row {} in table {table} holds generation {generation}",
-                        row.id
-                    ),
-                ))
+                lock.check()?;
+                if let Some(dir) = hold {
+                    hold_before_write(&dir, &row.id).await;
+                }
+                store.upsert(&table, &row, lock.token()).await?;
+                Ok::<_, RowError>(Verdict::new(Status::True, "RowWritten").message(format!(
+                    "row {} in table {table} holds generation {generation}",
+                    row.id
+                )))
             }
         })
         .await?;
+    ctx.metrics.lock_outcome(outcome_label(&outcome));
     Ok(match outcome {
         Outcome::Ran {
             object,
-            error: None,
+            condition,
+            error,
+            retry_after,
             ..
         } => {
-            publish(
-                ctx,
-                writer,
-                EventType::Normal,
-                "RowWritten",
-                format!("wrote row {} to table {table}", row.id),
-            )
-            .await;
-            (Some(*object), None, None)
+            record_transition(ctx, writer, &condition, error.as_ref()).await;
+            if let Some(error) = &error {
+                warn!(id = %row.id, %error, retry_in = ?retry_after, "row write failed");
+            }
+            RowStep::Ran {
+                object,
+                retry_after,
+            }
         }
-        Outcome::Ran {
-            object,
-            error: Some(error),
-            ..
-        } => (Some(*object), Some(failed(ctx, writer, error).await), None),
-        Outcome::Busy(held) => {
-            let wait = held.remaining().unwrap_or_default() + Duration::from_secs(1);
-            (None, None, Some(Action::requeue(wait)))
-        }
-        // A fresh copy comes with the watch event of whoever changed it.
-        Outcome::Stale => (None, None, Some(Action::requeue(Duration::from_secs(2)))),
-        Outcome::LostLease { error, .. } => {
+        Outcome::Done(_) => RowStep::Skipped,
+        Outcome::Gone { .. } => RowStep::Gone,
+        Outcome::LostLease { .. } => {
             warn!(id = %row.id, "lease lost while writing; the new holder's result stands");
-            (
-                None,
-                error.map(task_error),
-                Some(Action::requeue(Duration::from_secs(2))),
-            )
+            RowStep::Later(outcome.requeue_after().unwrap_or(Duration::from_secs(1)))
         }
+        busy_stale_or_backing_off => RowStep::Later(
+            busy_stale_or_backing_off
+                .requeue_after()
+                .unwrap_or(Duration::from_secs(1)),
+        ),
     })
 }
 
@@ -383,113 +446,106 @@ fn row_lock(
         .lease(ctx.options.lease)
 }
 
-/// A task that ran and failed: record a Warning event and return the error
-/// that makes the controller retry.
-async fn failed(ctx: &Context, writer: &PostgresWriter, error: TaskError<StoreError>) -> Error {
-    let error = task_error(error);
-    publish(
-        ctx,
-        writer,
-        EventType::Warning,
-        reason_of(&error),
-        error.to_string(),
-    )
-    .await;
-    error
-}
-
-fn task_error(error: TaskError<StoreError>) -> Error {
-    match error {
-        TaskError::Failed(error) => Error::Store(error),
-        TaskError::InvalidRelease(error) => Error::Condition(error),
-        // TaskError is non_exhaustive.
-        other => Error::Store(StoreError::Unavailable(other.to_string())),
+fn outcome_label<E>(outcome: &Outcome<PostgresWriter, E>) -> &'static str {
+    match outcome {
+        Outcome::Ran { error: None, .. } => "ran",
+        Outcome::Ran { .. } => "failed",
+        Outcome::Done(_) => "done",
+        Outcome::Busy(_) => "busy",
+        Outcome::BackingOff(_) => "backing_off",
+        Outcome::Stale => "stale",
+        Outcome::LostLease { .. } => "lost_lease",
+        Outcome::Gone { .. } => "gone",
     }
 }
 
-fn reason_of(error: &Error) -> &str {
-    match error {
-        Error::Store(store) => store.reason(),
-        _ => "ReconcileFailed",
+/// An Event and a metric for the row task's result: a Warning the first
+/// time an attempt fails the way it does (not for every retry).
+async fn record_transition<E: std::fmt::Display + Reason>(
+    ctx: &Context,
+    writer: &PostgresWriter,
+    condition: &Condition<PostgresWriterCondition>,
+    error: Option<&TaskError<E>>,
+) {
+    ctx.metrics
+        .transition(condition.type_.as_str(), condition.status.as_str());
+    let previous = writer
+        .conditions()
+        .and_then(|c| c.find(&PostgresWriterCondition::RowWritten));
+    let same_failure = previous.is_some_and(|p| p.reason == condition.reason);
+    if let (Some(error), false) = (error, same_failure) {
+        let reason = match error {
+            TaskError::Failed(e) => e.reason().to_owned(),
+            _ => "InvalidRelease".to_owned(),
+        };
+        publish(ctx, writer, EventType::Warning, &reason, error.to_string()).await;
     }
 }
 
 /// `TableReady` from the table check.
-fn table_condition(
-    table: &Result<TableName, super::InvalidTableName>,
-    check: &Result<(), StoreError>,
-) -> (Status, String, String) {
-    match (table, check) {
-        (Err(invalid), _) => (
-            Status::False,
-            "InvalidTableName".into(),
-            invalid.to_string(),
-        ),
-        (Ok(table), Ok(())) => (
-            Status::True,
-            "TableFound".into(),
-            format!("table {table} exists with columns id, name, age, country"),
-        ),
-        // Down: whether the table exists is unknown, not false.
-        (Ok(_), Err(error @ StoreError::Unavailable(_))) => {
-            (Status::Unknown, error.reason().into(), error.to_string())
+fn table_verdict(table: &Table) -> Verdict<'static> {
+    match table {
+        Table::Invalid(invalid) => {
+            Verdict::new(Status::False, "InvalidTableName").message(invalid.to_string())
         }
-        (Ok(_), Err(error)) => (Status::False, error.reason().into(), error.to_string()),
+        Table::Ready(name) => Verdict::new(Status::True, "TableFound").message(format!(
+            "table {name} exists with columns id, name, age, country, fencing_token"
+        )),
+        // Down: whether the table exists is unknown, not false.
+        Table::Unusable(error @ StoreError::Unavailable(_)) => {
+            Verdict::new(Status::Unknown, store_reason(error)).message(error.to_string())
+        }
+        Table::Unusable(error) => {
+            Verdict::new(Status::False, store_reason(error)).message(error.to_string())
+        }
     }
 }
 
 /// Sets `TableReady` and the summary `Ready` on `current` (the freshest copy
-/// we have) and applies them when they changed.
-async fn update_summary(
+/// we have) and applies them when they changed; records `Ready`'s
+/// transitions as Events.
+async fn update_status(
     api: &Api<PostgresWriter>,
-    writer: &PostgresWriter,
-    current: &mut PostgresWriter,
-    (status, reason, message): (Status, String, String),
+    current: &PostgresWriter,
+    table: Verdict<'static>,
     ctx: &Context,
 ) -> Result<(), Error> {
-    let generation = writer.generation();
-    let ready_key = |c: &Condition<PostgresWriterCondition>| (c.status, c.reason.clone());
-    let ready_before = current
-        .conditions()
-        .and_then(|c| c.find(&PostgresWriterCondition::Ready))
-        .map(ready_key);
+    let name = current.name_any();
+    let object_ref = current.object_ref(&());
+    let mut current = current.clone();
+    let generation = current.generation();
     let conditions = current.conditions_mut();
+    let clock = konditions_core::SystemClock;
     let table_change = conditions.set_with(
-        &konditions_core::SystemClock,
+        &clock,
         generation,
-        PostgresWriterCondition::TableReady,
-        status,
-        &reason,
-        &message,
+        &PostgresWriterCondition::TableReady,
+        table,
     )?;
-    let summary_change =
-        conditions.update_summary_with(&konditions_core::SystemClock, generation)?;
-    if !table_change.is_changed() && !summary_change.is_changed() {
+    let ready_change = conditions.update_summary_with(&clock, generation)?;
+    if !table_change.is_changed() && !ready_change.is_changed() {
         return Ok(());
     }
-    let mine: Vec<&Condition<PostgresWriterCondition>> = [
+    let mine = [
         PostgresWriterCondition::TableReady,
         PostgresWriterCondition::Ready,
-    ]
-    .iter()
-    .filter_map(|t| conditions.find(t))
-    .collect();
-    apply_conditions(api, &writer.name_any(), FIELD_MANAGER, mine).await?;
+    ];
+    let owned = mine.iter().filter_map(|t| conditions.find(t));
+    apply_conditions(api, &name, FIELD_MANAGER, owned).await?;
+    for (type_, change) in [
+        (PostgresWriterCondition::TableReady, table_change),
+        (PostgresWriterCondition::Ready, ready_change),
+    ] {
+        if let Some(condition) = conditions.find(&type_).filter(|_| change.is_transition()) {
+            ctx.metrics
+                .transition(type_.as_str(), condition.status.as_str());
+        }
+    }
     let ready = conditions.find(&PostgresWriterCondition::Ready);
-    if let Some(ready) = ready.filter(|r| ready_before != Some(ready_key(r))) {
-        let kind = if ready.status == Status::True {
-            EventType::Normal
-        } else {
-            EventType::Warning
-        };
-        publish(
-            ctx,
-            writer,
-            kind,
-            &format!("Ready{:?}", ready.status),
-            ready.message.clone(),
-        )
-        .await;
+    if let Some(event) = ready.and_then(|ready| ready_change.event(ready))
+        && let Err(error) = ctx.recorder.publish(&event.into(), &object_ref).await
+    {
+        tracing::debug!(%error, "could not record an event");
     }
     Ok(())
 }
@@ -506,50 +562,56 @@ async fn cleanup(
     let id = row(writer).id;
     let store = ctx.store.clone();
     let outcome = row_lock(api, writer, ctx)
-        .run(|_| {
+        .run(|lock| {
             let (id, table) = (id.clone(), table.clone());
             async move {
-                let deleted = store.delete(&table, &id).await?;
-                Ok::<_, StoreError>(Release::new(
-                    Status::False,
-                    "RowDeleted",
-                    if deleted {
+                lock.check()?;
+                let deleted = store.delete(&table, &id, lock.token()).await?;
+                Ok::<_, RowError>(
+                    Verdict::new(Status::False, "RowDeleted").message(if deleted {
                         format!("row {id} deleted from table {table}")
                     } else {
                         format!("no row {id} in table {table} to delete")
-                    },
-                ))
+                    }),
+                )
             }
         })
         .await?;
+    ctx.metrics.lock_outcome(outcome_label(&outcome));
+    let retry_after = outcome.requeue_after().unwrap_or(Duration::from_secs(1));
     match outcome {
-        Outcome::Ran { error: None, .. } => {
-            publish(
-                ctx,
-                writer,
-                EventType::Normal,
-                "RowDeleted",
-                format!("deleted row {id} from table {table}"),
-            )
-            .await;
+        // Deleted now, or already for this deletion, or the object is gone:
+        // the finalizer can go.
+        Outcome::Ran { error: None, .. } | Outcome::Done(_) | Outcome::Gone { .. } => {
             Ok(Action::await_change())
         }
         Outcome::Ran {
-            error: Some(error), ..
+            error: Some(error),
+            condition,
+            ..
+        } => {
+            record_transition(ctx, writer, &condition, Some(&error)).await;
+            // An error keeps the finalizer in place.
+            Err(Error::Deferred {
+                why: error.to_string(),
+                retry_after,
+            })
         }
-        | Outcome::LostLease {
-            error: Some(error), ..
-        } => Err(failed(ctx, writer, error).await),
-        // Someone else is on it, or our copy is stale: keep the finalizer
-        // and look again. Returning an error keeps the finalizer.
-        Outcome::Busy(held) => Err(Error::Contended(format!(
-            "the row is locked by {} until {}",
-            held.holder.as_deref().unwrap_or("another worker"),
-            held.expires_at
-        ))),
-        Outcome::Stale | Outcome::LostLease { error: None, .. } => Err(Error::Contended(
-            "the resource changed while its row was being deleted".into(),
-        )),
+        Outcome::Busy(busy) => Err(Error::Deferred {
+            why: format!(
+                "the row is locked by {}",
+                busy.lock.holder.as_deref().unwrap_or("another worker")
+            ),
+            retry_after,
+        }),
+        Outcome::BackingOff(wait) => Err(Error::Deferred {
+            why: format!("attempt {} failed, waiting for its backoff", wait.attempt),
+            retry_after,
+        }),
+        _ => Err(Error::Deferred {
+            why: "the resource changed while its row was being deleted".into(),
+            retry_after,
+        }),
     }
 }
 
@@ -558,17 +620,51 @@ async fn publish(
     ctx: &Context,
     writer: &PostgresWriter,
     type_: EventType,
-    reason: impl AsRef<str>,
+    reason: &str,
     note: String,
 ) {
     let event = KubeEvent {
         type_,
-        reason: reason.as_ref().to_owned(),
+        reason: reason.to_owned(),
         note: Some(note),
         action: "Reconcile".into(),
         secondary: None,
     };
     if let Err(error) = ctx.recorder.publish(&event, &writer.object_ref(&())).await {
         tracing::debug!(%error, "could not record an event");
+    }
+}
+
+/// An error with its causes, `a: b: c`, for logs.
+struct Chain<'a, E: ?Sized>(&'a E);
+
+impl<E: std::error::Error + ?Sized> std::fmt::Display for Chain<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// Test-only: when set to a directory, every row write stops right before
+/// its statement, creates `<dir>/<id>.held` and waits until
+/// `<dir>/<id>.release` exists. Tests use it to pause a replica at that
+/// exact point (with SIGSTOP) without relying on timing.
+pub const HOLD_BEFORE_WRITE_ENV: &str = "POSTGRES_WRITER_TEST_HOLD_BEFORE_WRITE";
+
+async fn hold_before_write(dir: &std::ffi::OsStr, id: &str) {
+    let base = std::path::Path::new(dir).join(id.replace('/', "_"));
+    let held = base.with_extension("held");
+    let release = base.with_extension("release");
+    if let Err(error) = std::fs::write(&held, b"") {
+        warn!(%error, path = %held.display(), "test hold: cannot create the marker");
+        return;
+    }
+    while !release.exists() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

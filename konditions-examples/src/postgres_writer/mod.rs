@@ -5,13 +5,18 @@
 
 mod config;
 pub mod controller;
+mod metrics;
 mod resource;
 mod store;
 
 pub use config::{ConfigError, PostgresConfig};
 pub use controller::FINALIZER;
+pub use metrics::Metrics;
 pub use resource::{
     ParsePostgresWriterConditionError, PostgresWriter, PostgresWriterCondition, PostgresWriterSpec,
     PostgresWriterStatus,
 };
-pub use store::{InvalidTableName, Row, Store, StoreError, TABLE_NAME_PATTERN, TableName};
+pub use store::{
+    FENCES_TABLE, InvalidTableName, Row, Store, StoreError, TABLE_NAME_PATTERN, TEXT_PATTERN,
+    TableName,
+};

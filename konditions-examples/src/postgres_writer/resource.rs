@@ -72,14 +72,14 @@ pub struct PostgresWriterSpec {
     #[schemars(pattern(super::TABLE_NAME_PATTERN))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.table is immutable: create a new PostgresWriter to write to another table"))]
     pub table: String,
-    /// The `name` column.
-    #[schemars(length(max = 1024))]
+    /// The `name` column (no NUL character: PostgreSQL text cannot hold one).
+    #[schemars(length(max = 1024), pattern(super::TEXT_PATTERN))]
     pub name: String,
     /// The `age` column.
     #[schemars(range(min = 0))]
     pub age: i32,
-    /// The `country` column.
-    #[schemars(length(max = 1024))]
+    /// The `country` column (no NUL character).
+    #[schemars(length(max = 1024), pattern(super::TEXT_PATTERN))]
     pub country: String,
 }
 

@@ -3,15 +3,38 @@
 //! Every value travels as a bind parameter; the one thing that cannot be a
 //! parameter, the table name, is a [`TableName`]: validated against a strict
 //! identifier pattern (the CRD schema enforces the same pattern) and quoted.
+//!
+//! # Fencing
+//!
+//! Every write carries the [`FencingToken`] of the lock it runs under. The
+//! operator keeps the greatest token it has seen per row in
+//! [`FENCES_TABLE`] (created when missing), and a write with a smaller
+//! token changes nothing and fails with [`StoreError::Fenced`]: a replica
+//! that was paused past its lease cannot write an older spec over a newer
+//! one, nor bring back a deleted row (the fence outlives the row, as a
+//! tombstone). The row records the token of the write that last changed it
+//! in its `fencing_token` column.
 
 use std::fmt;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use konditions_core::lock::FencingToken;
+use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
 
 use super::PostgresConfig;
+
+/// The table that keeps the greatest fencing token written per row: a
+/// write with a smaller token is refused ([`StoreError::Fenced`]), and the
+/// fence outlives a deleted row so a stale write cannot bring it back.
+pub const FENCES_TABLE: &str = "postgres_writer_fences";
+
+/// The pattern of the text columns: anything but a NUL character, which
+/// PostgreSQL text cannot hold (so the API server refuses it up front,
+/// instead of the operator failing on it forever).
+pub const TEXT_PATTERN: &str = r"^[^\x00]*$";
 
 /// The pattern a table name must match: a lower-case SQL identifier.
 /// Lower case only, so the name means the same quoted or not.
@@ -95,7 +118,7 @@ pub enum StoreError {
     TableMissing(TableName),
     /// The table exists but is not shaped as the operator needs.
     #[error(
-        "table \"{table}\" cannot hold the rows: {detail}; it needs id TEXT PRIMARY KEY, name TEXT, age INTEGER, country TEXT"
+        "table \"{table}\" cannot hold the rows: {detail}; it needs id TEXT PRIMARY KEY, name TEXT, age INTEGER, country TEXT, fencing_token BIGINT (a table made for the tutorial: ALTER TABLE {table} ADD COLUMN fencing_token BIGINT NOT NULL DEFAULT 0)"
     )]
     TableIncompatible {
         /// The table.
@@ -109,9 +132,20 @@ pub enum StoreError {
         /// The spec field.
         field: &'static str,
     },
+    /// A write under an older lock than one that already wrote this row:
+    /// refused, nothing changed.
+    #[error(
+        "row {id} was written under a newer lock than fencing token {token}; this write is stale and was refused"
+    )]
+    Fenced {
+        /// The row.
+        id: String,
+        /// The refused token.
+        token: FencingToken,
+    },
     /// Any other database error.
-    #[error("database error: {0}")]
-    Query(tokio_postgres::Error),
+    #[error("database error")]
+    Query(#[source] tokio_postgres::Error),
 }
 
 impl StoreError {
@@ -141,6 +175,8 @@ impl StoreError {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// Set once the fences table is known to exist.
+    fences: std::sync::Arc<OnceCell<()>>,
 }
 
 /// How long to wait for a connection before reporting the database down.
@@ -176,7 +212,10 @@ impl Store {
             .recycle_timeout(Some(CONNECT_TIMEOUT))
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            fences: Default::default(),
+        })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
@@ -186,12 +225,14 @@ impl Store {
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
-    /// Checks that the table exists and has the columns the operator writes.
+    /// Checks that the table exists and has the columns the operator
+    /// writes, and creates the fences table when it is missing.
     #[tracing::instrument(skip(self), fields(table = %table))]
     pub async fn check_table(&self, table: &TableName) -> Result<(), StoreError> {
         let client = self.client().await?;
+        self.ensure_fences(&client).await?;
         let sql = format!(
-            "SELECT id, name, age, country FROM {} WHERE false",
+            "SELECT id, name, age, country, fencing_token FROM {} WHERE false",
             table.quoted()
         );
         client
@@ -201,10 +242,35 @@ impl Store {
         Ok(())
     }
 
-    /// Inserts the row, or updates it when a row with its id exists.
-    /// Returns whether anything changed (an identical row is left alone).
-    #[tracing::instrument(skip(self, row), fields(table = %table, id = %row.id))]
-    pub async fn upsert(&self, table: &TableName, row: &Row) -> Result<bool, StoreError> {
+    async fn ensure_fences(&self, client: &deadpool_postgres::Object) -> Result<(), StoreError> {
+        self.fences
+            .get_or_try_init(|| async {
+                let sql = format!(
+                    "CREATE TABLE IF NOT EXISTS {FENCES_TABLE} (resource TEXT PRIMARY KEY, fencing_token BIGINT NOT NULL)"
+                );
+                match client.batch_execute(&sql).await {
+                    Ok(()) => Ok(()),
+                    // Two operators creating it at once: one wins, both can use it.
+                    Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(()),
+                    Err(e) if e.code().is_none() => Err(StoreError::Unavailable(e.to_string())),
+                    Err(e) => Err(StoreError::Query(e)),
+                }
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// Inserts the row, or updates it when a row with its id exists, under
+    /// the fencing token `token`. Returns whether anything changed (an
+    /// identical row is left alone). A token smaller than the greatest one
+    /// seen for the row is refused: [`StoreError::Fenced`].
+    #[tracing::instrument(skip(self, row), fields(table = %table, id = %row.id, %token))]
+    pub async fn upsert(
+        &self,
+        table: &TableName,
+        row: &Row,
+        token: FencingToken,
+    ) -> Result<bool, StoreError> {
         // Caught before the round trip, with the field named.
         for (field, value) in [
             ("name", &row.name),
@@ -216,14 +282,35 @@ impl Store {
             }
         }
         let client = self.client().await?;
+        self.ensure_fences(&client).await?;
+        // One statement: the fence moves forward (or the statement changes
+        // nothing), then the row is written only if it did.
         let sql = format!(
-            "INSERT INTO {t} AS t (id, name, age, country) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, age = EXCLUDED.age, country = EXCLUDED.country \
-             WHERE (t.name, t.age, t.country) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.age, EXCLUDED.country)",
+            "WITH fence AS ({fence}), \
+             written AS (\
+               INSERT INTO {t} AS t (id, name, age, country, fencing_token) \
+               SELECT $2, $3, $4, $5, $1 FROM fence \
+               ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, age = EXCLUDED.age, \
+                 country = EXCLUDED.country, fencing_token = EXCLUDED.fencing_token \
+               WHERE (t.name, t.age, t.country) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.age, EXCLUDED.country) \
+               RETURNING 1) \
+             SELECT (SELECT count(*) FROM fence), (SELECT count(*) FROM written)",
+            fence = fence_sql(),
             t = table.quoted()
         );
-        let changed = client
-            .execute(&sql, &[&row.id, &row.name, &row.age, &row.country])
+        let resource = fence_key(table, &row.id);
+        let counts = client
+            .query_one(
+                &sql,
+                &[
+                    &token.to_i64(),
+                    &row.id,
+                    &row.name,
+                    &row.age,
+                    &row.country,
+                    &resource,
+                ],
+            )
             .await
             .map_err(|e| match e.code() {
                 // ON CONFLICT needs a unique constraint on id.
@@ -235,23 +322,67 @@ impl Store {
                 }
                 _ => StoreError::classify(e, table),
             })?;
-        Ok(changed > 0)
+        fenced(&counts, &row.id, token)
     }
 
-    /// Deletes the row with `id`. Returns whether a row was deleted. A
-    /// missing table means there is nothing to delete.
-    #[tracing::instrument(skip(self), fields(table = %table))]
-    pub async fn delete(&self, table: &TableName, id: &str) -> Result<bool, StoreError> {
+    /// Deletes the row with `id` under the fencing token `token`. Returns
+    /// whether a row was deleted. A missing table means there is nothing to
+    /// delete. The fence stays, so a stale write cannot bring the row back.
+    #[tracing::instrument(skip(self), fields(table = %table, %token))]
+    pub async fn delete(
+        &self,
+        table: &TableName,
+        id: &str,
+        token: FencingToken,
+    ) -> Result<bool, StoreError> {
         let client = self.client().await?;
-        let sql = format!("DELETE FROM {} WHERE id = $1", table.quoted());
-        match client.execute(&sql, &[&id]).await {
-            Ok(deleted) => Ok(deleted > 0),
+        self.ensure_fences(&client).await?;
+        let sql = format!(
+            "WITH fence AS ({fence}), \
+             deleted AS (DELETE FROM {t} WHERE id = $2 AND EXISTS (SELECT 1 FROM fence) RETURNING 1) \
+             SELECT (SELECT count(*) FROM fence), (SELECT count(*) FROM deleted)",
+            fence = fence_sql().replace("$6", "$3"),
+            t = table.quoted()
+        );
+        let resource = fence_key(table, id);
+        match client
+            .query_one(&sql, &[&token.to_i64(), &id, &resource])
+            .await
+        {
+            Ok(counts) => fenced(&counts, id, token),
             Err(e) => match StoreError::classify(e, table) {
                 StoreError::TableMissing(_) => Ok(false),
                 other => Err(other),
             },
         }
     }
+}
+
+/// The CTE that moves the fence of `$6` (the row's key) to token `$1`, or
+/// returns no row when a greater token is already there.
+fn fence_sql() -> String {
+    format!(
+        "INSERT INTO {FENCES_TABLE} AS f (resource, fencing_token) VALUES ($6, $1) \
+         ON CONFLICT (resource) DO UPDATE SET fencing_token = EXCLUDED.fencing_token \
+         WHERE f.fencing_token <= EXCLUDED.fencing_token RETURNING 1"
+    )
+}
+
+/// The fence of a row: its table and id (a resource's table never changes).
+fn fence_key(table: &TableName, id: &str) -> String {
+    format!("{table}/{id}")
+}
+
+/// `(fence moved, rows changed)` as the result of a write.
+fn fenced(counts: &tokio_postgres::Row, id: &str, token: FencingToken) -> Result<bool, StoreError> {
+    let (fence, changed): (i64, i64) = (counts.get(0), counts.get(1));
+    if fence == 0 {
+        return Err(StoreError::Fenced {
+            id: id.to_owned(),
+            token,
+        });
+    }
+    Ok(changed > 0)
 }
 
 #[cfg(test)]

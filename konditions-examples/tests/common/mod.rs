@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use konditions_core::{ConditionalResource, Status};
 use konditions_examples::postgres_writer::{
-    PostgresConfig, PostgresWriter, PostgresWriterCondition, PostgresWriterSpec, Store, TableName,
-    controller,
+    Metrics, PostgresConfig, PostgresWriter, PostgresWriterCondition, PostgresWriterSpec, Store,
+    TableName, controller,
 };
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, CustomResourceExt};
@@ -85,7 +85,7 @@ impl Harness {
         self.db()
             .await
             .batch_execute(&format!(
-                "CREATE TABLE {t} (id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL);
+                "CREATE TABLE {t} (id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL, fencing_token BIGINT NOT NULL DEFAULT 0);
                  CREATE TABLE {t}_audit (op TEXT NOT NULL, id TEXT NOT NULL);
                  CREATE FUNCTION {t}_audit() RETURNS trigger LANGUAGE plpgsql AS $$
                  BEGIN
@@ -231,6 +231,16 @@ impl Harness {
     }
 
     pub fn start_operator_with(&self, client: Client, holder: &str) -> Operator {
+        self.start_operator_metered(client, holder, Metrics::default())
+    }
+
+    /// An operator whose metrics the test reads.
+    pub fn start_operator_metered(
+        &self,
+        client: Client,
+        holder: &str,
+        metrics: Metrics,
+    ) -> Operator {
         let store = Store::new(&self.config, 8).expect("pool");
         let options = controller::Options {
             holder: holder.to_owned(),
@@ -239,7 +249,7 @@ impl Harness {
             namespace: Some(self.namespace.clone()),
         };
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(controller::run(client, store, options, async {
+        let task = tokio::spawn(controller::run(client, store, options, metrics, async {
             let _ = stopped.await;
         }));
         Operator {

@@ -2,7 +2,7 @@
 //! controller) are kept through a read-modify-write of the status.
 #![deny(missing_docs, warnings)]
 
-use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+use konditions_core::{Verdict, ConditionalResource, ConditionalStatus, Conditions, Status};
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ fn main() {
     let mut cache: Cache = serde_json::from_str(&json).expect("valid object");
     cache
         .conditions_mut()
-        .set(CacheCondition::Warmed, Status::True, "Loaded", "")
+        .set(&CacheCondition::Warmed, Verdict::new(Status::True, "Loaded"))
         .expect("valid condition");
     let written = serde_json::to_value(&cache).expect("serializable");
     let conditions = written["status"]["conditions"].as_array().expect("a list");

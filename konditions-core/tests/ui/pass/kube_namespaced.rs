@@ -1,7 +1,7 @@
 //! The main use: on the spec struct of kube's `CustomResource`, namespaced.
 #![deny(missing_docs, warnings)]
 
-use konditions_core::{ConditionType, ConditionalResource, ConditionalStatus, Conditions, Status};
+use konditions_core::{Verdict, ConditionType, ConditionalResource, ConditionalStatus, Conditions, Status};
 use kube::{CustomResource, CustomResourceExt, Resource};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -40,7 +40,7 @@ fn main() {
     assert!(writer.conditions().is_none());
     writer
         .conditions_mut()
-        .set(PostgresWriterCondition::TableReady, Status::True, "Created", "table t exists")
+        .set(&PostgresWriterCondition::TableReady, Verdict::new(Status::True, "Created").message("table t exists"))
         .expect("valid condition");
     let conditions = writer.conditions().expect("status was created");
     assert!(conditions.is_true(&PostgresWriterCondition::TableReady));

@@ -4,7 +4,7 @@
 #![deny(missing_docs, warnings)]
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+use konditions_core::{Verdict, ConditionalResource, ConditionalStatus, Conditions, Status};
 
 /// Untyped conditions.
 pub type Untyped = Conditions<String, Status>;
@@ -24,8 +24,8 @@ pub struct LooseStatus(pub u32, #[konditions(conditions)] pub Untyped);
 
 fn main() {
     let mut loose = Loose::default();
-    loose.conditions_mut().set("AnyType".to_owned(), Status::False, "Because", "").expect("valid");
-    assert!(loose.conditions().expect("status").is_false(&"AnyType".to_owned()));
+    loose.conditions_mut().set("AnyType", Verdict::new(Status::False, "Because")).expect("valid");
+    assert!(loose.conditions().expect("status").is_false("AnyType"));
     fn untyped<R: ConditionalResource<Type = String>>() {}
     untyped::<Loose>();
 }

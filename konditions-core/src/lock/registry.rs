@@ -1,0 +1,137 @@
+//! What this process remembers about locks between runs: when it first
+//! saw a lock or a failure record unchanged (expiry and backoff are judged
+//! by observation, so a holder's clock running ahead cannot block this
+//! reader), which locks it is running a task under right now, and which
+//! acquires it sent without an answer.
+//!
+//! One registry per process, shared by every `Lock`: a reconciler builds a
+//! new `Lock` per run, and what it learnt must outlive it.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{LazyLock, Mutex, MutexGuard};
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+
+/// Observations older than this are dropped when the registry grows.
+const FORGET_AFTER: SignedDuration = SignedDuration::from_hours(1);
+/// Above this many observations, old ones are dropped.
+const PRUNE_ABOVE: usize = 4096;
+
+/// One condition of one object.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) struct Key {
+    /// The object's URL path and name.
+    object: String,
+    /// Its UID, so a deleted and re-created object starts afresh.
+    uid: Option<String>,
+    /// The condition type.
+    condition: String,
+}
+
+impl Key {
+    pub(super) fn new(object: String, uid: Option<String>, condition: &str) -> Self {
+        Self {
+            object,
+            uid,
+            condition: condition.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Observation {
+    entry: Value,
+    first_seen: Timestamp,
+}
+
+/// A condition as locked by one holder.
+type Holding = (Key, String);
+
+#[derive(Debug, Default)]
+struct Registry {
+    observed: HashMap<Key, Observation>,
+    running: HashSet<Holding>,
+    unanswered: HashMap<Holding, Value>,
+}
+
+static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
+
+fn registry() -> MutexGuard<'static, Registry> {
+    // The registry holds plain data: a panic elsewhere leaves it consistent.
+    REGISTRY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// When this process first saw `entry` (exactly) as `key`'s condition;
+/// `now` if it has not before.
+pub(super) fn first_seen(key: &Key, entry: &Value, now: Timestamp) -> Timestamp {
+    let mut registry = registry();
+    if let Some(seen) = registry.observed.get(key).filter(|o| o.entry == *entry) {
+        return seen.first_seen.min(now);
+    }
+    if registry.observed.len() >= PRUNE_ABOVE {
+        let horizon = now.saturating_sub(FORGET_AFTER).unwrap_or(now);
+        registry.observed.retain(|_, o| o.first_seen > horizon);
+    }
+    registry.observed.insert(
+        key.clone(),
+        Observation {
+            entry: entry.clone(),
+            first_seen: now,
+        },
+    );
+    now
+}
+
+/// Forgets what was observed of `key` (its condition changed under us).
+pub(super) fn forget(key: &Key) {
+    registry().observed.remove(key);
+}
+
+/// Marks `key` as running a task of `holder` in this process until the
+/// guard drops. `None` when it already is (a holder must not take its own
+/// lock from a task that still runs). Other holders in the same process
+/// (replicas in one test, say) are not affected.
+pub(super) fn run(key: &Key, holder: &str) -> Option<Running> {
+    let holding = (key.clone(), holder.to_owned());
+    registry()
+        .running
+        .insert(holding.clone())
+        .then_some(Running(holding))
+}
+
+/// Whether a task of `holder` runs under `key` in this process.
+pub(super) fn is_running(key: &Key, holder: &str) -> bool {
+    registry()
+        .running
+        .contains(&(key.clone(), holder.to_owned()))
+}
+
+/// The guard of [`run`].
+#[derive(Debug)]
+pub(super) struct Running(Holding);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        registry().running.remove(&self.0);
+    }
+}
+
+/// Remembers the lock `holder` tried to store as `key` when the acquire
+/// got no answer: if the server stored it, no task ran under it.
+pub(super) fn unanswered(key: &Key, holder: &str, locked: &Value) {
+    registry()
+        .unanswered
+        .insert((key.clone(), holder.to_owned()), locked.clone());
+}
+
+/// Whether `entry` is a lock `holder` sent from this process without an
+/// answer (and so ran no task under); forgets it either way.
+pub(super) fn was_unanswered(key: &Key, holder: &str, entry: &Value) -> bool {
+    registry()
+        .unanswered
+        .remove(&(key.clone(), holder.to_owned()))
+        .is_some_and(|sent| sent == *entry)
+}
