@@ -92,6 +92,17 @@ async fn the_schema_is_enforced_by_the_api_server() {
         spec["table"] = json!(bad_table);
         spec_cases.push(("bad-table", spec, "spec.table"));
     }
+    // PostgreSQL text cannot hold a NUL character: refused up front.
+    for field in ["name", "country"] {
+        let mut spec = valid_spec();
+        spec[field] = json!("a\u{0}b");
+        let path = if field == "name" {
+            "spec.name"
+        } else {
+            "spec.country"
+        };
+        spec_cases.push(("nul-character", spec, path));
+    }
     for (name, spec, field) in spec_cases {
         let message = refusal(api.create(&post, &object(name, spec.clone())).await);
         assert!(

@@ -307,3 +307,115 @@ pub fn ready(writer: &PostgresWriter) -> bool {
         status == Status::True && generation == writer.metadata.generation
     })
 }
+
+/// Requests the API server has served, from its `/metrics`
+/// (`apiserver_request_total`), summed over response codes.
+#[derive(Clone, Debug, Default)]
+pub struct ServerRequests(std::collections::HashMap<(String, String, String), u64>);
+
+impl ServerRequests {
+    /// A snapshot of the counters.
+    pub async fn read(client: &Client) -> Self {
+        let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
+        let text = client.request_text(request).await.expect("GET /metrics");
+        let mut counts = std::collections::HashMap::new();
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("apiserver_request_total{"))
+        {
+            let Some((labels, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let label = |name: &str| {
+                labels
+                    .split(&format!("{name}=\""))
+                    .nth(1)
+                    .and_then(|rest| rest.split('"').next())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let key = (label("resource"), label("subresource"), label("verb"));
+            *counts.entry(key).or_insert(0) += value.parse::<f64>().unwrap_or(0.0) as u64;
+        }
+        Self(counts)
+    }
+
+    /// How many `verb` requests on `resource`/`subresource` happened since `earlier`.
+    pub fn since(&self, earlier: &Self, resource: &str, subresource: &str, verb: &str) -> u64 {
+        let key = (resource.to_owned(), subresource.to_owned(), verb.to_owned());
+        let now = self.0.get(&key).copied().unwrap_or(0);
+        now - earlier.0.get(&key).copied().unwrap_or(0)
+    }
+
+    /// Writes to postgreswriters' status (lock patches and applies) since `earlier`.
+    pub fn status_writes_since(&self, earlier: &Self) -> u64 {
+        ["PATCH", "APPLY", "UPDATE"]
+            .iter()
+            .map(|verb| self.since(earlier, "postgreswriters", "status", verb))
+            .sum()
+    }
+
+    /// Events written (created or patched) since `earlier`.
+    pub fn event_writes_since(&self, earlier: &Self) -> u64 {
+        ["POST", "PATCH", "APPLY"]
+            .iter()
+            .map(|verb| self.since(earlier, "events", "", verb))
+            .sum()
+    }
+}
+
+impl Harness {
+    /// Also record every INSERT, UPDATE and DELETE *statement* on the
+    /// table, even one that changes no row (a refused, fenced write).
+    pub async fn audit_statements(&self) {
+        let t = self.table.as_str();
+        self.db()
+            .await
+            .batch_execute(&format!(
+                "CREATE TABLE {t}_statements (op TEXT NOT NULL);
+                 CREATE FUNCTION {t}_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN
+                   INSERT INTO {t}_statements VALUES (TG_OP);
+                   RETURN NULL;
+                 END $$;
+                 CREATE TRIGGER {t}_statement AFTER INSERT OR UPDATE OR DELETE ON {t}
+                   FOR EACH STATEMENT EXECUTE FUNCTION {t}_statement();"
+            ))
+            .await
+            .expect("statement audit");
+    }
+
+    /// How many `op` statements ran on the table (see [`Self::audit_statements`]).
+    pub async fn statements(&self, op: &str) -> i64 {
+        self.db()
+            .await
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {}_statements WHERE op = $1",
+                    self.table.as_str()
+                ),
+                &[&op],
+            )
+            .await
+            .expect("count statements")
+            .get(0)
+    }
+
+    /// The fencing tokens recorded in the table's rows.
+    pub async fn tokens(&self) -> Vec<i64> {
+        self.db()
+            .await
+            .query(
+                &format!(
+                    "SELECT fencing_token FROM {} ORDER BY id",
+                    self.table.quoted()
+                ),
+                &[],
+            )
+            .await
+            .expect("select tokens")
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+}
