@@ -14,10 +14,13 @@
 //! a condition type this manager applied before and leaves out now is
 //! removed from the object. So send every condition your controller
 //! maintains, not only the ones that changed in this reconcile; and never
-//! send other controllers' conditions (you would become their co-owner).
-//! With a derived condition enum that is exactly the known conditions,
-//! which [`apply_resource_conditions`] sends; with `Conditions<String>`
-//! (which types every condition) pick yours with [`apply_conditions`].
+//! send other controllers' conditions (you would become their co-owner),
+//! nor the ones the [lock](crate::lock) writes. With a derived condition
+//! enum that is exactly its types but those declared `lock`
+//! ([`WrittenBy::Lock`](crate::WrittenBy)), which [`apply_status`] sends,
+//! with `status.observedGeneration` (kstatus reads it; see
+//! [`kstatus`](crate::kstatus)); with `Conditions<String>` (which types
+//! every condition) pick yours with [`apply_conditions`].
 //!
 //! Skip the write when every setter returned [`Change::Unchanged`](crate::Change).
 //!
@@ -33,7 +36,10 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tracing::Instrument;
 
-use crate::{ApplyError, Condition, ConditionStatus, ConditionType, ConditionalResource};
+use crate::{
+    ApplyError, Condition, ConditionStatus, ConditionType, ConditionalResource, ConditionalStatus,
+    WrittenBy,
+};
 
 /// Server-side applies `conditions` as the `status.conditions` owned by
 /// `field_manager` on object `name`, and returns the object as stored.
@@ -98,9 +104,23 @@ where
     I: IntoIterator<Item = &'a Condition<T, S>>,
 {
     let body = apply_body::<K, T, S, I>(conditions)?;
+    send(api, name, params, body).await
+}
+
+/// Sends a status apply, in a span.
+async fn send<K>(
+    api: &Api<K>,
+    name: &str,
+    params: &PatchParams,
+    body: serde_json::Value,
+) -> Result<K, ApplyError>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+    K::DynamicType: Default,
+{
     let dt = K::DynamicType::default();
     let span = tracing::debug_span!(
-        "apply_conditions",
+        "apply_status",
         kind = %K::kind(&dt),
         name,
         field_manager = params.field_manager.as_deref().unwrap_or_default(),
@@ -117,49 +137,24 @@ where
     .await
 }
 
-/// Applies every known condition of `object` (the conditions of its
-/// `ConditionType`) as `field_manager`: see [`apply_conditions`]. Foreign
-/// and malformed entries are never sent.
+/// Applies the status this controller owns on `object` as `field_manager`:
+/// every known condition of its `ConditionType` except those the lock
+/// writes ([`WrittenBy::Lock`](crate::WrittenBy)), and
+/// `status.observedGeneration` when the status has that field. Foreign and
+/// malformed entries are never sent. See [`apply_conditions`].
 ///
 /// ```no_run
-/// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-/// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
-/// # use konditions_core::example::WidgetCondition;
-/// # #[derive(Clone, Debug, Default)] struct WidgetStatus { conditions: Conditions<WidgetCondition> }
-/// # impl ConditionalStatus for WidgetStatus {
-/// #     type Type = WidgetCondition; type Status = Status;
-/// #     fn conditions(&self) -> &Conditions<WidgetCondition> { &self.conditions }
-/// #     fn conditions_mut(&mut self) -> &mut Conditions<WidgetCondition> { &mut self.conditions }
-/// # }
-/// # #[derive(Clone, Debug, serde::Deserialize)] struct Widget { metadata: ObjectMeta, #[serde(skip)] status: Option<WidgetStatus> }
-/// # impl kube::Resource for Widget {
-/// #     type DynamicType = (); type Scope = kube::core::NamespaceResourceScope;
-/// #     fn kind(_: &()) -> std::borrow::Cow<'_, str> { "Widget".into() }
-/// #     fn group(_: &()) -> std::borrow::Cow<'_, str> { "example.com".into() }
-/// #     fn version(_: &()) -> std::borrow::Cow<'_, str> { "v1".into() }
-/// #     fn plural(_: &()) -> std::borrow::Cow<'_, str> { "widgets".into() }
-/// #     fn meta(&self) -> &ObjectMeta { &self.metadata }
-/// #     fn meta_mut(&mut self) -> &mut ObjectMeta { &mut self.metadata }
-/// # }
-/// # impl ConditionalResource for Widget {
-/// #     type Type = WidgetCondition; type Status = Status; type ResourceStatus = WidgetStatus;
-/// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
-/// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
-/// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
-/// # }
-/// use konditions_core::apply_resource_conditions;
-/// use konditions_core::example::WidgetCondition::DatabaseReady;
+/// use konditions_core::{apply_status, ConditionalResource, Status, Verdict};
+/// use konditions_core::example::{Widget, WidgetCondition::DatabaseReady};
 /// # async fn reconcile(api: kube::Api<Widget>, mut widget: Widget) -> Result<(), konditions_core::ApplyError> {
-/// if widget.set_condition(&DatabaseReady, Verdict::new(Status::True, "Connected")).unwrap().is_changed() {
-///     apply_resource_conditions(&api, &widget, "widget-controller").await?;
+/// let set = widget.set_condition(&DatabaseReady, Verdict::new(Status::True, "Connected")).unwrap();
+/// let summary = widget.update_summary().unwrap(); // Ready, Reconciling, Stalled, observedGeneration
+/// if set.is_changed() || summary.is_changed() {
+///     apply_status(&api, &widget, "widget-controller").await?;
 /// }
 /// # Ok(()) }
 /// ```
-pub async fn apply_resource_conditions<K>(
-    api: &Api<K>,
-    object: &K,
-    field_manager: &str,
-) -> Result<K, ApplyError>
+pub async fn apply_status<K>(api: &Api<K>, object: &K, field_manager: &str) -> Result<K, ApplyError>
 where
     K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug,
     <K as Resource>::DynamicType: Default,
@@ -171,8 +166,17 @@ where
         .ok_or(ApplyError::MissingName)?;
     let conditions = ConditionalResource::conditions(object)
         .into_iter()
-        .flat_map(|c| c.iter());
-    apply_conditions(api, name, field_manager, conditions).await
+        .flat_map(|c| c.iter())
+        .filter(|c| c.type_.written_by() == WrittenBy::Apply);
+    let mut body = apply_body::<K, _, _, _>(conditions)?;
+    let observed = object
+        .resource_status()
+        .and_then(|s| s.observed_generation());
+    if let Some(generation) = observed {
+        body["status"]["observedGeneration"] = json!(generation);
+    }
+    let params = PatchParams::apply(field_manager).force();
+    send(api, name, &params, body).await
 }
 
 /// The apply body: `apiVersion` and `kind` are required by server-side apply.

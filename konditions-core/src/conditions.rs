@@ -692,7 +692,7 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// use konditions_core::Conditions;
     /// use konditions_core::example::WidgetCondition;
     /// let mut list = Conditions::<WidgetCondition>::default();
-    /// assert_eq!(list.initialize(), 4);
+    /// assert_eq!(list.initialize(), 6); // four, and kstatus' two
     /// assert_eq!(list.initialize(), 0);
     /// ```
     pub fn initialize(&mut self) -> usize {
@@ -702,7 +702,8 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// Reports every declared type that has no entry yet (neither a valid
     /// condition nor a malformed one, which is left for the controller to
     /// overwrite) as `S::UNKNOWN`, reason [`INITIAL_REASON`], message
-    /// [`INITIAL_MESSAGE`], in declaration order. Existing conditions are
+    /// [`INITIAL_MESSAGE`], in declaration order; kstatus' `Reconciling` as
+    /// `S::TRUE` and `Stalled` as `S::FALSE`. Existing conditions are
     /// not touched. Returns how many were added.
     ///
     /// The API conventions ask controllers to report their conditions on
@@ -714,8 +715,9 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// let clock = ManualClock::default();
     /// let mut list = Conditions::<WidgetCondition>::default();
     /// list.set_with(&clock, Some(1), &DatabaseReady, Verdict::new(Status::True, "Connected")).unwrap();
-    /// assert_eq!(list.initialize_with(&clock, Some(1)), 3);
+    /// assert_eq!(list.initialize_with(&clock, Some(1)), 5);
     /// assert!(list.type_has_status(&DatabaseReady, &Status::True));
+    /// assert!(list.is_true(&Reconciling));
     /// assert_eq!(list.find(&Ready).unwrap().reason, "Reconciling");
     /// ```
     pub fn initialize_with<C: Clock + ?Sized>(
@@ -731,11 +733,29 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
                 Entry::Raw(r) => r.type_name() == Some(wire_type),
             });
             if !present {
-                let fields = Fields {
-                    status: S::UNKNOWN,
-                    reason: INITIAL_REASON,
-                    message: INITIAL_MESSAGE,
-                    observed_generation,
+                // kstatus' conditions start as they read before any verdict:
+                // reconciling, and not stalled.
+                let fields = if Some(type_) == T::reconciling().as_ref() {
+                    Fields {
+                        status: S::TRUE,
+                        reason: INITIAL_REASON,
+                        message: INITIAL_MESSAGE,
+                        observed_generation,
+                    }
+                } else if Some(type_) == T::stalled().as_ref() {
+                    Fields {
+                        status: S::FALSE,
+                        reason: crate::NOT_STALLED_REASON,
+                        message: "Nothing needs attention",
+                        observed_generation,
+                    }
+                } else {
+                    Fields {
+                        status: S::UNKNOWN,
+                        reason: INITIAL_REASON,
+                        message: INITIAL_MESSAGE,
+                        observed_generation,
+                    }
                 };
                 self.add(type_.clone(), fields, clock.now());
                 added += 1;
@@ -1072,9 +1092,13 @@ mod tests {
         let mut list: List = serde_json::from_value(input).unwrap();
         list.set(&Degraded, Verdict::new(Status::True, "Slow"))
             .unwrap();
-        assert_eq!(list.initialize_with(&clock(), Some(4)), 2);
+        assert_eq!(list.initialize_with(&clock(), Some(4)), 4);
         let types: Vec<_> = list.iter().map(|c| c.type_).collect();
-        assert_eq!(types, [Degraded, Ready, DatabaseReady]);
+        assert_eq!(
+            types,
+            [Degraded, Ready, DatabaseReady, Reconciling, Stalled]
+        );
+        assert!(list.is_true(&Reconciling) && list.is_false(&Stalled));
         assert_eq!(list.find(&Ready).unwrap().observed_generation, Some(4));
         assert_eq!(list.find(&Degraded).unwrap().status, Status::True);
         assert_eq!(list.unrecognized().count(), 1);

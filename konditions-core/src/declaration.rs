@@ -20,6 +20,17 @@ pub enum Polarity {
     Negative,
 }
 
+/// Who writes a condition of a type. Server-side apply and the lock must
+/// not write the same condition: the apply helpers leave out the lock's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum WrittenBy {
+    /// The controller, with server-side apply (the default).
+    #[default]
+    Apply,
+    /// The [lock](crate::lock): a task's result. Never applied.
+    Lock,
+}
+
 /// A condition type: the `type` field of a condition.
 ///
 /// Types the implementation does not recognise ([`parse`](Self::parse)
@@ -55,9 +66,43 @@ pub trait ConditionType: Clone + PartialEq + Eq + fmt::Debug + Send + Sync + 'st
 
     /// The conditions the summary is computed from, in the order that
     /// decides which one explains the summary. By default every declared
-    /// type (the summary itself is always skipped).
+    /// type (the summary, `Reconciling` and `Stalled` are always skipped).
     fn dependents() -> &'static [Self] {
         Self::declared()
+    }
+
+    /// Who writes conditions of this type. Default [`WrittenBy::Apply`].
+    fn written_by(&self) -> WrittenBy {
+        WrittenBy::Apply
+    }
+
+    /// kstatus' `Reconciling` condition (True while a generation is being
+    /// worked on and not finished), if this set declares it. The
+    /// summary's setter maintains it; see [`kstatus`](crate::kstatus).
+    fn reconciling() -> Option<Self> {
+        None
+    }
+
+    /// kstatus' `Stalled` condition (True when progress needs a human), if
+    /// this set declares it. The summary's setter maintains it.
+    fn stalled() -> Option<Self> {
+        None
+    }
+
+    /// Whether a dependent in its bad state with this reason needs a human
+    /// (a retry will not fix it): then the summary is `Stalled`, not
+    /// `Reconciling`. Default: no reason stalls.
+    fn stalls(reason: &str) -> bool {
+        let _ = reason;
+        false
+    }
+
+    /// Whether this type is one the summary's setter computes (the summary,
+    /// `Reconciling`, `Stalled`), not a dependent.
+    fn is_computed(&self) -> bool {
+        Some(self) == Self::summary().as_ref()
+            || Some(self) == Self::reconciling().as_ref()
+            || Some(self) == Self::stalled().as_ref()
     }
 }
 

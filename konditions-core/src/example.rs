@@ -4,7 +4,8 @@
 use crate::{ConditionType, Polarity};
 
 /// The conditions of an imaginary `Widget` resource: `Ready` summarises
-/// `DatabaseReady`, `BucketCreated` and the negative-polarity `Degraded`.
+/// `DatabaseReady`, `BucketCreated` and the negative-polarity `Degraded`;
+/// kstatus' `Reconciling` and `Stalled` follow (`QuotaExceeded` stalls).
 ///
 /// ```
 /// use konditions_core::{ConditionType, Polarity};
@@ -25,6 +26,10 @@ pub enum WidgetCondition {
     BucketCreated,
     /// The widget runs with reduced capacity (`False` is good).
     Degraded,
+    /// kstatus: a generation is being worked on and not finished.
+    Reconciling,
+    /// kstatus: progress needs a human.
+    Stalled,
 }
 
 impl ConditionType for WidgetCondition {
@@ -34,6 +39,8 @@ impl ConditionType for WidgetCondition {
             Self::DatabaseReady => "DatabaseReady",
             Self::BucketCreated => "BucketCreated",
             Self::Degraded => "Degraded",
+            Self::Reconciling => "Reconciling",
+            Self::Stalled => "Stalled",
         }
     }
 
@@ -50,12 +57,14 @@ impl ConditionType for WidgetCondition {
             Self::DatabaseReady,
             Self::BucketCreated,
             Self::Degraded,
+            Self::Reconciling,
+            Self::Stalled,
         ]
     }
 
     fn polarity(&self) -> Polarity {
         match self {
-            Self::Degraded => Polarity::Negative,
+            Self::Degraded | Self::Reconciling | Self::Stalled => Polarity::Negative,
             _ => Polarity::Positive,
         }
     }
@@ -66,6 +75,19 @@ impl ConditionType for WidgetCondition {
 
     fn dependents() -> &'static [Self] {
         &[Self::DatabaseReady, Self::BucketCreated, Self::Degraded]
+    }
+
+    fn reconciling() -> Option<Self> {
+        Some(Self::Reconciling)
+    }
+
+    fn stalled() -> Option<Self> {
+        Some(Self::Stalled)
+    }
+
+    fn stalls(reason: &str) -> bool {
+        // More quota takes a person.
+        reason == "QuotaExceeded"
     }
 }
 
@@ -90,6 +112,14 @@ impl crate::ConditionalStatus for WidgetStatus {
 
     fn conditions_mut(&mut self) -> &mut crate::Conditions<WidgetCondition> {
         &mut self.conditions
+    }
+
+    fn observed_generation(&self) -> Option<i64> {
+        self.observed_generation
+    }
+
+    fn observed_generation_mut(&mut self) -> Option<&mut Option<i64>> {
+        Some(&mut self.observed_generation)
     }
 }
 

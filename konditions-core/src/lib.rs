@@ -41,6 +41,7 @@ mod error;
 pub mod event;
 #[doc(hidden)]
 pub mod example;
+pub mod kstatus;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod lock;
@@ -53,11 +54,11 @@ pub mod validation;
 mod verdict;
 
 #[cfg(feature = "client")]
-pub use apply::{apply_conditions, apply_resource_conditions};
+pub use apply::{apply_conditions, apply_status};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use condition::Condition;
 pub use conditions::{Change, Conditions, INITIAL_MESSAGE, INITIAL_REASON};
-pub use declaration::{ConditionType, Polarity};
+pub use declaration::{ConditionType, Polarity, WrittenBy};
 #[cfg(feature = "client")]
 pub use error::ApplyError;
 pub use error::{ConditionError, ConversionError};
@@ -66,7 +67,10 @@ pub use lock::{Lock, LockContext, LockError, Outcome};
 pub use raw::{RawCondition, RawKind};
 pub use resource::{ConditionalResource, ConditionalStatus};
 pub use status::{ConditionStatus, KonditionnerStatus, Status};
-pub use summary::{SUMMARY_TRUE_MESSAGE, SUMMARY_TRUE_REASON};
+pub use summary::{
+    NOT_STALLED_REASON, RECONCILED_REASON, STALLED_REASON, SUMMARY_TRUE_MESSAGE,
+    SUMMARY_TRUE_REASON, SummaryChange,
+};
 pub use verdict::Verdict;
 
 #[cfg(feature = "derive")]

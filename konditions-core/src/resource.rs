@@ -10,7 +10,7 @@ use std::borrow::Borrow;
 
 use crate::{
     Change, Clock, Condition, ConditionError, ConditionStatus, ConditionType, Conditions,
-    SystemClock, Verdict,
+    SummaryChange, SystemClock, Verdict,
 };
 
 /// A status object that holds a list of conditions.
@@ -47,6 +47,20 @@ pub trait ConditionalStatus: Default {
 
     /// The conditions, mutably.
     fn conditions_mut(&mut self) -> &mut Conditions<Self::Type, Self::Status>;
+
+    /// `status.observedGeneration`: the generation the controller last
+    /// computed the summary for (kstatus, Flux and Argo CD read it). `None`
+    /// when unset or when the status has no such field.
+    fn observed_generation(&self) -> Option<i64> {
+        None
+    }
+
+    /// `status.observedGeneration`, mutably; `None` when the status has no
+    /// such field. `#[derive(ConditionalStatus)]` wires a field named
+    /// `observed_generation`.
+    fn observed_generation_mut(&mut self) -> Option<&mut Option<i64>> {
+        None
+    }
 }
 
 /// A resource (the root object of a CRD) whose status holds conditions.
@@ -183,9 +197,10 @@ pub trait ConditionalResource {
             .set_with(clock, generation, type_, verdict)
     }
 
-    /// Reports every declared condition that is missing as Unknown, with
-    /// `observedGeneration` = `metadata.generation` (see
-    /// [`Conditions::initialize_with`]). Returns how many were added.
+    /// Reports every declared condition that is missing as Unknown (kstatus'
+    /// `Reconciling` True and `Stalled` False), with `observedGeneration` =
+    /// `metadata.generation` (see [`Conditions::initialize_with`]). Returns
+    /// how many were added.
     ///
     /// ```
     /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -205,8 +220,10 @@ pub trait ConditionalResource {
     /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
     /// # }
     /// let mut w = Widget { metadata: ObjectMeta { generation: Some(1), ..Default::default() }, status: None };
-    /// assert_eq!(w.initialize_conditions(), 4);
-    /// assert!(w.conditions().unwrap().iter().all(|c| c.status == Status::Unknown && c.observed_generation == Some(1)));
+    /// assert_eq!(w.initialize_conditions(), 6);
+    /// let conditions = w.conditions().unwrap();
+    /// assert!(conditions.iter().all(|c| c.observed_generation == Some(1)));
+    /// assert_eq!(conditions.find(&WidgetCondition::Ready).unwrap().status, Status::Unknown);
     /// ```
     fn initialize_conditions(&mut self) -> usize {
         self.initialize_conditions_with(&SystemClock)
@@ -270,7 +287,7 @@ pub trait ConditionalResource {
     /// w.update_summary().unwrap();
     /// assert_eq!(w.conditions().unwrap().find(&Ready).unwrap().status, Status::Unknown);
     /// ```
-    fn update_summary(&mut self) -> Result<Change<Self::Status>, ConditionError> {
+    fn update_summary(&mut self) -> Result<SummaryChange<Self::Status>, ConditionError> {
         self.update_summary_with(&SystemClock)
     }
 
@@ -294,14 +311,26 @@ pub trait ConditionalResource {
     /// # }
     /// let mut w = Widget { metadata: ObjectMeta::default(), status: None };
     /// // `String` declares no summary.
-    /// assert_eq!(w.update_summary_with(&ManualClock::default()).unwrap(), Change::Unchanged);
+    /// assert!(!w.update_summary_with(&ManualClock::default()).unwrap().is_changed());
     /// ```
     fn update_summary_with<C: Clock + ?Sized>(
         &mut self,
         clock: &C,
-    ) -> Result<Change<Self::Status>, ConditionError> {
+    ) -> Result<SummaryChange<Self::Status>, ConditionError> {
         let generation = self.generation();
-        self.conditions_mut().update_summary_with(clock, generation)
+        let mut change = self
+            .conditions_mut()
+            .update_summary_with(clock, generation)?;
+        let status = self
+            .resource_status_mut()
+            .get_or_insert_with(Default::default);
+        if let Some(observed) = status.observed_generation_mut()
+            && *observed != generation
+        {
+            *observed = generation;
+            change.observed_generation = true;
+        }
+        Ok(change)
     }
 
     /// The condition `type_` if it was computed for the current generation

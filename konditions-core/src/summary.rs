@@ -1,7 +1,8 @@
 //! The summary condition (conventionally `Ready`), computed from the
-//! declared dependents ([`ConditionType::dependents`]).
+//! declared dependents ([`ConditionType::dependents`]), and kstatus'
+//! `Reconciling` and `Stalled` conditions, computed from the same verdict.
 //!
-//! Rules, in order:
+//! Rules of the summary, in order:
 //! 1. a dependent in its bad state (see [`Polarity`](crate::Polarity)) makes
 //!    the summary bad, with that dependent's reason and message; the first
 //!    such dependent in declaration order decides, so the result is
@@ -13,6 +14,14 @@
 //!
 //! "Good" for the summary is `S::TRUE`, or `S::FALSE` if the summary type
 //! itself is declared negative.
+//!
+//! When the types declare them ([`ConditionType::reconciling`],
+//! [`ConditionType::stalled`]), the same verdict sets kstatus' conditions:
+//! `Stalled` is True when the summary is bad for a reason that
+//! [stalls](ConditionType::stalls) (a retry will not fix it), `Reconciling`
+//! is True when the summary is not decided yet or bad for a reason a retry
+//! may fix; both are False when the summary is good. See
+//! [`kstatus`](crate::kstatus) for what tools make of it.
 
 use std::borrow::Cow;
 
@@ -25,9 +34,66 @@ use crate::{
 pub const SUMMARY_TRUE_REASON: &str = "AsExpected";
 /// The summary's message when every dependent is good.
 pub const SUMMARY_TRUE_MESSAGE: &str = "All dependent conditions are as expected";
+/// `Reconciling`'s reason once the current generation is reconciled.
+pub const RECONCILED_REASON: &str = "Reconciled";
+/// `Reconciling`'s reason when progress stalled (see `Stalled`).
+pub const STALLED_REASON: &str = "Stalled";
+/// `Stalled`'s reason when nothing needs attention.
+pub const NOT_STALLED_REASON: &str = "AsExpected";
+
+/// What [`Conditions::update_summary_with`] changed: the summary, kstatus'
+/// conditions, and (on a resource) `status.observedGeneration`.
+///
+/// ```
+/// use konditions_core::{Change, Conditions, Status};
+/// use konditions_core::example::WidgetCondition;
+/// let mut list = Conditions::<WidgetCondition>::default();
+/// let change = list.update_summary().unwrap();
+/// assert_eq!(change.summary, Change::Added);
+/// assert!(change.is_changed());
+/// assert!(!list.update_summary().unwrap().is_changed());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SummaryChange<S> {
+    /// The summary condition.
+    pub summary: Change<S>,
+    /// `Reconciling`.
+    pub reconciling: Change<S>,
+    /// `Stalled`.
+    pub stalled: Change<S>,
+    /// Whether `status.observedGeneration` changed.
+    pub observed_generation: bool,
+}
+
+impl<S> SummaryChange<S> {
+    /// Nothing changed.
+    pub const UNCHANGED: Self = Self {
+        summary: Change::Unchanged,
+        reconciling: Change::Unchanged,
+        stalled: Change::Unchanged,
+        observed_generation: false,
+    };
+
+    /// True when anything changed, so the status must be written.
+    pub fn is_changed(&self) -> bool {
+        self.summary.is_changed()
+            || self.reconciling.is_changed()
+            || self.stalled.is_changed()
+            || self.observed_generation
+    }
+}
 
 fn is_good(polarity: Polarity, truth: bool) -> bool {
     truth == (polarity == Polarity::Positive)
+}
+
+/// The dependents' verdict, and which dependent explains it.
+struct Judgement<'a, T, S> {
+    verdict: Verdict<'a, S>,
+    /// `Some(true)` good, `Some(false)` bad, `None` not decided.
+    good: Option<bool>,
+    /// The dependent that explains a bad or undecided verdict.
+    by: Option<(T, S)>,
 }
 
 impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
@@ -46,7 +112,10 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// ```
     pub fn compute_summary(&self, generation: Option<i64>) -> Option<Verdict<'_, S>> {
         let summary_type = T::summary()?;
-        let summary_polarity = summary_type.polarity();
+        Some(self.judge(summary_type.polarity(), generation).verdict)
+    }
+
+    fn judge(&self, summary_polarity: Polarity, generation: Option<i64>) -> Judgement<'_, T, S> {
         // A negative summary type reports "good" as False.
         let verdict = |good: bool| {
             if good == (summary_polarity == Polarity::Positive) {
@@ -55,17 +124,16 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
                 S::FALSE
             }
         };
-        let mut undecided: Option<Verdict<'_, S>> = None;
-        for dependent in T::dependents() {
-            if *dependent == summary_type {
-                continue;
-            }
+        let mut undecided: Option<Judgement<'_, T, S>> = None;
+        for dependent in T::dependents().iter().filter(|t| !t.is_computed()) {
             let explain = match self.find(dependent) {
                 None => Some((
+                    S::UNKNOWN,
                     Cow::Borrowed(INITIAL_REASON),
                     Cow::Owned(format!("{} has not been reported yet", dependent.as_str())),
                 )),
                 Some(c) if c.is_stale(generation) => Some((
+                    c.status.clone(),
                     Cow::Borrowed(INITIAL_REASON),
                     Cow::Owned(format!(
                         "{} was computed for generation {}, the object is at generation {}",
@@ -75,52 +143,70 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
                     )),
                 )),
                 Some(c) => match c.status.truth() {
-                    None => Some((Cow::Borrowed(&*c.reason), Cow::Borrowed(&*c.message))),
+                    None => Some((
+                        c.status.clone(),
+                        Cow::Borrowed(&*c.reason),
+                        Cow::Borrowed(&*c.message),
+                    )),
                     Some(truth) if is_good(dependent.polarity(), truth) => None,
                     Some(_) => {
-                        return Some(Verdict {
-                            status: verdict(false),
-                            reason: Cow::Borrowed(&c.reason),
-                            message: Cow::Borrowed(&c.message),
-                        });
+                        return Judgement {
+                            verdict: Verdict {
+                                status: verdict(false),
+                                reason: Cow::Borrowed(&c.reason),
+                                message: Cow::Borrowed(&c.message),
+                            },
+                            good: Some(false),
+                            by: Some((dependent.clone(), c.status.clone())),
+                        };
                     }
                 },
             };
-            if let (None, Some((reason, message))) = (&undecided, explain) {
-                undecided = Some(Verdict {
-                    status: S::UNKNOWN,
-                    reason,
-                    message,
+            if let (None, Some((status, reason, message))) = (&undecided, explain) {
+                undecided = Some(Judgement {
+                    verdict: Verdict {
+                        status: S::UNKNOWN,
+                        reason,
+                        message,
+                    },
+                    good: None,
+                    by: Some((dependent.clone(), status)),
                 });
             }
         }
-        Some(undecided.unwrap_or(Verdict {
-            status: verdict(true),
-            reason: Cow::Borrowed(SUMMARY_TRUE_REASON),
-            message: Cow::Borrowed(SUMMARY_TRUE_MESSAGE),
-        }))
+        undecided.unwrap_or(Judgement {
+            verdict: Verdict {
+                status: verdict(true),
+                reason: Cow::Borrowed(SUMMARY_TRUE_REASON),
+                message: Cow::Borrowed(SUMMARY_TRUE_MESSAGE),
+            },
+            good: Some(true),
+            by: None,
+        })
     }
 
     /// Sets the summary condition from [`compute_summary`](Self::compute_summary)
-    /// with the system clock and no generation. `Ok(Change::Unchanged)` when
-    /// `T` declares no summary.
+    /// with the system clock and no generation (and `Reconciling`,
+    /// `Stalled` when declared). Unchanged when `T` declares none of them.
     ///
     /// ```
     /// use konditions_core::{Change, Conditions, Status};
     /// use konditions_core::example::WidgetCondition::{self, *};
     /// let mut list = Conditions::<WidgetCondition>::default();
-    /// assert_eq!(list.update_summary().unwrap(), Change::Added);
+    /// assert_eq!(list.update_summary().unwrap().summary, Change::Added);
     /// assert_eq!(list.find(&Ready).unwrap().status, Status::Unknown);
-    /// assert_eq!(list.update_summary().unwrap(), Change::Unchanged);
+    /// assert!(!list.update_summary().unwrap().is_changed());
     /// ```
-    pub fn update_summary(&mut self) -> Result<Change<S>, ConditionError> {
+    pub fn update_summary(&mut self) -> Result<SummaryChange<S>, ConditionError> {
         self.update_summary_with(&SystemClock, None)
     }
 
     /// Sets the summary condition from [`compute_summary`](Self::compute_summary),
-    /// with `observedGeneration` = `generation` and the transition time from
-    /// `clock`. Fails only when a dependent's stored reason or message is
-    /// invalid (written by someone else), leaving the list unchanged.
+    /// and kstatus' `Reconciling` and `Stalled` from the same verdict when
+    /// they are declared, with `observedGeneration` = `generation` and the
+    /// transition time from `clock`. Fails only when a dependent's stored
+    /// reason or message is invalid (written by someone else), leaving the
+    /// list unchanged.
     ///
     /// ```
     /// use konditions_core::{Change, Conditions, ManualClock, Status, Verdict};
@@ -131,30 +217,98 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// list.update_summary_with(&clock, Some(1)).unwrap();
     /// let ready = list.find(&Ready).unwrap();
     /// assert_eq!((ready.status, ready.reason.as_str()), (Status::False, "OneReplica"));
+    /// // A retry may fix `OneReplica`: reconciling, not stalled.
+    /// assert!(list.is_true(&Reconciling));
+    /// assert!(list.is_false(&Stalled));
     /// ```
     pub fn update_summary_with<C: Clock + ?Sized>(
         &mut self,
         clock: &C,
         generation: Option<i64>,
+    ) -> Result<SummaryChange<S>, ConditionError> {
+        let (summary, reconciling, stalled) = (T::summary(), T::reconciling(), T::stalled());
+        if summary.is_none() && reconciling.is_none() && stalled.is_none() {
+            return Ok(SummaryChange::UNCHANGED);
+        }
+        let polarity = summary
+            .as_ref()
+            .map_or(Polarity::Positive, |s| s.polarity());
+        let judged = self.judge(polarity, generation);
+        let kstatus = kstatus_verdicts(&judged, generation);
+        // The verdicts borrow from the list they are written to.
+        let summary_verdict = judged.verdict.into_owned();
+        let mut change = SummaryChange::UNCHANGED;
+        if let Some(summary) = summary {
+            change.summary = self.set_unless_same(clock, generation, &summary, summary_verdict)?;
+        }
+        let (reconciling_verdict, stalled_verdict) = kstatus;
+        if let Some(reconciling) = reconciling {
+            change.reconciling =
+                self.set_unless_same(clock, generation, &reconciling, reconciling_verdict)?;
+        }
+        if let Some(stalled) = stalled {
+            change.stalled = self.set_unless_same(clock, generation, &stalled, stalled_verdict)?;
+        }
+        Ok(change)
+    }
+
+    /// `set_with`, with a fast path that neither validates nor allocates
+    /// when the condition is already exactly that.
+    fn set_unless_same<C: Clock + ?Sized>(
+        &mut self,
+        clock: &C,
+        generation: Option<i64>,
+        type_: &T,
+        verdict: Verdict<'_, S>,
     ) -> Result<Change<S>, ConditionError> {
-        let Some(summary_type) = T::summary() else {
-            return Ok(Change::Unchanged);
-        };
-        let Some(summary) = self.compute_summary(generation) else {
-            return Ok(Change::Unchanged);
-        };
-        let unchanged = self.find(&summary_type).is_some_and(|c| {
-            c.status == summary.status
-                && c.reason == summary.reason
-                && c.message == summary.message
+        let same = self.find(type_).is_some_and(|c| {
+            c.status == verdict.status
+                && c.reason == verdict.reason
+                && c.message == verdict.message
                 && c.observed_generation == generation
         });
-        if unchanged {
+        if same {
             return Ok(Change::Unchanged);
         }
-        // The summary borrows from the list it is written to.
-        let summary = summary.into_owned();
-        self.set_with(clock, generation, &summary_type, summary)
+        self.set_with(clock, generation, type_, verdict)
+    }
+}
+
+/// `Reconciling` and `Stalled` for a judgement of the dependents.
+fn kstatus_verdicts<T: ConditionType, S: ConditionStatus>(
+    judged: &Judgement<'_, T, S>,
+    generation: Option<i64>,
+) -> (Verdict<'static, S>, Verdict<'static, S>) {
+    let explained = || match &judged.by {
+        Some((type_, status)) => format!(
+            "{} is {} ({}): {}",
+            type_.as_str(),
+            status.as_str(),
+            judged.verdict.reason,
+            judged.verdict.message
+        ),
+        None => judged.verdict.message.to_string(),
+    };
+    let not_stalled =
+        || Verdict::new(S::FALSE, NOT_STALLED_REASON).message("Nothing needs attention");
+    let stalls = judged.good == Some(false) && T::stalls(&judged.verdict.reason);
+    match judged.good {
+        Some(true) => (
+            Verdict::new(S::FALSE, RECONCILED_REASON).message(match generation {
+                Some(g) => format!("Generation {g} is reconciled"),
+                None => "The object is reconciled".to_owned(),
+            }),
+            not_stalled(),
+        ),
+        _ if stalls => (
+            Verdict::new(S::FALSE, STALLED_REASON)
+                .message("Progress needs attention: see the Stalled condition"),
+            Verdict::new(S::TRUE, judged.verdict.reason.to_string()).message(explained()),
+        ),
+        _ => (
+            Verdict::new(S::TRUE, judged.verdict.reason.to_string()).message(explained()),
+            not_stalled(),
+        ),
     }
 }
 
@@ -262,14 +416,14 @@ mod tests {
         let clock = ManualClock::default();
         let mut list = all_good(Some(3));
         assert_eq!(
-            list.update_summary_with(&clock, Some(3)).unwrap(),
+            list.update_summary_with(&clock, Some(3)).unwrap().summary,
             Change::Added
         );
         let ready = list.find(&Ready).unwrap();
         assert_eq!(ready.status, Status::True);
         assert_eq!(ready.observed_generation, Some(3));
         assert_eq!(
-            list.update_summary_with(&clock, Some(3)).unwrap(),
+            list.update_summary_with(&clock, Some(3)).unwrap().summary,
             Change::Unchanged
         );
         list.set_with(
@@ -280,7 +434,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            list.update_summary_with(&clock, Some(3)).unwrap(),
+            list.update_summary_with(&clock, Some(3)).unwrap().summary,
             Change::Transitioned { from: Status::True }
         );
         assert_eq!(list.find(&Ready).unwrap().reason, "Down");
@@ -290,7 +444,105 @@ mod tests {
     fn no_summary_declared_is_a_no_op() {
         let mut list = Conditions::<String>::default();
         assert!(list.compute_summary(None).is_none());
-        assert_eq!(list.update_summary().unwrap(), Change::Unchanged);
+        assert!(!list.update_summary().unwrap().is_changed());
         assert!(list.is_empty());
+    }
+
+    #[test]
+    fn kstatus_conditions_follow_the_verdict() {
+        let clock = ManualClock::default();
+        let state = |list: &List| {
+            let status = |t: &WidgetCondition| list.find(t).map(|c| (c.status, c.reason.clone()));
+            (status(&Ready), status(&Reconciling), status(&Stalled))
+        };
+        // Nothing reported yet: reconciling.
+        let mut list = List::default();
+        list.update_summary_with(&clock, Some(1)).unwrap();
+        let (ready, reconciling, stalled) = state(&list);
+        assert_eq!(ready.unwrap().0, Status::Unknown);
+        assert_eq!(
+            reconciling.unwrap(),
+            (Status::True, INITIAL_REASON.to_owned())
+        );
+        assert_eq!(
+            stalled.unwrap(),
+            (Status::False, NOT_STALLED_REASON.to_owned())
+        );
+        let message = &list.find(&Reconciling).unwrap().message;
+        assert!(
+            message.starts_with("DatabaseReady is Unknown (Reconciling): "),
+            "{message}"
+        );
+
+        // All good: neither.
+        let mut list = all_good(Some(1));
+        let change = list.update_summary_with(&clock, Some(1)).unwrap();
+        assert!(change.is_changed());
+        assert_eq!(
+            state(&list),
+            (
+                Some((Status::True, SUMMARY_TRUE_REASON.to_owned())),
+                Some((Status::False, RECONCILED_REASON.to_owned())),
+                Some((Status::False, NOT_STALLED_REASON.to_owned()))
+            )
+        );
+        assert!(
+            !list
+                .update_summary_with(&clock, Some(1))
+                .unwrap()
+                .is_changed()
+        );
+
+        // A failure a retry may fix: reconciling.
+        list.set_with(
+            &clock,
+            Some(1),
+            &DatabaseReady,
+            Verdict::new(Status::False, "Down"),
+        )
+        .unwrap();
+        list.update_summary_with(&clock, Some(1)).unwrap();
+        assert_eq!(state(&list).1.unwrap(), (Status::True, "Down".to_owned()));
+        assert_eq!(state(&list).2.unwrap().0, Status::False);
+
+        // One that needs a human: stalled, with the cause in the message.
+        list.set_with(
+            &clock,
+            Some(1),
+            &DatabaseReady,
+            Verdict::new(Status::True, "Up"),
+        )
+        .unwrap();
+        list.set_with(
+            &clock,
+            Some(1),
+            &BucketCreated,
+            Verdict::new(Status::False, "QuotaExceeded").message("10/10 buckets"),
+        )
+        .unwrap();
+        let change = list.update_summary_with(&clock, Some(1)).unwrap();
+        assert_eq!(
+            change.stalled,
+            Change::Transitioned {
+                from: Status::False
+            }
+        );
+        assert_eq!(
+            state(&list).1.unwrap(),
+            (Status::False, STALLED_REASON.to_owned())
+        );
+        let stalled = list.find(&Stalled).unwrap();
+        assert_eq!(
+            (stalled.status, stalled.reason.as_str()),
+            (Status::True, "QuotaExceeded")
+        );
+        assert_eq!(
+            stalled.message,
+            "BucketCreated is False (QuotaExceeded): 10/10 buckets"
+        );
+        // A new generation is not judged yet: back to reconciling.
+        list.update_summary_with(&clock, Some(2)).unwrap();
+        assert_eq!(state(&list).1.unwrap().0, Status::True);
+        assert_eq!(state(&list).2.unwrap().0, Status::False);
     }
 }

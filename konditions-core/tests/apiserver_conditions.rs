@@ -9,7 +9,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use konditions_core::example::WidgetCondition::{self, *};
 use konditions_core::{
     ConditionalResource, ConditionalStatus, Conditions, ManualClock, RawKind, Status, Verdict,
-    apply_conditions, apply_resource_conditions,
+    apply_conditions, apply_status,
 };
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{CustomResource, CustomResourceExt, ResourceExt};
@@ -152,7 +152,7 @@ fn crd_schema_survives_the_structural_rewrite() {
 async fn valid_conditions_are_stored_and_read_back() {
     let (api, mut gadget) = gadget("valid").await;
     let clock = ManualClock::new("2024-05-01T10:00:00Z".parse().unwrap());
-    assert_eq!(gadget.initialize_conditions_with(&clock), 4);
+    assert_eq!(gadget.initialize_conditions_with(&clock), 6);
     gadget
         .set_condition_with(
             &clock,
@@ -160,7 +160,7 @@ async fn valid_conditions_are_stored_and_read_back() {
             Verdict::new(Status::True, "Connected").message("db up"),
         )
         .unwrap();
-    let stored = apply_resource_conditions(&api, &gadget, "gadget-controller")
+    let stored = apply_status(&api, &gadget, "gadget-controller")
         .await
         .unwrap();
     assert_eq!(stored.status, gadget.status);
@@ -254,9 +254,7 @@ async fn two_field_managers_keep_each_others_conditions() {
         Verdict::new(Status::True, "Connected"),
     )
     .unwrap();
-    apply_resource_conditions(&api, &a, "controller-a")
-        .await
-        .unwrap();
+    apply_status(&api, &a, "controller-a").await.unwrap();
 
     let mut b = Conditions::<String>::default();
     b.set_with(
@@ -283,9 +281,7 @@ async fn two_field_managers_keep_each_others_conditions() {
         Verdict::new(Status::True, "Created"),
     )
     .unwrap();
-    let stored = apply_resource_conditions(&api, &a, "controller-a")
-        .await
-        .unwrap();
+    let stored = apply_status(&api, &a, "controller-a").await.unwrap();
     let conditions = stored.conditions().unwrap();
     assert!(conditions.is_false(&DatabaseReady));
     assert!(conditions.is_true(&BucketCreated));

@@ -534,7 +534,7 @@ async fn update_status(
     apply_conditions(api, &name, FIELD_MANAGER, owned).await?;
     for (type_, change) in [
         (PostgresWriterCondition::TableReady, table_change),
-        (PostgresWriterCondition::Ready, ready_change),
+        (PostgresWriterCondition::Ready, ready_change.summary),
     ] {
         if let Some(condition) = conditions.find(&type_).filter(|_| change.is_transition()) {
             ctx.metrics
@@ -542,7 +542,7 @@ async fn update_status(
         }
     }
     let ready = conditions.find(&PostgresWriterCondition::Ready);
-    if let Some(event) = ready.and_then(|ready| ready_change.event(ready))
+    if let Some(event) = ready.and_then(|ready| ready_change.summary.event(ready))
         && let Err(error) = ctx.recorder.publish(&event.into(), &object_ref).await
     {
         tracing::debug!(%error, "could not record an event");
