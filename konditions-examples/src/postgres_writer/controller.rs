@@ -161,6 +161,29 @@ struct Context {
     metrics: Metrics,
     /// Consecutive failures per resource, for `error_policy`'s backoff.
     failures: Mutex<HashMap<ObjectRef<PostgresWriter>, u32>>,
+    /// UIDs of objects whose finalizer this process removed recently.
+    released: Recent,
+}
+
+/// A bounded set of recent UIDs (the oldest are forgotten first).
+#[derive(Default)]
+struct Recent(Mutex<std::collections::VecDeque<String>>);
+
+impl Recent {
+    const CAPACITY: usize = 4096;
+
+    fn insert(&self, uid: String) {
+        let mut recent = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if recent.len() == Self::CAPACITY {
+            recent.pop_front();
+        }
+        recent.push_back(uid);
+    }
+
+    fn contains(&self, uid: &str) -> bool {
+        let recent = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        recent.iter().any(|u| u == uid)
+    }
 }
 
 /// Runs the controller until `shutdown` completes, then finishes the
@@ -194,6 +217,7 @@ pub async fn run(
         store,
         metrics,
         failures: Mutex::default(),
+        released: Recent::default(),
         options: options.clone(),
     });
     let writers: Api<PostgresWriter> = match &options.namespace {
@@ -236,6 +260,20 @@ async fn reconcile_one(writer: Arc<PostgresWriter>, ctx: &Context) -> Result<Act
         .namespace()
         .ok_or_else(|| Error::NoNamespace(writer.name_any()))?;
     let api: Api<PostgresWriter> = Api::namespaced(ctx.client.clone(), &namespace);
+    let deleting = writer
+        .metadata
+        .deletion_timestamp
+        .is_some()
+        .then(|| writer.uid())
+        .flatten();
+    if deleting
+        .as_ref()
+        .is_some_and(|uid| ctx.released.contains(uid))
+    {
+        // This process removed the finalizer already; the copy predates it
+        // (the watch events of our own status writes come first).
+        return Ok(Action::await_change());
+    }
     let result = finalizer::finalizer(&api, FINALIZER, writer, |event| async {
         match event {
             Finalizer::Apply(writer) => apply(&api, &writer, ctx).await,
@@ -244,7 +282,12 @@ async fn reconcile_one(writer: Arc<PostgresWriter>, ctx: &Context) -> Result<Act
     })
     .await;
     match result {
-        Ok(action) => Ok(action),
+        Ok(action) => {
+            if let Some(uid) = deleting {
+                ctx.released.insert(uid);
+            }
+            Ok(action)
+        }
         Err(finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e)) => Err(e),
         // Another replica finished the cleanup first and the object is gone.
         Err(finalizer::Error::RemoveFinalizer(e)) if is_gone_or_changed(&e) => {
@@ -352,7 +395,10 @@ async fn apply(
     let current = match &row {
         RowStep::Ran { object, .. } => object,
         RowStep::Gone => return Ok(Action::await_change()),
-        _ => writer,
+        // Our copy is stale, or another replica is writing: a summary
+        // computed from it could only be older than what is stored.
+        RowStep::Later(after) => return Ok(Action::requeue(*after)),
+        RowStep::Skipped => writer,
     };
     update_status(api, current, table_verdict(&table), ctx).await?;
     match (table, row) {

@@ -308,10 +308,17 @@ pub fn ready(writer: &PostgresWriter) -> bool {
     })
 }
 
+/// PostgresWriters, for [`ServerRequests::since`].
+pub const WRITERS: (&str, &str, &str) = ("demo.yash.com", "postgreswriters", "");
+/// Their status subresource.
+pub const STATUS: (&str, &str, &str) = ("demo.yash.com", "postgreswriters", "status");
+/// Events (kube-runtime records `events.k8s.io/v1`).
+pub const EVENTS: (&str, &str, &str) = ("events.k8s.io", "events", "");
+
 /// Requests the API server has served, from its `/metrics`
 /// (`apiserver_request_total`), summed over response codes.
 #[derive(Clone, Debug, Default)]
-pub struct ServerRequests(std::collections::HashMap<(String, String, String), u64>);
+pub struct ServerRequests(std::collections::HashMap<(String, String, String, String), u64>);
 
 impl ServerRequests {
     /// A snapshot of the counters.
@@ -334,24 +341,40 @@ impl ServerRequests {
                     .unwrap_or_default()
                     .to_owned()
             };
-            let key = (label("resource"), label("subresource"), label("verb"));
+            let key = (
+                label("group"),
+                label("resource"),
+                label("subresource"),
+                label("verb"),
+            );
             *counts.entry(key).or_insert(0) += value.parse::<f64>().unwrap_or(0.0) as u64;
         }
         Self(counts)
     }
 
-    /// How many `verb` requests on `resource`/`subresource` happened since `earlier`.
-    pub fn since(&self, earlier: &Self, resource: &str, subresource: &str, verb: &str) -> u64 {
-        let key = (resource.to_owned(), subresource.to_owned(), verb.to_owned());
+    /// How many `verb` requests on `group`'s `resource`/`subresource`
+    /// happened since `earlier`, whatever their response code.
+    pub fn since(
+        &self,
+        earlier: &Self,
+        (group, resource, subresource): (&str, &str, &str),
+        verb: &str,
+    ) -> u64 {
+        let key = (
+            group.to_owned(),
+            resource.to_owned(),
+            subresource.to_owned(),
+            verb.to_owned(),
+        );
         let now = self.0.get(&key).copied().unwrap_or(0);
         now - earlier.0.get(&key).copied().unwrap_or(0)
     }
 
-    /// Writes to postgreswriters' status (lock patches and applies) since `earlier`.
+    /// Writes to PostgresWriters' status (lock patches and applies) since `earlier`.
     pub fn status_writes_since(&self, earlier: &Self) -> u64 {
         ["PATCH", "APPLY", "UPDATE"]
             .iter()
-            .map(|verb| self.since(earlier, "postgreswriters", "status", verb))
+            .map(|verb| self.since(earlier, STATUS, verb))
             .sum()
     }
 
@@ -359,7 +382,7 @@ impl ServerRequests {
     pub fn event_writes_since(&self, earlier: &Self) -> u64 {
         ["POST", "PATCH", "APPLY"]
             .iter()
-            .map(|verb| self.since(earlier, "events", "", verb))
+            .map(|verb| self.since(earlier, EVENTS, verb))
             .sum()
     }
 }
