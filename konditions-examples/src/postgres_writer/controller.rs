@@ -47,9 +47,13 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{info, warn};
 
 use super::{
-    InvalidTableName, Metrics, PostgresWriter, PostgresWriterCondition, Row, Store, StoreError,
+    InvalidTableName, Metrics, PostgresWriter, PostgresWriterCondition, Row, Rows, StoreError,
     TableName,
 };
+
+#[cfg(test)]
+#[path = "controller_tests.rs"]
+mod tests;
 
 /// The finalizer that keeps a resource until its row is deleted.
 pub const FINALIZER: &str = "demo.yash.com/row-cleanup";
@@ -153,9 +157,9 @@ fn store_reason(error: &StoreError) -> &'static str {
 }
 
 /// What every reconcile shares.
-struct Context {
+struct Context<R> {
     client: Client,
-    store: Store,
+    store: R,
     recorder: Recorder,
     options: Options,
     metrics: Metrics,
@@ -202,7 +206,7 @@ impl Recent {
 /// ```
 pub async fn run(
     client: Client,
-    store: Store,
+    store: impl Rows,
     options: Options,
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
@@ -240,7 +244,10 @@ pub async fn run(
     info!("postgres-writer controller stopped");
 }
 
-async fn reconcile(writer: Arc<PostgresWriter>, ctx: Arc<Context>) -> Result<Action, Error> {
+async fn reconcile<R: Rows>(
+    writer: Arc<PostgresWriter>,
+    ctx: Arc<Context<R>>,
+) -> Result<Action, Error> {
     let started = Instant::now();
     let object_ref = ObjectRef::from_obj(&*writer);
     let result = reconcile_one(writer, &ctx).await;
@@ -255,7 +262,10 @@ async fn reconcile(writer: Arc<PostgresWriter>, ctx: Arc<Context>) -> Result<Act
     result
 }
 
-async fn reconcile_one(writer: Arc<PostgresWriter>, ctx: &Context) -> Result<Action, Error> {
+async fn reconcile_one<R: Rows>(
+    writer: Arc<PostgresWriter>,
+    ctx: &Context<R>,
+) -> Result<Action, Error> {
     let namespace = writer
         .namespace()
         .ok_or_else(|| Error::NoNamespace(writer.name_any()))?;
@@ -303,7 +313,7 @@ fn is_gone_or_changed(error: &kube::Error) -> bool {
 
 /// Backoff per resource for failures that are not the row task's (whose
 /// backoff the lock keeps): 1 s, 2 s, 4 s ... up to 5 minutes.
-fn error_policy(writer: Arc<PostgresWriter>, error: &Error, ctx: Arc<Context>) -> Action {
+fn error_policy<R>(writer: Arc<PostgresWriter>, error: &Error, ctx: Arc<Context<R>>) -> Action {
     let delay = match error {
         Error::Deferred { retry_after, .. } => *retry_after,
         _ => {
@@ -376,10 +386,10 @@ enum RowStep {
     Gone,
 }
 
-async fn apply(
+async fn apply<R: Rows>(
     api: &Api<PostgresWriter>,
     writer: &PostgresWriter,
-    ctx: &Context,
+    ctx: &Context<R>,
 ) -> Result<Action, Error> {
     let table = match TableName::new(&writer.spec.table) {
         Err(invalid) => Table::Invalid(invalid),
@@ -418,11 +428,11 @@ async fn apply(
 }
 
 /// Runs the upsert under the lock on `RowWritten`.
-async fn write_row(
+async fn write_row<R: Rows>(
     api: &Api<PostgresWriter>,
     writer: &PostgresWriter,
     table: &TableName,
-    ctx: &Context,
+    ctx: &Context<R>,
 ) -> Result<RowStep, Error> {
     let row = row(writer);
     let generation = writer.generation().unwrap_or_default();
@@ -482,10 +492,10 @@ async fn write_row(
 }
 
 /// The lock on a resource's `RowWritten`, held by this replica.
-fn row_lock(
+fn row_lock<R>(
     api: &Api<PostgresWriter>,
     writer: &PostgresWriter,
-    ctx: &Context,
+    ctx: &Context<R>,
 ) -> Lock<PostgresWriter> {
     Lock::new(api.clone(), writer, PostgresWriterCondition::RowWritten)
         .holder(ctx.options.holder.clone())
@@ -507,8 +517,8 @@ fn outcome_label<E>(outcome: &Outcome<PostgresWriter, E>) -> &'static str {
 
 /// An Event and a metric for the row task's result: a Warning the first
 /// time an attempt fails the way it does (not for every retry).
-async fn record_transition<E: std::fmt::Display + Reason>(
-    ctx: &Context,
+async fn record_transition<R, E: std::fmt::Display + Reason>(
+    ctx: &Context<R>,
     writer: &PostgresWriter,
     condition: &Condition<PostgresWriterCondition>,
     error: Option<&TaskError<E>>,
@@ -550,11 +560,11 @@ fn table_verdict(table: &Table) -> Verdict<'static> {
 /// Sets `TableReady` and the summary `Ready` on `current` (the freshest copy
 /// we have) and applies them when they changed; records `Ready`'s
 /// transitions as Events.
-async fn update_status(
+async fn update_status<R>(
     api: &Api<PostgresWriter>,
     current: &PostgresWriter,
     table: Verdict<'static>,
-    ctx: &Context,
+    ctx: &Context<R>,
 ) -> Result<(), Error> {
     let name = current.name_any();
     let object_ref = current.object_ref(&());
@@ -596,10 +606,10 @@ async fn update_status(
     Ok(())
 }
 
-async fn cleanup(
+async fn cleanup<R: Rows>(
     api: &Api<PostgresWriter>,
     writer: &PostgresWriter,
-    ctx: &Context,
+    ctx: &Context<R>,
 ) -> Result<Action, Error> {
     let Ok(table) = TableName::new(&writer.spec.table) else {
         // No row can exist in a table that cannot be named.
@@ -662,8 +672,8 @@ async fn cleanup(
 }
 
 /// Records a Kubernetes Event; a failure to record is logged, not fatal.
-async fn publish(
-    ctx: &Context,
+async fn publish<R>(
+    ctx: &Context<R>,
     writer: &PostgresWriter,
     type_: EventType,
     reason: &str,

@@ -17,6 +17,6 @@ pub use resource::{
     PostgresWriterStatus,
 };
 pub use store::{
-    FENCES_TABLE, InvalidTableName, Row, Store, StoreError, TABLE_NAME_PATTERN, TEXT_PATTERN,
+    FENCES_TABLE, InvalidTableName, Row, Rows, Store, StoreError, TABLE_NAME_PATTERN, TEXT_PATTERN,
     TableName,
 };

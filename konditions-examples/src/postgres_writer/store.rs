@@ -16,6 +16,7 @@
 //! in its `fencing_token` column.
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -168,6 +169,54 @@ impl StoreError {
             // No SQLSTATE: the connection broke, not the statement.
             None => Self::Unavailable(error.to_string()),
         }
+    }
+}
+
+/// Where the rows go: the operations the controller needs. [`Store`] is
+/// the PostgreSQL one; the controller's fast tests use an in-memory fake.
+pub trait Rows: Clone + Send + Sync + 'static {
+    /// See [`Store::check_table`].
+    fn check_table(&self, table: &TableName)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// See [`Store::upsert`].
+    fn upsert(
+        &self,
+        table: &TableName,
+        row: &Row,
+        token: FencingToken,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// See [`Store::delete`].
+    fn delete(
+        &self,
+        table: &TableName,
+        id: &str,
+        token: FencingToken,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+impl Rows for Store {
+    async fn check_table(&self, table: &TableName) -> Result<(), StoreError> {
+        Store::check_table(self, table).await
+    }
+
+    async fn upsert(
+        &self,
+        table: &TableName,
+        row: &Row,
+        token: FencingToken,
+    ) -> Result<bool, StoreError> {
+        Store::upsert(self, table, row, token).await
+    }
+
+    async fn delete(
+        &self,
+        table: &TableName,
+        id: &str,
+        token: FencingToken,
+    ) -> Result<bool, StoreError> {
+        Store::delete(self, table, id, token).await
     }
 }
 
