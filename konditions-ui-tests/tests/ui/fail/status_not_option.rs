@@ -10,7 +10,7 @@ pub struct Writer {
 
 #[derive(ConditionalStatus, Default)]
 pub struct WriterStatus {
-    pub conditions: Conditions,
+    pub conditions: Conditions<WriterCondition>,
 }
 
 fn main() {}
