@@ -7,28 +7,13 @@ use syn::spanned::Spanned;
 use super::Paths;
 use crate::discover::Root;
 
-/// `impl ConditionalResource for Root`, plus an assertion that the status
-/// holds conditions, spanned at the status type so the error points there.
-/// `type_ty` is the condition type: the generated enum, or the status's.
+/// `impl ConditionalResource for Root`. `type_ty` is the condition type:
+/// the generated enum, or the status's.
 pub(super) fn expand(root: &Root, type_ty: &TokenStream, paths: &Paths) -> TokenStream {
     let krate = &paths.krate;
     let ident = &root.ident;
     let status = &root.status;
     let (impl_generics, ty_generics, where_clause) = root.generics.split_for_impl();
-
-    // The assertion cannot name the generic parameters of a generic root;
-    // there the bound on `ResourceStatus` reports the same problem.
-    let assertion = root.generics.params.is_empty().then(|| {
-        let check = quote_spanned! {status.span()=>
-            assert_conditional_status::<#status>
-        };
-        quote! {
-            const _: fn() = || {
-                fn assert_conditional_status<S: #krate::ConditionalStatus>() {}
-                #check();
-            };
-        }
-    });
 
     // Spanned at the status type: when it does not implement
     // `ConditionalStatus`, every error points at the same place.
@@ -39,8 +24,6 @@ pub(super) fn expand(root: &Root, type_ty: &TokenStream, paths: &Paths) -> Token
     };
 
     quote! {
-        #assertion
-
         #[automatically_derived]
         impl #impl_generics #krate::ConditionalResource for #ident #ty_generics #where_clause {
             #associated_types

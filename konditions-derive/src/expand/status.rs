@@ -1,6 +1,6 @@
 //! `impl ConditionalStatus` for a status struct.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 use syn::spanned::Spanned;
@@ -20,15 +20,23 @@ pub(super) fn expand(
     let field_ty = field.ty;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let message = format!("the conditions field of `{ident}` is a `{{Self}}`, not a `Conditions`");
-    // Everything that names the field's type is spanned at it: when it is
-    // not a `Conditions`, the errors point at the field.
+    // Everything that names the field's type, or a type read from it, is
+    // spanned at the field: when it is not a `Conditions`, each failing
+    // obligation gives the same diagnostic, which rustc prints once.
     let span = field_ty.span();
-    let associated_types = quote_spanned! {span=>
+    let krate_at_field = respan(krate, span);
+    let items = quote_spanned! {span=>
         type Type = <#field_ty as ConditionsField>::Type;
         type Status = <#field_ty as ConditionsField>::Status;
+
+        fn conditions(&self) -> &#krate_at_field::Conditions<Self::Type, Self::Status> {
+            <#field_ty as ConditionsField>::get(&self.#member)
+        }
+
+        fn conditions_mut(&mut self) -> &mut #krate_at_field::Conditions<Self::Type, Self::Status> {
+            <#field_ty as ConditionsField>::get_mut(&mut self.#member)
+        }
     };
-    let get = quote_spanned!(span=> <#field_ty as ConditionsField>::get(&self.#member));
-    let get_mut = quote_spanned!(span=> <#field_ty as ConditionsField>::get_mut(&mut self.#member));
 
     quote! {
         const _: () = {
@@ -63,16 +71,26 @@ pub(super) fn expand(
 
             #[automatically_derived]
             impl #impl_generics #krate::ConditionalStatus for #ident #ty_generics #where_clause {
-                #associated_types
-
-                fn conditions(&self) -> &#krate::Conditions<Self::Type, Self::Status> {
-                    #get
-                }
-
-                fn conditions_mut(&mut self) -> &mut #krate::Conditions<Self::Type, Self::Status> {
-                    #get_mut
-                }
+                #items
             }
         };
     }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner = Group::new(group.delimiter(), respan(&group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
 }
