@@ -173,10 +173,10 @@ pub(crate) struct ResourceAttrs {
     pub(crate) enum_name: Option<Ident>,
     /// `crate = "path"`.
     pub(crate) krate: Option<Path>,
-    /// `serde = "path"`.
-    pub(crate) serde: Option<Path>,
-    /// `schemars = "path"`.
-    pub(crate) schemars: Option<Path>,
+    /// `serde = "path"` (deprecated), with the span of the key.
+    pub(crate) serde: Option<(Span, Path)>,
+    /// `schemars = "path"` (deprecated), with the span of the key.
+    pub(crate) schemars: Option<(Span, Path)>,
 }
 
 /// `#[konditions(...)]` on the struct deriving `ConditionalStatus`.
@@ -224,10 +224,14 @@ pub(crate) fn parse_resource(attrs: &[Attribute], errors: &Errors) -> ResourceAt
                 }
                 "enum_name" => enum_name.set(span, ident_value(&meta, "enum_name = MyCondition")?),
                 "crate" => krate.set(span, path_value(&meta, "crate = \"my_crate::konditions\"")?),
-                "serde" => serde.set(span, path_value(&meta, "serde = \"my_crate::serde\"")?),
-                "schemars" => {
-                    schemars.set(span, path_value(&meta, "schemars = \"my_crate::schemars\"")?);
-                }
+                "serde" => serde.set(
+                    span,
+                    (span, path_value(&meta, "serde = \"my_crate::serde\"")?),
+                ),
+                "schemars" => schemars.set(
+                    span,
+                    (span, path_value(&meta, "schemars = \"my_crate::schemars\"")?),
+                ),
                 "conditions" => {
                     errors.push(diag::error(
                         span,

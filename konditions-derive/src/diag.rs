@@ -8,8 +8,8 @@
 use std::cell::RefCell;
 use std::fmt::Display;
 
-use proc_macro2::{Span, TokenStream};
-use quote::ToTokens;
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{ToTokens, quote_spanned};
 
 /// An error at `span` with a `help:` line telling how to fix it.
 pub(crate) fn error(span: Span, message: impl Display, help: impl Display) -> syn::Error {
@@ -95,6 +95,22 @@ pub(crate) fn with_errors(error: syn::Error, items: TokenStream) -> TokenStream 
     let mut tokens = error.into_compile_error();
     tokens.extend(items);
     tokens
+}
+
+/// A deprecation warning at `span`, the key `name` of an attribute. Stable
+/// Rust lets a proc macro emit errors only; the use of a `#[deprecated]`
+/// item it generates, spanned at the key, is the warning it can raise (and
+/// `#![deny(deprecated)]` or `#[allow(deprecated)]` apply to it as usual).
+pub(crate) fn deprecated(span: Span, name: &str, note: &str) -> TokenStream {
+    let item = Ident::new(name, span);
+    quote_spanned! {span=>
+        const _: () = {
+            #[deprecated(note = #note)]
+            #[allow(non_upper_case_globals)]
+            const #item: () = ();
+            #item
+        };
+    }
 }
 
 /// The closest candidate to a misspelt `word`, if one is close enough to be

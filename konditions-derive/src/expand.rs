@@ -3,8 +3,11 @@
 //! run one generator per trait (the submodules).
 //!
 //! Everything generated names its dependencies by absolute path
-//! (`::konditions_core`, `::serde`, `::schemars`, `::core`, `::std`), or by
-//! the paths given with `crate = "..."`, `serde = "..."`, `schemars = "..."`.
+//! (`::konditions_core`, `::core`, `::std`), or by the path given with
+//! `crate = "..."`. serde and schemars are reached through konditions-core
+//! (`<crate>::__private::serde`), so users need neither as a direct
+//! dependency; the deprecated `serde = "..."` and `schemars = "..."` still
+//! override those paths, with a warning.
 //!
 //! When a check fails, the errors come first and the items follow anyway
 //! (as thiserror's fallback does): a declaration always generates code
@@ -23,9 +26,9 @@ mod resource;
 mod serialization;
 mod status;
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
-use syn::{DeriveInput, Path};
+use syn::{DeriveInput, Ident, Path};
 
 use crate::attr;
 use crate::diag::{self, Errors};
@@ -44,14 +47,21 @@ pub(crate) struct Paths {
 }
 
 impl Paths {
+    /// konditions-core at `crate = "..."` or `::konditions_core`; serde and
+    /// schemars through its hidden re-exports, unless given.
     fn new(krate: Option<&Path>, serde: Option<&Path>, schemars: Option<&Path>) -> Self {
-        let path = |given: Option<&Path>, default: TokenStream| {
-            given.map_or(default, |path| quote!(#path))
+        let krate = krate.map_or_else(|| quote!(::konditions_core), |path| quote!(#path));
+        let reexported = |given: Option<&Path>, name: &str| match given {
+            Some(path) => quote!(#path),
+            None => {
+                let name = Ident::new(name, Span::call_site());
+                quote!(#krate::__private::#name)
+            }
         };
         Self {
-            krate: path(krate, quote!(::konditions_core)),
-            serde: path(serde, quote!(::serde)),
-            schemars: path(schemars, quote!(::schemars)),
+            serde: reexported(serde, "serde"),
+            schemars: reexported(schemars, "schemars"),
+            krate,
         }
     }
 }
@@ -89,16 +99,25 @@ fn resource_items(input: &DeriveInput, errors: &Errors) -> TokenStream {
 
     let paths = Paths::new(
         attrs.krate.as_ref(),
-        attrs.serde.as_ref(),
-        attrs.schemars.as_ref(),
+        attrs.serde.as_ref().map(|(_, path)| path),
+        attrs.schemars.as_ref().map(|(_, path)| path),
     );
+    let mut out = TokenStream::new();
+    for (key, name) in [(&attrs.serde, "serde"), (&attrs.schemars, "schemars")] {
+        if let Some((span, _)) = key {
+            // Why the key is deprecated, and what to do.
+            let note = format!(
+                "`{name} = \"...\"` is no longer needed: the derive reaches {name} through konditions-core (at the path of `crate = \"...\"`); delete it, it will be removed"
+            );
+            out.extend(diag::deprecated(*span, name, &note));
+        }
+    }
     let enum_name = attrs.enum_name.clone().or_else(|| {
         let kind = resource.kind.as_ref()?;
         Some(format_ident!("{}Condition", kind.name, span = kind.span))
     });
     let declaration = validate::declaration(attrs, errors);
 
-    let mut out = TokenStream::new();
     let type_ty = match (&declaration, enum_name) {
         (Some(declaration), Some(name)) => {
             let kind = resource

@@ -69,8 +69,8 @@ use proc_macro::TokenStream;
 /// | `summary = Ready` | the summary condition; a name listed in `types` or a new one (then declared first) |
 /// | `dependents(A, B)` | what the summary is computed from (default: every other declared type) |
 /// | `enum_name = MyCondition` | name of the generated enum (default: kind + `Condition`) |
-/// | `crate = "path"` | path of konditions-core, for re-exports (default `::konditions_core`) |
-/// | `serde = "path"`, `schemars = "path"` | paths of serde and schemars (default `::serde`, `::schemars`) |
+/// | `crate = "path"` | path of konditions-core, for re-exports (default `::konditions_core`); a re-export of the crate itself, as serde and schemars are reached through it |
+/// | `serde = "path"`, `schemars = "path"` | deprecated, with a warning: paths of serde and schemars, which the generated code now reaches through konditions-core |
 ///
 /// Options of one entry of `types(...)`:
 ///
@@ -103,6 +103,11 @@ use proc_macro::TokenStream;
 /// enum, or `String`).
 ///
 /// # Generated items
+///
+/// The generated code needs neither serde nor schemars as a direct
+/// dependency of your crate: `konditions-core` and `kube` are enough (kube's
+/// own `CustomResource` and your `#[derive(Serialize, JsonSchema)]` still
+/// need them, as for every kube-rs CRD).
 ///
 /// With `types(...)` or `summary`, an enum (visibility of the struct) with
 /// one variant per type, implementing `ConditionType` (`as_str`, `parse`,

@@ -11,6 +11,13 @@
 //! cargo test -p konditions-ui-tests
 //! ```
 //!
+//! The dependencies include serde and schemars because the kube cases derive
+//! their traits, as users do. `pass/without_serde_dependency.rs` proves the
+//! derives themselves need neither: it makes `::serde` and `::schemars` name
+//! `core` (`extern crate core as serde;`), so a path of the generated code
+//! through either fails to resolve there, as it would in a crate without
+//! them, and it checks that premise first.
+//!
 //! # The snapshots belong to one toolchain
 //!
 //! rustc's wording and layout of diagnostics change between releases, so a
