@@ -30,7 +30,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::{DeriveInput, Ident, Path};
 
-use crate::attr;
+use crate::attr::{self, ResourceAttrs};
 use crate::diag::{self, Errors};
 use crate::discover;
 use crate::validate;
@@ -102,16 +102,7 @@ fn resource_items(input: &DeriveInput, errors: &Errors) -> TokenStream {
         attrs.serde.as_ref().map(|(_, path)| path),
         attrs.schemars.as_ref().map(|(_, path)| path),
     );
-    let mut out = TokenStream::new();
-    for (key, name) in [(&attrs.serde, "serde"), (&attrs.schemars, "schemars")] {
-        if let Some((span, _)) = key {
-            // Why the key is deprecated, and what to do.
-            let note = format!(
-                "`{name} = \"...\"` is no longer needed: the derive reaches {name} through konditions-core (at the path of `crate = \"...\"`); delete it, it will be removed"
-            );
-            out.extend(diag::deprecated(*span, name, &note));
-        }
-    }
+    let mut out = deprecated_paths(&attrs);
     let enum_name = attrs.enum_name.clone().or_else(|| {
         let kind = resource.kind.as_ref()?;
         Some(format_ident!("{}Condition", kind.name, span = kind.span))
@@ -149,6 +140,21 @@ fn resource_items(input: &DeriveInput, errors: &Errors) -> TokenStream {
         out.extend(resource::expand(root, &type_ty, &paths));
     }
     out
+}
+
+/// A warning at each `serde = "..."` and `schemars = "..."`: the generated
+/// code reaches both through konditions-core, so the keys have no use left.
+fn deprecated_paths(attrs: &ResourceAttrs) -> TokenStream {
+    [(&attrs.serde, "serde"), (&attrs.schemars, "schemars")]
+        .into_iter()
+        .filter_map(|(key, name)| {
+            let (span, _) = key.as_ref()?;
+            let note = format!(
+                "`{name} = \"...\"` is no longer needed: the derive reaches {name} through konditions-core (at the path of `crate = \"...\"`); delete it, it will be removed"
+            );
+            Some(diag::deprecated(*span, name, &note))
+        })
+        .collect()
 }
 
 /// `impl ConditionalStatus`, when the conditions field is found.

@@ -521,6 +521,54 @@ fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attr;
+
+    /// The declaration of `attr` and the messages of the failed checks.
+    fn declared(attr: syn::Attribute) -> (Option<Declaration>, Vec<String>) {
+        let errors = Errors::new();
+        let declaration = declaration(attr::parse_resource(&[attr], &errors), &errors);
+        let messages = match errors.check() {
+            Ok(()) => Vec::new(),
+            Err(combined) => combined.into_iter().map(|e| e.to_string()).collect(),
+        };
+        (declaration, messages)
+    }
+
+    #[test]
+    fn an_invalid_declaration_still_declares_each_type_once() {
+        let (declaration, messages) = declared(syn::parse_quote!(
+            #[konditions(types(A, B, A, C(rename = "B"), D), summary = Ready, dependents(B, Dd, D))]
+        ));
+        let declaration = declaration.expect("types are declared");
+        let names: Vec<String> = declaration.types.iter().map(TypeDecl::name).collect();
+        assert_eq!(names, ["Ready", "A", "B", "D"]);
+        assert_eq!(declaration.summary, Some(0));
+        assert_eq!(
+            declaration.dependents,
+            Some(vec![2, 3]),
+            "B and D; Dd is left out"
+        );
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(messages[2].contains("did you mean `D`?"), "{messages:?}");
+    }
+
+    #[test]
+    fn a_valid_declaration_reports_nothing() {
+        let (declaration, messages) = declared(syn::parse_quote!(
+            #[konditions(types(TableReady, DiskPressure(negative)), summary = Ready, dependents(DiskPressure))]
+        ));
+        assert!(messages.is_empty(), "{messages:?}");
+        let declaration = declaration.expect("types are declared");
+        assert_eq!(declaration.types.len(), 3);
+        assert!(declaration.types.iter().all(|t| !t.name_reported));
+    }
+
+    #[test]
+    fn no_types_and_no_summary_declare_no_enum() {
+        let (declaration, messages) = declared(syn::parse_quote!(#[konditions(crate = "x")]));
+        assert!(declaration.is_none());
+        assert!(messages.is_empty(), "{messages:?}");
+    }
 
     #[test]
     fn pattern_accepts_metav1_types() {
