@@ -566,11 +566,7 @@ mod tests {
     fn resource_errors(attr: Attribute) -> (ResourceAttrs, Vec<String>) {
         let errors = Errors::new();
         let parsed = parse_resource(&[attr], &errors);
-        let messages = match errors.check() {
-            Ok(()) => Vec::new(),
-            Err(combined) => combined.into_iter().map(|e| e.to_string()).collect(),
-        };
-        (parsed, messages)
+        (parsed, errors.into_messages())
     }
 
     #[test]

@@ -77,6 +77,15 @@ impl Errors {
         }
         Err(combined)
     }
+
+    /// Checks, and returns the messages of the errors (for tests).
+    #[cfg(test)]
+    pub(crate) fn into_messages(self) -> Vec<String> {
+        match self.check() {
+            Ok(()) => Vec::new(),
+            Err(combined) => combined.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
 }
 
 impl Drop for Errors {
@@ -185,9 +194,7 @@ mod tests {
         errors.push(syn::Error::new(Span::call_site(), "first"));
         let none: Option<()> = errors.ok(Err(syn::Error::new(Span::call_site(), "second")));
         assert!(none.is_none());
-        let combined = errors.check().unwrap_err();
-        let messages: Vec<String> = combined.into_iter().map(|e| e.to_string()).collect();
-        assert_eq!(messages, ["first", "second"]);
+        assert_eq!(errors.into_messages(), ["first", "second"]);
     }
 
     #[test]

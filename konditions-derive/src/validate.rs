@@ -527,11 +527,7 @@ mod tests {
     fn declared(attr: syn::Attribute) -> (Option<Declaration>, Vec<String>) {
         let errors = Errors::new();
         let declaration = declaration(attr::parse_resource(&[attr], &errors), &errors);
-        let messages = match errors.check() {
-            Ok(()) => Vec::new(),
-            Err(combined) => combined.into_iter().map(|e| e.to_string()).collect(),
-        };
-        (declaration, messages)
+        (declaration, errors.into_messages())
     }
 
     #[test]
