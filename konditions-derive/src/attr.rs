@@ -1,10 +1,19 @@
 //! Parsing of `#[konditions(...)]` attributes.
 //!
 //! Parsing only checks syntax; the rules about names (pattern, conventions,
-//! duplicates, summary and dependents) live in `validate`.
+//! duplicates, summary and dependents) live in `validate`. Every key and
+//! option is held by an [`Attr`], which reports a second assignment itself.
+//! Parsing recovers where it can (an unknown key, a bad entry of `types`, a
+//! bad option), so one compile reports every problem.
+//!
+//! To add a key: a name in `RESOURCE_KEYS` (or `STATUS_KEYS`), an `Attr`
+//! in the parse function, an arm in its `match`, a field in the returned
+//! struct. A type option: the same with `TYPE_OPTIONS`, [`TypeOptions`] and
+//! [`TypeDecl`].
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenTree};
 use syn::ext::IdentExt;
+use syn::meta::ParseNestedMeta;
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned;
 use syn::{Attribute, Ident, LitStr, Path, Token, token};
@@ -26,6 +35,8 @@ const RESOURCE_KEYS: &[&str] = &[
 ];
 /// Keys of `#[konditions(...)]` on the struct deriving `ConditionalStatus`.
 const STATUS_KEYS: &[&str] = &["crate"];
+/// Keys of `#[konditions(...)]` on a field of a status struct.
+const FIELD_KEYS: &[&str] = &["conditions"];
 /// Options of one entry of `types(...)`.
 const TYPE_OPTIONS: &[&str] = &[
     "negative",
@@ -34,6 +45,57 @@ const TYPE_OPTIONS: &[&str] = &[
     "rename",
     "doc",
 ];
+
+/// A key or option that may be given once (serde_derive's `Attr`): the
+/// first value is kept, and a second one is reported at its own span.
+struct Attr<'e, T> {
+    errors: &'e Errors,
+    /// The key as written, for the message.
+    name: &'static str,
+    /// "key" or "option", for the hint.
+    what: &'static str,
+    value: Option<T>,
+}
+
+impl<'e, T> Attr<'e, T> {
+    /// A key of `#[konditions(...)]`.
+    fn key(errors: &'e Errors, name: &'static str) -> Self {
+        Self {
+            errors,
+            name,
+            what: "key",
+            value: None,
+        }
+    }
+
+    /// An option of an entry of `types(...)`.
+    fn option(errors: &'e Errors, name: &'static str) -> Self {
+        Self {
+            errors,
+            name,
+            what: "option",
+            value: None,
+        }
+    }
+
+    /// Assigns the value given at `span`, or reports it as a duplicate.
+    fn set(&mut self, span: Span, value: T) {
+        if self.value.is_some() {
+            self.errors.push(diag::error(
+                span,
+                format_args!("duplicate `{}`", self.name),
+                format_args!("give each {} once", self.what),
+            ));
+        } else {
+            self.value = Some(value);
+        }
+    }
+
+    /// The value, if it was given.
+    fn get(self) -> Option<T> {
+        self.value
+    }
+}
 
 /// One declared condition type.
 pub(crate) struct TypeDecl {
@@ -53,6 +115,9 @@ pub(crate) struct TypeDecl {
     pub(crate) doc: Option<LitStr>,
     /// Whether `rename = "..."` was given.
     pub(crate) renamed: bool,
+    /// Whether a check reported the name (set by `validate`): the variant
+    /// then allows rustc's own naming lint, which would say it again.
+    pub(crate) name_reported: bool,
 }
 
 impl TypeDecl {
@@ -67,31 +132,54 @@ impl TypeDecl {
             allow_negated: false,
             doc: None,
             renamed: false,
+            name_reported: false,
         }
+    }
+
+    /// The variant name as written, without `r#`.
+    pub(crate) fn name(&self) -> String {
+        self.ident.unraw().to_string()
     }
 }
 
+/// `types(...)`.
+pub(crate) struct Types {
+    /// The span of the `types` key.
+    pub(crate) key: Span,
+    /// The entries that parsed.
+    pub(crate) decls: Vec<TypeDecl>,
+    /// Nothing at all between the parentheses (as opposed to entries that
+    /// did not parse, which are reported where they are).
+    pub(crate) empty: bool,
+}
+
+/// `dependents(...)`.
+pub(crate) struct Dependents {
+    /// The span of the `dependents` key.
+    pub(crate) key: Span,
+    /// The names, as written.
+    pub(crate) names: Vec<Ident>,
+}
+
 /// `#[konditions(...)]` on the struct deriving `ConditionalResource`.
-#[derive(Default)]
 pub(crate) struct ResourceAttrs {
-    /// `types(...)`, with the span of the `types` key.
-    pub(crate) types: Option<(Span, Vec<TypeDecl>)>,
+    /// `types(...)`.
+    pub(crate) types: Option<Types>,
     /// `summary = Name`.
     pub(crate) summary: Option<Ident>,
-    /// `dependents(...)`, with the span of the `dependents` key.
-    pub(crate) dependents: Option<(Span, Vec<Ident>)>,
+    /// `dependents(...)`.
+    pub(crate) dependents: Option<Dependents>,
     /// `enum_name = Name`.
     pub(crate) enum_name: Option<Ident>,
     /// `crate = "path"`.
     pub(crate) krate: Option<Path>,
-    /// `serde = "path"`.
-    pub(crate) serde: Option<Path>,
-    /// `schemars = "path"`.
-    pub(crate) schemars: Option<Path>,
+    /// `serde = "path"` (deprecated), with the span of the key.
+    pub(crate) serde: Option<(Span, Path)>,
+    /// `schemars = "path"` (deprecated), with the span of the key.
+    pub(crate) schemars: Option<(Span, Path)>,
 }
 
 /// `#[konditions(...)]` on the struct deriving `ConditionalStatus`.
-#[derive(Default)]
 pub(crate) struct StatusAttrs {
     /// `crate = "path"`.
     pub(crate) krate: Option<Path>,
@@ -102,115 +190,136 @@ pub(crate) fn is_konditions(attr: &Attribute) -> bool {
     attr.path().is_ident(ATTR)
 }
 
+/// Our attributes among `attrs`.
+fn ours(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
+    attrs.iter().filter(|a| is_konditions(a))
+}
+
 /// Parses the container attributes of `#[derive(ConditionalResource)]`.
-pub(crate) fn parse_resource(attrs: &[Attribute], errors: &mut Errors) -> ResourceAttrs {
-    let mut out = ResourceAttrs::default();
-    for attr in attrs.iter().filter(|a| is_konditions(a)) {
+pub(crate) fn parse_resource(attrs: &[Attribute], errors: &Errors) -> ResourceAttrs {
+    let mut types = Attr::key(errors, "types");
+    let mut summary = Attr::key(errors, "summary");
+    let mut dependents = Attr::key(errors, "dependents");
+    let mut enum_name = Attr::key(errors, "enum_name");
+    let mut krate = Attr::key(errors, "crate");
+    let mut serde = Attr::key(errors, "serde");
+    let mut schemars = Attr::key(errors, "schemars");
+    for attr in ours(attrs) {
         let result = attr.parse_nested_meta(|meta| {
             let key = path_name(&meta.path);
             let span = meta.path.span();
             match key.as_str() {
                 "types" => {
-                    reject_duplicate(out.types.is_some(), &meta.path)?;
                     let content = parenthesized(&meta, "types(TableReady, RowWritten)")?;
-                    out.types = Some((span, parse_type_entries(&content)?));
+                    let empty = content.is_empty();
+                    let decls = parse_type_entries(&content, errors)?;
+                    types.set(span, Types { key: span, decls, empty });
                 }
-                "summary" => {
-                    reject_duplicate(out.summary.is_some(), &meta.path)?;
-                    out.summary = Some(ident_value(&meta, "summary = Ready")?);
-                }
+                "summary" => summary.set(span, ident_value(&meta, "summary = Ready")?),
                 "dependents" => {
-                    reject_duplicate(out.dependents.is_some(), &meta.path)?;
                     let content = parenthesized(&meta, "dependents(TableReady, RowWritten)")?;
                     let names = content.parse_terminated(Ident::parse, Token![,])?;
-                    out.dependents = Some((span, names.into_iter().collect()));
+                    let names = names.into_iter().collect();
+                    dependents.set(span, Dependents { key: span, names });
                 }
-                "enum_name" => {
-                    reject_duplicate(out.enum_name.is_some(), &meta.path)?;
-                    out.enum_name = Some(ident_value(&meta, "enum_name = MyCondition")?);
-                }
-                "crate" => {
-                    reject_duplicate(out.krate.is_some(), &meta.path)?;
-                    out.krate = Some(path_value(&meta, "crate = \"my_crate::konditions\"")?);
-                }
-                "serde" => {
-                    reject_duplicate(out.serde.is_some(), &meta.path)?;
-                    out.serde = Some(path_value(&meta, "serde = \"my_crate::serde\"")?);
-                }
-                "schemars" => {
-                    reject_duplicate(out.schemars.is_some(), &meta.path)?;
-                    out.schemars = Some(path_value(&meta, "schemars = \"my_crate::schemars\"")?);
-                }
+                "enum_name" => enum_name.set(span, ident_value(&meta, "enum_name = MyCondition")?),
+                "crate" => krate.set(span, path_value(&meta, "crate = \"my_crate::konditions\"")?),
+                "serde" => serde.set(
+                    span,
+                    (span, path_value(&meta, "serde = \"my_crate::serde\"")?),
+                ),
+                "schemars" => schemars.set(
+                    span,
+                    (span, path_value(&meta, "schemars = \"my_crate::schemars\"")?),
+                ),
                 "conditions" => {
-                    return Err(diag::error(
+                    errors.push(diag::error(
                         span,
                         "`conditions` marks the conditions field of a status struct",
                         "put `#[konditions(conditions)]` on a field of the struct deriving `ConditionalStatus`",
                     ));
+                    skip_value(&meta)?;
                 }
-                _ => return Err(unknown_key(&meta.path, &key, RESOURCE_KEYS, "#[derive(ConditionalResource)]")),
+                _ => {
+                    errors.push(unknown_key(&meta.path, &key, RESOURCE_KEYS, "#[derive(ConditionalResource)]"));
+                    skip_value(&meta)?;
+                }
             }
             Ok(())
         });
         errors.ok(result);
     }
-    out
+    ResourceAttrs {
+        types: types.get(),
+        summary: summary.get(),
+        dependents: dependents.get(),
+        enum_name: enum_name.get(),
+        krate: krate.get(),
+        serde: serde.get(),
+        schemars: schemars.get(),
+    }
 }
 
 /// Parses the container attributes of `#[derive(ConditionalStatus)]`.
-pub(crate) fn parse_status(attrs: &[Attribute], errors: &mut Errors) -> StatusAttrs {
-    let mut out = StatusAttrs::default();
-    for attr in attrs.iter().filter(|a| is_konditions(a)) {
+pub(crate) fn parse_status(attrs: &[Attribute], errors: &Errors) -> StatusAttrs {
+    let mut krate = Attr::key(errors, "crate");
+    for attr in ours(attrs) {
         let result = attr.parse_nested_meta(|meta| {
             let key = path_name(&meta.path);
             match key.as_str() {
-                "crate" => {
-                    reject_duplicate(out.krate.is_some(), &meta.path)?;
-                    out.krate = Some(path_value(&meta, "crate = \"my_crate::konditions\"")?);
-                    Ok(())
-                }
-                "types" | "summary" | "dependents" | "enum_name" => Err(diag::error(
+                "crate" => krate.set(
                     meta.path.span(),
-                    format!("`{key}` declares conditions of a resource, not of its status"),
-                    "move it to the `#[konditions(...)]` of the struct deriving `ConditionalResource` (the spec struct carrying `#[kube(...)]`, or the root struct)",
-                )),
-                _ => Err(unknown_key(&meta.path, &key, STATUS_KEYS, "#[derive(ConditionalStatus)]")),
+                    path_value(&meta, "crate = \"my_crate::konditions\"")?,
+                ),
+                "types" | "summary" | "dependents" | "enum_name" => {
+                    errors.push(diag::error(
+                        meta.path.span(),
+                        format_args!("`{key}` declares conditions of a resource, not of its status"),
+                        "move it to the `#[konditions(...)]` of the struct deriving `ConditionalResource` (the spec struct carrying `#[kube(...)]`, or the root struct)",
+                    ));
+                    skip_value(&meta)?;
+                }
+                _ => {
+                    errors.push(unknown_key(&meta.path, &key, STATUS_KEYS, "#[derive(ConditionalStatus)]"));
+                    skip_value(&meta)?;
+                }
             }
+            Ok(())
         });
         errors.ok(result);
     }
-    out
+    StatusAttrs { krate: krate.get() }
 }
 
 /// Whether a field of a status struct carries `#[konditions(conditions)]`.
 /// Returns the span of the marker.
-pub(crate) fn parse_status_field(attrs: &[Attribute], errors: &mut Errors) -> Option<Span> {
-    let mut marker = None;
-    for attr in attrs.iter().filter(|a| is_konditions(a)) {
+pub(crate) fn parse_status_field(attrs: &[Attribute], errors: &Errors) -> Option<Span> {
+    let mut marker = Attr::key(errors, "conditions");
+    for attr in ours(attrs) {
         let result = attr.parse_nested_meta(|meta| {
             let key = path_name(&meta.path);
             if key == "conditions" {
-                reject_duplicate(marker.is_some(), &meta.path)?;
-                marker = Some(meta.path.span());
-                Ok(())
+                marker.set(meta.path.span(), meta.path.span());
             } else {
-                Err(unknown_key(
+                errors.push(unknown_key(
                     &meta.path,
                     &key,
-                    &["conditions"],
+                    FIELD_KEYS,
                     "a field of #[derive(ConditionalStatus)]",
-                ))
+                ));
+                skip_value(&meta)?;
             }
+            Ok(())
         });
         errors.ok(result);
     }
-    marker
+    marker.get()
 }
 
 /// Rejects `#[konditions(...)]` where it means nothing (fields of a resource).
-pub(crate) fn reject_on_fields(fields: &syn::Fields, errors: &mut Errors) {
+pub(crate) fn reject_on_fields(fields: &syn::Fields, errors: &Errors) {
     for field in fields {
-        for attr in field.attrs.iter().filter(|a| is_konditions(a)) {
+        for attr in ours(&field.attrs) {
             errors.push(diag::error_spanned(
                 attr,
                 "`#[derive(ConditionalResource)]` takes no field attributes",
@@ -220,30 +329,18 @@ pub(crate) fn reject_on_fields(fields: &syn::Fields, errors: &mut Errors) {
     }
 }
 
-/// The entries of `types(...)`: `Name` or `Name(option, ...)`.
-fn parse_type_entries(input: ParseStream<'_>) -> syn::Result<Vec<TypeDecl>> {
+/// The entries of `types(...)`: `Name` or `Name(option, ...)`. An entry
+/// that does not parse is reported and skipped; the others are kept.
+fn parse_type_entries(input: ParseStream<'_>, errors: &Errors) -> syn::Result<Vec<TypeDecl>> {
     let mut entries = Vec::new();
     while !input.is_empty() {
-        if input.peek(LitStr) {
-            let lit: LitStr = input.parse()?;
-            return Err(diag::error(
-                lit.span(),
-                "a condition type is declared as an identifier, not a string",
-                format_args!(
-                    "write `{}`; for a wire name that is not a Rust identifier, write `MyName(rename = {:?})`",
-                    lit.value(),
-                    lit.value()
-                ),
-            ));
+        match parse_type_entry(input, errors) {
+            Ok(decl) => entries.push(decl),
+            Err(error) => {
+                errors.push(error);
+                skip_to_comma(input)?;
+            }
         }
-        let ident: Ident = input.parse()?;
-        let mut decl = TypeDecl::plain(ident);
-        if input.peek(token::Paren) {
-            let options;
-            syn::parenthesized!(options in input);
-            parse_type_options(&options, &mut decl)?;
-        }
-        entries.push(decl);
         if input.is_empty() {
             break;
         }
@@ -252,69 +349,133 @@ fn parse_type_entries(input: ParseStream<'_>) -> syn::Result<Vec<TypeDecl>> {
     Ok(entries)
 }
 
-/// The options of one entry of `types(...)`.
-fn parse_type_options(input: ParseStream<'_>, decl: &mut TypeDecl) -> syn::Result<()> {
-    while !input.is_empty() {
+/// One entry of `types(...)`.
+fn parse_type_entry(input: ParseStream<'_>, errors: &Errors) -> syn::Result<TypeDecl> {
+    if input.peek(LitStr) {
+        let lit: LitStr = input.parse()?;
+        return Err(diag::error(
+            lit.span(),
+            "a condition type is declared as an identifier, not a string",
+            format_args!(
+                "write `{}`; for a wire name that is not a Rust identifier, write `MyName(rename = {:?})`",
+                lit.value(),
+                lit.value()
+            ),
+        ));
+    }
+    let ident: Ident = input.parse()?;
+    let mut options = TypeOptions::new(errors);
+    if input.peek(token::Paren) {
+        let content;
+        syn::parenthesized!(content in input);
+        options.parse(&content, &ident, errors)?;
+    }
+    Ok(options.into_decl(ident))
+}
+
+/// The options of one entry of `types(...)`, while they are parsed.
+struct TypeOptions<'e> {
+    negative: Attr<'e, Span>,
+    allow_progressive: Attr<'e, ()>,
+    allow_negated: Attr<'e, ()>,
+    rename: Attr<'e, LitStr>,
+    doc: Attr<'e, LitStr>,
+}
+
+impl<'e> TypeOptions<'e> {
+    fn new(errors: &'e Errors) -> Self {
+        Self {
+            negative: Attr::option(errors, "negative"),
+            allow_progressive: Attr::option(errors, "allow_progressive"),
+            allow_negated: Attr::option(errors, "allow_negated"),
+            rename: Attr::option(errors, "rename"),
+            doc: Attr::option(errors, "doc"),
+        }
+    }
+
+    /// Parses `option, ...`; an option that does not parse is reported and
+    /// skipped.
+    fn parse(&mut self, input: ParseStream<'_>, ty: &Ident, errors: &Errors) -> syn::Result<()> {
+        while !input.is_empty() {
+            if let Err(error) = self.parse_one(input, ty) {
+                errors.push(error);
+                skip_to_comma(input)?;
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
+        Ok(())
+    }
+
+    /// One option of the type `ty`.
+    fn parse_one(&mut self, input: ParseStream<'_>, ty: &Ident) -> syn::Result<()> {
         let key = Ident::parse_any(input)?;
         let name = key.unraw().to_string();
+        let span = key.span();
         match name.as_str() {
-            "negative" => {
-                reject_duplicate_ident(decl.negative.is_some(), &key)?;
-                decl.negative = Some(key.span());
-            }
-            "allow_progressive" => {
-                reject_duplicate_ident(decl.allow_progressive, &key)?;
-                decl.allow_progressive = true;
-            }
-            "allow_negated" => {
-                reject_duplicate_ident(decl.allow_negated, &key)?;
-                decl.allow_negated = true;
-            }
+            "negative" => self.negative.set(span, span),
+            "allow_progressive" => self.allow_progressive.set(span, ()),
+            "allow_negated" => self.allow_negated.set(span, ()),
             "rename" => {
-                reject_duplicate_ident(decl.renamed, &key)?;
-                decl.renamed = true;
                 input.parse::<Token![=]>()?;
-                let lit: LitStr = input.parse()?;
-                decl.wire = lit.value();
-                decl.wire_span = lit.span();
+                self.rename.set(span, input.parse()?);
             }
             "doc" => {
-                reject_duplicate_ident(decl.doc.is_some(), &key)?;
                 input.parse::<Token![=]>()?;
-                decl.doc = Some(input.parse()?);
+                self.doc.set(span, input.parse()?);
             }
             _ => {
+                let options = one_of(TYPE_OPTIONS);
                 let hint = match did_you_mean(&name, TYPE_OPTIONS) {
                     Some(close) => format!(
-                        "did you mean `{close}`? The options of a condition type are {}",
-                        one_of(TYPE_OPTIONS)
+                        "did you mean `{close}`? The options of a condition type are {options}"
                     ),
-                    None => format!(
-                        "the options of a condition type are {}",
-                        one_of(TYPE_OPTIONS)
-                    ),
+                    None => format!("the options of a condition type are {options}"),
                 };
                 return Err(diag::error(
-                    key.span(),
-                    format_args!(
-                        "unknown option `{name}` of condition type `{}`",
-                        decl.ident.unraw()
-                    ),
+                    span,
+                    format_args!("unknown option `{name}` of condition type `{}`", ty.unraw()),
                     hint,
                 ));
             }
         }
-        if input.is_empty() {
-            break;
+        Ok(())
+    }
+
+    fn into_decl(self, ident: Ident) -> TypeDecl {
+        let mut decl = TypeDecl::plain(ident);
+        decl.negative = self.negative.get();
+        decl.allow_progressive = self.allow_progressive.get().is_some();
+        decl.allow_negated = self.allow_negated.get().is_some();
+        decl.doc = self.doc.get();
+        if let Some(rename) = self.rename.get() {
+            decl.wire = rename.value();
+            decl.wire_span = rename.span();
+            decl.renamed = true;
         }
-        input.parse::<Token![,]>()?;
+        decl
+    }
+}
+
+/// Skips what is left of a list item, up to its comma.
+fn skip_to_comma(input: ParseStream<'_>) -> syn::Result<()> {
+    while !input.is_empty() && !input.peek(Token![,]) {
+        input.parse::<TokenTree>()?;
     }
     Ok(())
 }
 
+/// Skips the value of a key that was reported (`= ...` or `(...)`), so
+/// parsing goes on with the next key.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    skip_to_comma(meta.input)
+}
+
 /// The content of `key(...)`, or an error showing the expected form.
 fn parenthesized<'a>(
-    meta: &syn::meta::ParseNestedMeta<'a>,
+    meta: &ParseNestedMeta<'a>,
     example: &str,
 ) -> syn::Result<syn::parse::ParseBuffer<'a>> {
     if !meta.input.peek(token::Paren) {
@@ -330,7 +491,7 @@ fn parenthesized<'a>(
 }
 
 /// The identifier of `key = Ident`.
-fn ident_value(meta: &syn::meta::ParseNestedMeta<'_>, example: &str) -> syn::Result<Ident> {
+fn ident_value(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<Ident> {
     let key = path_name(&meta.path);
     if !meta.input.peek(Token![=]) {
         return Err(diag::error(
@@ -352,7 +513,7 @@ fn ident_value(meta: &syn::meta::ParseNestedMeta<'_>, example: &str) -> syn::Res
 }
 
 /// The path of `key = "path"` (the serde convention for crate paths).
-fn path_value(meta: &syn::meta::ParseNestedMeta<'_>, example: &str) -> syn::Result<Path> {
+fn path_value(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<Path> {
     let key = path_name(&meta.path);
     if !meta.input.peek(Token![=]) {
         return Err(diag::error(
@@ -386,45 +547,77 @@ fn path_name(path: &Path) -> String {
         .join("::")
 }
 
-/// Error for a key given twice.
-fn reject_duplicate(seen: bool, path: &Path) -> syn::Result<()> {
-    if seen {
-        Err(diag::error(
-            path.span(),
-            format_args!("duplicate `{}`", path_name(path)),
-            "give each key once",
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-/// Error for an option given twice.
-fn reject_duplicate_ident(seen: bool, key: &Ident) -> syn::Result<()> {
-    if seen {
-        Err(diag::error(
-            key.span(),
-            format_args!("duplicate `{}`", key.unraw()),
-            "give each option once",
-        ))
-    } else {
-        Ok(())
-    }
-}
-
 /// Error for an unknown key, with a suggestion when one is close.
 fn unknown_key(path: &Path, key: &str, known: &[&str], context: &str) -> syn::Error {
     let message = format!("unknown attribute `{key}` of {context}");
-    match did_you_mean(key, known) {
-        Some(close) => diag::error(
-            path.span(),
-            message,
-            format_args!("did you mean `{close}`? Accepted keys: {}", one_of(known)),
-        ),
-        None => diag::error(
-            path.span(),
-            message,
-            format_args!("accepted keys: {}", one_of(known)),
-        ),
+    let accepted = one_of(known);
+    let help = match did_you_mean(key, known) {
+        Some(close) => format!("did you mean `{close}`? Accepted keys: {accepted}"),
+        None => format!("accepted keys: {accepted}"),
+    };
+    diag::error(path.span(), message, help)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The messages recorded while parsing `attr` as a resource's.
+    fn resource_errors(attr: Attribute) -> (ResourceAttrs, Vec<String>) {
+        let errors = Errors::new();
+        let parsed = parse_resource(&[attr], &errors);
+        (parsed, errors.into_messages())
+    }
+
+    #[test]
+    fn every_listed_key_is_parsed() {
+        // A key listed for "did you mean" but missing from the `match`
+        // would be suggested and then refused.
+        for key in RESOURCE_KEYS {
+            let key: proc_macro2::TokenStream = key.parse().unwrap();
+            let (_, messages) = resource_errors(syn::parse_quote!(#[konditions(#key)]));
+            assert!(
+                messages.iter().all(|m| !m.contains("unknown attribute")),
+                "{key}: {messages:?}"
+            );
+        }
+        for option in TYPE_OPTIONS {
+            let option: proc_macro2::TokenStream = option.parse().unwrap();
+            let (_, messages) =
+                resource_errors(syn::parse_quote!(#[konditions(types(A(#option = "x")))]));
+            assert!(
+                messages.iter().all(|m| !m.contains("unknown option")),
+                "{option}: {messages:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_duplicate_is_reported_and_the_first_value_kept() {
+        let (parsed, messages) = resource_errors(syn::parse_quote!(
+            #[konditions(summary = Ready, types(A(negative, negative)), summary = Done)]
+        ));
+        assert_eq!(parsed.summary.unwrap(), "Ready");
+        assert_eq!(
+            messages,
+            [
+                "duplicate `negative`\nhelp: give each option once",
+                "duplicate `summary`\nhelp: give each key once"
+            ]
+        );
+    }
+
+    #[test]
+    fn parsing_goes_on_after_a_bad_entry_or_key() {
+        let (parsed, messages) = resource_errors(syn::parse_quote!(
+            #[konditions(typs(X), types("A", B(negatve, rename = "b"), C), summary = Ready)]
+        ));
+        let types = parsed.types.unwrap();
+        let names: Vec<String> = types.decls.iter().map(TypeDecl::name).collect();
+        assert_eq!(names, ["B", "C"]);
+        assert_eq!(types.decls[0].wire, "b", "options after a bad one are read");
+        assert!(!types.empty);
+        assert_eq!(parsed.summary.unwrap(), "Ready");
+        assert_eq!(messages.len(), 3, "{messages:?}");
     }
 }

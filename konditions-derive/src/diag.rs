@@ -5,10 +5,11 @@
 //! proc macro, so the hint goes on its own line of the message, prefixed with
 //! `help:` the way rustc prints them.
 
+use std::cell::RefCell;
 use std::fmt::Display;
 
-use proc_macro2::{Span, TokenStream};
-use quote::ToTokens;
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{ToTokens, quote_spanned};
 
 /// An error at `span` with a `help:` line telling how to fix it.
 pub(crate) fn error(span: Span, message: impl Display, help: impl Display) -> syn::Error {
@@ -26,58 +27,115 @@ pub(crate) fn error_spanned(
 
 /// Collects every error of an expansion, so the user sees all problems of a
 /// declaration at once instead of one per compile.
-#[derive(Default)]
+///
+/// It cannot be forgotten: [`Errors::check`] consumes it and turns the
+/// errors into a `Result`, and dropping it unchecked panics (as
+/// serde_derive's `Ctxt` does), so an error recorded on some path is never
+/// silently lost. Recording takes `&self`, so the attribute holders of
+/// [`crate::attr`] can keep a reference and report duplicates themselves.
 pub(crate) struct Errors {
-    errors: Option<syn::Error>,
+    /// `None` once checked.
+    errors: RefCell<Option<Vec<syn::Error>>>,
 }
 
 impl Errors {
-    /// Records an error.
-    pub(crate) fn push(&mut self, error: syn::Error) {
-        match &mut self.errors {
-            Some(errors) => errors.combine(error),
-            None => self.errors = Some(error),
+    /// An empty collector, to be [checked](Errors::check).
+    pub(crate) fn new() -> Self {
+        Self {
+            errors: RefCell::new(Some(Vec::new())),
         }
+    }
+
+    /// Records an error.
+    pub(crate) fn push(&self, error: syn::Error) {
+        self.errors
+            .borrow_mut()
+            .as_mut()
+            .expect("errors are recorded before the collector is checked")
+            .push(error);
     }
 
     /// Records the error of a result and returns its value, if any.
-    pub(crate) fn ok<T>(&mut self, result: syn::Result<T>) -> Option<T> {
-        match result {
-            Ok(value) => Some(value),
-            Err(error) => {
-                self.push(error);
-                None
-            }
-        }
+    pub(crate) fn ok<T>(&self, result: syn::Result<T>) -> Option<T> {
+        result.map_err(|error| self.push(error)).ok()
     }
 
-    /// `Err` with every recorded error, `Ok` when there is none.
-    pub(crate) fn finish(self) -> syn::Result<()> {
-        match self.errors {
-            Some(errors) => Err(errors),
-            None => Ok(()),
+    /// `Err` with every recorded error (in the order recorded), `Ok` when
+    /// there is none.
+    pub(crate) fn check(self) -> syn::Result<()> {
+        let errors = self
+            .errors
+            .borrow_mut()
+            .take()
+            .expect("the collector is checked once");
+        let mut errors = errors.into_iter();
+        let Some(mut combined) = errors.next() else {
+            return Ok(());
+        };
+        for error in errors {
+            combined.combine(error);
+        }
+        Err(combined)
+    }
+
+    /// Checks, and returns the messages of the errors (for tests).
+    #[cfg(test)]
+    pub(crate) fn into_messages(self) -> Vec<String> {
+        match self.check() {
+            Ok(()) => Vec::new(),
+            Err(combined) => combined.into_iter().map(|e| e.to_string()).collect(),
         }
     }
 }
 
-/// Turns the result of an expansion into the tokens a derive returns.
-pub(crate) fn into_tokens(result: syn::Result<TokenStream>) -> TokenStream {
-    result.unwrap_or_else(syn::Error::into_compile_error)
+impl Drop for Errors {
+    fn drop(&mut self) {
+        // Not while unwinding: a second panic would abort and hide the first.
+        if self.errors.get_mut().is_some() && !std::thread::panicking() {
+            panic!("konditions-derive: a diagnostics collector was dropped without being checked");
+        }
+    }
+}
+
+/// The tokens of a derive that failed: the errors, then `items` (code that
+/// compiles despite the errors, so the user's code naming the generated
+/// items reports nothing more than the errors themselves).
+pub(crate) fn with_errors(error: syn::Error, items: TokenStream) -> TokenStream {
+    let mut tokens = error.into_compile_error();
+    tokens.extend(items);
+    tokens
+}
+
+/// A deprecation warning at `span`, the key `name` of an attribute. Stable
+/// Rust lets a proc macro emit errors only; the use of a `#[deprecated]`
+/// item it generates, spanned at the key, is the warning it can raise (and
+/// `#![deny(deprecated)]` or `#[allow(deprecated)]` apply to it as usual).
+pub(crate) fn deprecated(span: Span, name: &str, note: &str) -> TokenStream {
+    let item = Ident::new(name, span);
+    quote_spanned! {span=>
+        const _: () = {
+            #[deprecated(note = #note)]
+            #[allow(non_upper_case_globals)]
+            const #item: () = ();
+            #item
+        };
+    }
 }
 
 /// The closest candidate to a misspelt `word`, if one is close enough to be
-/// a likely typo.
+/// a likely typo. Case is ignored (`Summary` finds `summary`, `rowwritten`
+/// finds `RowWritten`); the candidate is returned as spelt.
 pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let word = word.to_ascii_lowercase();
+    let word = word.to_lowercase();
     candidates
         .iter()
-        .map(|candidate| (edit_distance(&word, candidate), *candidate))
+        .map(|candidate| (edit_distance(&word, &candidate.to_lowercase()), *candidate))
         .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(1))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }
 
-/// Levenshtein distance between two ASCII-ish strings.
+/// Levenshtein distance between two strings, by `char`.
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
@@ -115,9 +173,40 @@ mod tests {
     }
 
     #[test]
+    fn suggests_declared_names_whatever_their_case() {
+        let types = ["Ready", "TableReady", "RowWritten"];
+        assert_eq!(did_you_mean("RowWriten", &types), Some("RowWritten"));
+        assert_eq!(did_you_mean("tableready", &types), Some("TableReady"));
+        assert_eq!(did_you_mean("Deployed", &types), None);
+    }
+
+    #[test]
     fn edit_distance_counts_operations() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("same", "same"), 0);
+    }
+
+    #[test]
+    fn check_returns_every_error_in_order() {
+        let errors = Errors::new();
+        assert!(errors.ok(Ok::<_, syn::Error>(1)) == Some(1));
+        errors.push(syn::Error::new(Span::call_site(), "first"));
+        let none: Option<()> = errors.ok(Err(syn::Error::new(Span::call_site(), "second")));
+        assert!(none.is_none());
+        assert_eq!(errors.into_messages(), ["first", "second"]);
+    }
+
+    #[test]
+    fn check_without_errors_is_ok() {
+        assert!(Errors::new().check().is_ok());
+    }
+
+    #[test]
+    #[should_panic(expected = "dropped without being checked")]
+    fn an_unchecked_collector_panics_on_drop() {
+        let errors = Errors::new();
+        errors.push(syn::Error::new(Span::call_site(), "lost"));
+        drop(errors);
     }
 }

@@ -9,17 +9,18 @@
 use proc_macro2::{TokenStream, TokenTree};
 use syn::{Attribute, Ident, LitStr, Meta, Type};
 
-use crate::diag;
+use crate::diag::{self, Errors};
 
-/// What `#[derive(ConditionalResource)]` needs from `#[kube(...)]`.
+/// What `#[derive(ConditionalResource)]` needs from `#[kube(...)]`; what is
+/// missing or malformed is `None`, and reported.
 pub(crate) struct KubeAttrs {
     /// The `kind` (for the enum's default name and docs).
-    pub(crate) kind: String,
+    pub(crate) kind: Option<String>,
     /// The root struct kube generates: `root`, else `kind`; spanned at the
     /// literal that named it.
-    pub(crate) root: Ident,
+    pub(crate) root: Option<Ident>,
     /// The status type, spanned at the `status` value.
-    pub(crate) status: Type,
+    pub(crate) status: Option<Type>,
 }
 
 /// The `#[kube(...)]` attributes of the input, if any.
@@ -29,10 +30,11 @@ pub(crate) fn kube_attrs(attrs: &[Attribute]) -> Vec<&Attribute> {
 
 /// Reads `kind`, `root` and `status` from the `#[kube(...)]` attributes
 /// (kube accepts them split over several attributes).
-pub(crate) fn parse(attrs: &[&Attribute]) -> syn::Result<KubeAttrs> {
-    let mut kind: Option<LitStr> = None;
-    let mut root: Option<LitStr> = None;
-    let mut status: Option<Type> = None;
+pub(crate) fn parse(attrs: &[&Attribute], errors: &Errors) -> KubeAttrs {
+    // Outer `None`: not given; inner `None`: given, malformed, reported.
+    let mut kind: Option<Option<LitStr>> = None;
+    let mut root: Option<Option<LitStr>> = None;
+    let mut status: Option<Option<Type>> = None;
     for attr in attrs {
         let Meta::List(list) = &attr.meta else {
             continue;
@@ -50,45 +52,56 @@ pub(crate) fn parse(attrs: &[&Attribute]) -> syn::Result<KubeAttrs> {
             }
             let value: TokenStream = tokens.collect();
             match key.to_string().as_str() {
-                "kind" => kind = Some(string_value(&key, value)?),
-                "root" => root = Some(string_value(&key, value)?),
-                "status" => status = Some(status_value(value)?),
+                "kind" => kind = Some(errors.ok(string_value(&key, value))),
+                "root" => root = Some(errors.ok(string_value(&key, value))),
+                "status" => status = Some(errors.ok(status_value(value))),
                 _ => {}
             }
         }
     }
-    let Some(kind) = kind else {
-        return Err(diag::error_spanned(
+    if kind.is_none() {
+        errors.push(diag::error_spanned(
             attrs.first().copied(),
             "`#[kube(...)]` has no `kind`",
             "add `kind = \"MyKind\"` to `#[kube(...)]`",
         ));
-    };
-    let Some(status) = status else {
-        return Err(diag::error_spanned(
+    }
+    if status.is_none() {
+        let kind = kind
+            .iter()
+            .flatten()
+            .next()
+            .map_or_else(|| "My".to_owned(), LitStr::value);
+        errors.push(diag::error_spanned(
             attrs.first().copied(),
             "`#[derive(ConditionalResource)]` needs a status: `#[kube(...)]` has no `status`",
             format_args!(
-                "conditions live in the status subresource: add `status = \"{}Status\"` to `#[kube(...)]`, naming a struct that derives `ConditionalStatus`",
-                kind.value()
+                "conditions live in the status subresource: add `status = \"{kind}Status\"` to `#[kube(...)]`, naming a struct that derives `ConditionalStatus`"
             ),
         ));
+    }
+    let kind = kind.flatten();
+    let root = match root {
+        Some(root) => root,
+        None => kind.clone(),
     };
-    let root_lit = root.as_ref().unwrap_or(&kind);
-    let root = syn::parse_str::<Ident>(&root_lit.value())
-        .map(|ident| Ident::new(&ident.to_string(), root_lit.span()))
-        .map_err(|_| {
+    let root = root.and_then(|literal| {
+        let ident = syn::parse_str::<Ident>(&literal.value()).map_err(|_| {
             diag::error(
-                root_lit.span(),
-                format_args!("`{}` is not a Rust identifier", root_lit.value()),
+                literal.span(),
+                format_args!("`{}` is not a Rust identifier", literal.value()),
                 "kube names the root struct after `kind` (or `root`): give an identifier",
             )
-        })?;
-    Ok(KubeAttrs {
-        kind: kind.value(),
+        });
+        errors
+            .ok(ident)
+            .map(|ident| Ident::new(&ident.to_string(), literal.span()))
+    });
+    KubeAttrs {
+        kind: kind.map(|kind| kind.value()),
         root,
-        status,
-    })
+        status: status.flatten(),
+    }
 }
 
 /// Splits the tokens of an attribute list at its top-level commas.

@@ -2,14 +2,25 @@
 //! which re-exports them behind its default `derive` feature (its docs have
 //! runnable examples).
 //!
-//! The crate is organised like serde_derive and thiserror: `attr` parses the
-//! `#[konditions(...)]` attributes, `kube_attr` reads kube's `#[kube(...)]`,
-//! `validate` checks the declaration against `metav1.Condition` and the
-//! Kubernetes API conventions, `expand` generates the code. Every error
-//! carries the span of the tokens at fault and a `help:` line.
+//! The crate is cut by job, like serde_derive:
+//!
+//! - `attr` parses the `#[konditions(...)]` attributes (each key held by an
+//!   `Attr` that reports a duplicate itself), `kube_attr` reads kube's
+//!   `#[kube(...)]`;
+//! - `discover` finds the root struct, its status type and the conditions
+//!   field;
+//! - `validate` checks the declaration against `metav1.Condition` and the
+//!   Kubernetes API conventions, one function per rule;
+//! - `expand` runs the derives, with one generator per trait in its
+//!   submodules;
+//! - `diag` builds diagnostics and collects them in an `Errors` that must be
+//!   checked (it panics when dropped unchecked).
+//!
+//! Every error carries the span of the tokens at fault and a `help:` line.
 
 mod attr;
 mod diag;
+mod discover;
 mod expand;
 mod kube_attr;
 mod validate;
@@ -58,8 +69,8 @@ use proc_macro::TokenStream;
 /// | `summary = Ready` | the summary condition; a name listed in `types` or a new one (then declared first) |
 /// | `dependents(A, B)` | what the summary is computed from (default: every other declared type) |
 /// | `enum_name = MyCondition` | name of the generated enum (default: kind + `Condition`) |
-/// | `crate = "path"` | path of konditions-core, for re-exports (default `::konditions_core`) |
-/// | `serde = "path"`, `schemars = "path"` | paths of serde and schemars (default `::serde`, `::schemars`) |
+/// | `crate = "path"` | path of konditions-core, for re-exports (default `::konditions_core`); a re-export of the crate itself, as serde and schemars are reached through it |
+/// | `serde = "path"`, `schemars = "path"` | deprecated, with a warning: paths of serde and schemars, which the generated code now reaches through konditions-core |
 ///
 /// Options of one entry of `types(...)`:
 ///
@@ -93,6 +104,11 @@ use proc_macro::TokenStream;
 ///
 /// # Generated items
 ///
+/// The generated code needs neither serde nor schemars as a direct
+/// dependency of your crate: `konditions-core` and `kube` are enough (kube's
+/// own `CustomResource` and your `#[derive(Serialize, JsonSchema)]` still
+/// need them, as for every kube-rs CRD).
+///
 /// With `types(...)` or `summary`, an enum (visibility of the struct) with
 /// one variant per type, implementing `ConditionType` (`as_str`, `parse`,
 /// `declared`, `polarity`, `summary`, `dependents`), `Clone`, `Copy`,
@@ -119,12 +135,17 @@ use proc_macro::TokenStream;
 /// - A missing `status` in `#[kube(...)]`; a hand-written root without
 ///   `metadata` or an `Option` `status` field; a status that does not
 ///   implement `ConditionalStatus`.
-/// - Unknown keys and options (with a "did you mean"), and use on enums or
-///   unions.
+/// - Unknown keys, options and dependents (with a "did you mean"), keys
+///   and options given twice, and use on enums or unions.
+///
+/// Every problem of a declaration is reported in one compile. The enum and
+/// the `ConditionalResource` implementation are generated even then (from
+/// what could be read), so the code that names them adds no errors of its
+/// own: the declaration's errors are the only ones.
 #[proc_macro_derive(ConditionalResource, attributes(konditions))]
 pub fn derive_conditional_resource(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    diag::into_tokens(expand::conditional_resource(&input)).into()
+    expand::conditional_resource(&input).into()
 }
 
 /// Implements `konditions_core::ConditionalStatus` for a status struct that
@@ -149,5 +170,5 @@ pub fn derive_conditional_resource(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(ConditionalStatus, attributes(konditions))]
 pub fn derive_conditional_status(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    diag::into_tokens(expand::conditional_status(&input)).into()
+    expand::conditional_status(&input).into()
 }

@@ -1,6 +1,9 @@
 //! Checks of a declaration against `metav1.Condition` and the Kubernetes API
 //! conventions for conditions.
 //!
+//! One function per rule, as serde_derive's `check.rs`; [`declaration`]
+//! runs them in order and builds the [`Declaration`] the generators read.
+//!
 //! - A type matches the `metav1.Condition` type pattern and is at most 316
 //!   characters long (the API server rejects anything else).
 //! - The name (after an optional `example.com/` prefix) is CamelCase.
@@ -10,14 +13,17 @@
 //!   `NoErrors`) are rejected unless opted out with `allow_negated`.
 //! - No two types share a wire name or a variant; the summary is positive;
 //!   dependents are declared types other than the summary, each given once.
+//!
+//! A new rule is a function here, called from [`declaration`] (or from
+//! [`type_name`] for a rule about one name).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
-use proc_macro2::Span;
+use syn::Ident;
 use syn::ext::IdentExt;
 
-use crate::attr::{ResourceAttrs, TypeDecl};
-use crate::diag::{self, Errors};
+use crate::attr::{Dependents, ResourceAttrs, TypeDecl, Types};
+use crate::diag::{self, Errors, did_you_mean};
 
 /// The maximum length of a condition type (`metav1.Condition`).
 const MAX_TYPE_LEN: usize = 316;
@@ -62,8 +68,13 @@ const NOT_NEGATED: &[&str] = &[
 
 /// A checked declaration: every type in declaration order, the summary
 /// included.
+///
+/// It always generates code that compiles, also when checks failed: a type
+/// declared twice is kept once, and dependents that are not declared are
+/// left out. So after an error the enum is still generated, and the user's
+/// code naming it reports nothing more than the declaration's errors.
 pub(crate) struct Declaration {
-    /// Every declared type.
+    /// Every declared type, each once.
     pub(crate) types: Vec<TypeDecl>,
     /// Index of the summary in `types`.
     pub(crate) summary: Option<usize>,
@@ -73,7 +84,7 @@ pub(crate) struct Declaration {
 
 /// Checks the declaration of a resource. Returns `None` when it declares no
 /// condition type (no `types(...)`, no `summary`).
-pub(crate) fn declaration(attrs: ResourceAttrs, errors: &mut Errors) -> Option<Declaration> {
+pub(crate) fn declaration(attrs: ResourceAttrs, errors: &Errors) -> Option<Declaration> {
     let ResourceAttrs {
         types,
         summary,
@@ -81,197 +92,217 @@ pub(crate) fn declaration(attrs: ResourceAttrs, errors: &mut Errors) -> Option<D
         enum_name,
         ..
     } = attrs;
+    dependents_need_summary(dependents.as_ref(), summary.as_ref(), errors);
     if types.is_none() && summary.is_none() {
-        if let Some((span, _)) = &dependents {
-            errors.push(diag::error(
-                *span,
-                "`dependents` without a summary",
-                "dependents are the conditions a summary is computed from: add `summary = Ready`",
-            ));
-        }
-        if let Some(name) = &enum_name {
-            errors.push(diag::error(
-                name.span(),
-                "`enum_name` without condition types",
-                "declare the types the enum holds: `types(TableReady, RowWritten)`",
-            ));
-        }
+        enum_name_needs_types(enum_name.as_ref(), errors);
         return None;
     }
+    types_not_empty(types.as_ref(), summary.as_ref(), errors);
 
-    if let Some((span, types)) = &types
-        && types.is_empty()
-        && summary.is_none()
+    let mut all: Vec<TypeDecl> = types.map(|types| types.decls).unwrap_or_default();
+    if let Some(summary) = &summary
+        && !all.iter().any(|t| t.ident.unraw() == summary.unraw())
     {
-        errors.push(diag::error(
-            *span,
-            "`types()` declares no condition type",
-            "list the condition types of the resource: `types(TableReady, RowWritten)`",
-        ));
-        return None;
+        // The summary is declared by `summary = Name` alone: it comes
+        // first, as `kubectl` users expect `Ready` to.
+        all.insert(0, TypeDecl::plain(summary.clone()));
     }
-
-    let mut all: Vec<TypeDecl> = types.map(|(_, types)| types).unwrap_or_default();
-    let summary_index = summary.map(|summary| {
-        let name = summary.unraw().to_string();
-        match all.iter().position(|t| t.ident.unraw() == name) {
-            Some(index) => index,
-            None => {
-                // The summary is declared by `summary = Name` alone: it comes
-                // first, as `kubectl` users expect `Ready` to.
-                all.insert(0, TypeDecl::plain(summary));
-                0
-            }
-        }
-    });
-
-    for decl in &all {
-        check_name(decl, errors);
+    for decl in &mut all {
+        decl.name_reported = !type_name(decl, errors);
     }
-    check_duplicates(&all, errors);
+    let all = declared_once(all, errors);
 
-    if let Some(index) = summary_index
-        && let Some(span) = all[index].negative
-    {
-        errors.push(diag::error(
-            span,
-            format_args!(
-                "the summary condition `{}` cannot be negative",
-                all[index].wire
-            ),
-            "a summary is True when every dependent is in its good state: remove `negative`",
-        ));
+    let summary =
+        summary.and_then(|summary| all.iter().position(|t| t.ident.unraw() == summary.unraw()));
+    if let Some(index) = summary {
+        summary_positive(&all[index], errors);
     }
-
-    let dependents = dependents.map(|(span, names)| {
-        let Some(summary_index) = summary_index else {
-            errors.push(diag::error(
-                span,
-                "`dependents` without a summary",
-                "dependents are the conditions a summary is computed from: add `summary = Ready`",
-            ));
-            return Vec::new();
-        };
-        let mut indices = Vec::new();
-        for name in names {
-            let text = name.unraw().to_string();
-            match all.iter().position(|t| t.ident.unraw() == text) {
-                None => errors.push(diag::error(
-                    name.span(),
-                    format_args!("`{text}` is not a declared condition type"),
-                    "list it in `types(...)`, or remove it from `dependents(...)`",
-                )),
-                Some(index) if index == summary_index => errors.push(diag::error(
-                    name.span(),
-                    format_args!("the summary `{text}` cannot depend on itself"),
-                    "remove it from `dependents(...)`",
-                )),
-                Some(index) if indices.contains(&index) => errors.push(diag::error(
-                    name.span(),
-                    format_args!("duplicate dependent `{text}`"),
-                    "list each dependent once",
-                )),
-                Some(index) => indices.push(index),
-            }
-        }
-        indices
-    });
+    let dependents = dependents
+        .zip(summary)
+        .map(|(dependents, summary)| dependent_indices(&dependents, &all, summary, errors));
 
     Some(Declaration {
         types: all,
-        summary: summary_index,
+        summary,
         dependents,
     })
 }
 
-/// Checks one wire name against the pattern and the conventions.
-fn check_name(decl: &TypeDecl, errors: &mut Errors) {
-    let wire = decl.wire.as_str();
-    let span = decl.wire_span;
-    let rename_hint = if decl.renamed {
+/// `dependents(...)` needs `summary = ...`.
+fn dependents_need_summary(
+    dependents: Option<&Dependents>,
+    summary: Option<&Ident>,
+    errors: &Errors,
+) {
+    if let Some(dependents) = dependents
+        && summary.is_none()
+    {
+        errors.push(diag::error(
+            dependents.key,
+            "`dependents` without a summary",
+            "dependents are the conditions a summary is computed from: add `summary = Ready`",
+        ));
+    }
+}
+
+/// `enum_name = ...` needs condition types to name.
+fn enum_name_needs_types(enum_name: Option<&Ident>, errors: &Errors) {
+    if let Some(name) = enum_name {
+        errors.push(diag::error(
+            name.span(),
+            "`enum_name` without condition types",
+            "declare the types the enum holds: `types(TableReady, RowWritten)`",
+        ));
+    }
+}
+
+/// `types()` with nothing in it, and no summary either, declares nothing.
+fn types_not_empty(types: Option<&Types>, summary: Option<&Ident>, errors: &Errors) {
+    if let Some(types) = types
+        && types.empty
+        && summary.is_none()
+    {
+        errors.push(diag::error(
+            types.key,
+            "`types()` declares no condition type",
+            "list the condition types of the resource: `types(TableReady, RowWritten)`",
+        ));
+    }
+}
+
+/// The rules about one wire name; `false` when one failed. The first three
+/// are what the API server enforces; once one fails, the conventions after
+/// them have nothing to say.
+fn type_name(decl: &TypeDecl, errors: &Errors) -> bool {
+    if !(fits_length(decl, errors) && matches_pattern(decl, errors) && camel_case(decl, errors)) {
+        return false;
+    }
+    let name = decl.wire.rsplit('/').next().unwrap_or(&decl.wire);
+    let words = camel_words(name);
+    // Both conventions are checked, so both problems are reported at once.
+    let state = not_progressive(decl, &words, errors);
+    not_negated(decl, &words, errors) && state
+}
+
+/// How to give a wire name explicitly, when the type does not already.
+fn rename_hint(decl: &TypeDecl) -> String {
+    if decl.renamed {
         String::new()
     } else {
         format!(
             ", or give the wire name explicitly: `{}(rename = \"...\")`",
-            decl.ident.unraw()
+            decl.name()
         )
-    };
-
-    if wire.len() > MAX_TYPE_LEN {
-        errors.push(diag::error(
-            span,
-            format_args!(
-                "condition type `{}...` is {} characters long; `metav1.Condition` allows at most {MAX_TYPE_LEN}",
-                truncate(wire, 40),
-                wire.len()
-            ),
-            format_args!("use a shorter name{rename_hint}"),
-        ));
-        return;
-    }
-    if let Err(problem) = check_pattern(wire) {
-        errors.push(diag::error(
-            span,
-            format_args!("`{wire}` is not a valid condition type: {problem}"),
-            format_args!(
-                "a condition type is `CamelCase` or `example.com/CamelCase` (pattern of `metav1.Condition`: an optional lowercase DNS prefix and `/`, then ASCII letters, digits, `-`, `_`, `.`, starting and ending with a letter or digit){rename_hint}"
-            ),
-        ));
-        return;
-    }
-    let name = wire.rsplit('/').next().unwrap_or(wire);
-    if !is_camel_case(name) {
-        errors.push(diag::error(
-            span,
-            format_args!("condition type `{wire}` is not CamelCase"),
-            format_args!(
-                "the API conventions name condition types in CamelCase (`TableReady`): write `{}`",
-                to_camel_case(name)
-            ),
-        ));
-        return;
-    }
-    let words = camel_words(name);
-    if !decl.allow_progressive
-        && let Some(word) = progressive_word(&words)
-    {
-        errors.push(diag::error(
-                span,
-                format_args!(
-                    "condition type `{wire}` is progressive (\"{word}\"): conditions describe a state, not a step of a state machine"
-                ),
-                format_args!(
-                    "name the state reached, as an adjective or in the past tense (`Available`, `Deployed`, `Succeeded`); if `{wire}` is established API, keep it with `{}(allow_progressive)`",
-                    decl.ident.unraw()
-                ),
-            ));
-    }
-    if !decl.allow_negated
-        && let Some(positive) = negation(&words)
-    {
-        let positive = match positive {
-            Some(positive) => format!("name the positive state (`{positive}`)"),
-            None => "name the positive state".to_owned(),
-        };
-        errors.push(diag::error(
-                span,
-                format_args!(
-                    "condition type `{wire}` is negated: `{wire}=False` is a double negative"
-                ),
-                format_args!(
-                    "{positive} and report it `False` when it does not hold; if `{wire}` is established API, keep it with `{}(allow_negated)`",
-                    decl.ident.unraw()
-                ),
-            ));
     }
 }
 
-/// Rejects two types with one wire name, or one variant name.
-fn check_duplicates(types: &[TypeDecl], errors: &mut Errors) {
-    let mut wires: HashMap<&str, Span> = HashMap::new();
-    let mut variants: HashMap<String, Span> = HashMap::new();
+/// At most 316 characters (`metav1.Condition`).
+fn fits_length(decl: &TypeDecl, errors: &Errors) -> bool {
+    let wire = decl.wire.as_str();
+    if wire.len() <= MAX_TYPE_LEN {
+        return true;
+    }
+    errors.push(diag::error(
+        decl.wire_span,
+        format_args!(
+            "condition type `{}...` is {} characters long; `metav1.Condition` allows at most {MAX_TYPE_LEN}",
+            truncate(wire, 40),
+            wire.len()
+        ),
+        format_args!("use a shorter name{}", rename_hint(decl)),
+    ));
+    false
+}
+
+/// The type pattern of `metav1.Condition`.
+fn matches_pattern(decl: &TypeDecl, errors: &Errors) -> bool {
+    let wire = decl.wire.as_str();
+    let Err(problem) = check_pattern(wire) else {
+        return true;
+    };
+    errors.push(diag::error(
+        decl.wire_span,
+        format_args!("`{wire}` is not a valid condition type: {problem}"),
+        format_args!(
+            "a condition type is `CamelCase` or `example.com/CamelCase` (pattern of `metav1.Condition`: an optional lowercase DNS prefix and `/`, then ASCII letters, digits, `-`, `_`, `.`, starting and ending with a letter or digit){}",
+            rename_hint(decl)
+        ),
+    ));
+    false
+}
+
+/// The name after the prefix is CamelCase (API conventions).
+fn camel_case(decl: &TypeDecl, errors: &Errors) -> bool {
+    let wire = decl.wire.as_str();
+    let name = wire.rsplit('/').next().unwrap_or(wire);
+    if is_camel_case(name) {
+        return true;
+    }
+    errors.push(diag::error(
+        decl.wire_span,
+        format_args!("condition type `{wire}` is not CamelCase"),
+        format_args!(
+            "the API conventions name condition types in CamelCase (`TableReady`): write `{}`",
+            to_camel_case(name)
+        ),
+    ));
+    false
+}
+
+/// A state, not a step of a state machine, unless `allow_progressive`.
+fn not_progressive(decl: &TypeDecl, words: &[&str], errors: &Errors) -> bool {
+    if decl.allow_progressive {
+        return true;
+    }
+    let Some(word) = progressive_word(words) else {
+        return true;
+    };
+    let wire = &decl.wire;
+    errors.push(diag::error(
+        decl.wire_span,
+        format_args!(
+            "condition type `{wire}` is progressive (\"{word}\"): conditions describe a state, not a step of a state machine"
+        ),
+        format_args!(
+            "name the state reached, as an adjective or in the past tense (`Available`, `Deployed`, `Succeeded`); if `{wire}` is established API, keep it with `{}(allow_progressive)`",
+            decl.name()
+        ),
+    ));
+    false
+}
+
+/// No double negative, unless `allow_negated`.
+fn not_negated(decl: &TypeDecl, words: &[&str], errors: &Errors) -> bool {
+    if decl.allow_negated {
+        return true;
+    }
+    let Some(positive) = negation(words) else {
+        return true;
+    };
+    let wire = &decl.wire;
+    let positive = match positive {
+        Some(positive) => format!("name the positive state (`{positive}`)"),
+        None => "name the positive state".to_owned(),
+    };
+    errors.push(diag::error(
+        decl.wire_span,
+        format_args!("condition type `{wire}` is negated: `{wire}=False` is a double negative"),
+        format_args!(
+            "{positive} and report it `False` when it does not hold; if `{wire}` is established API, keep it with `{}(allow_negated)`",
+            decl.name()
+        ),
+    ));
+    false
+}
+
+/// Each wire name and each variant once. Returns the types without the
+/// repeated ones.
+fn declared_once(types: Vec<TypeDecl>, errors: &Errors) -> Vec<TypeDecl> {
+    let mut wires: HashSet<String> = HashSet::new();
+    let mut variants: HashSet<String> = HashSet::new();
+    let mut once = Vec::with_capacity(types.len());
     for decl in types {
-        if wires.insert(decl.wire.as_str(), decl.wire_span).is_some() {
+        if !wires.insert(decl.wire.clone()) {
             errors.push(diag::error(
                 decl.wire_span,
                 format_args!("condition type `{}` is declared twice", decl.wire),
@@ -279,18 +310,89 @@ fn check_duplicates(types: &[TypeDecl], errors: &mut Errors) {
             ));
             continue;
         }
-        let variant = decl.ident.unraw().to_string();
-        if variants
-            .insert(variant.clone(), decl.ident.span())
-            .is_some()
-        {
+        let variant = decl.name();
+        if !variants.insert(variant.clone()) {
             errors.push(diag::error(
                 decl.ident.span(),
                 format_args!("variant `{variant}` is declared twice (with different wire names)"),
                 "give each condition type its own identifier",
             ));
+            continue;
+        }
+        once.push(decl);
+    }
+    once
+}
+
+/// The summary is positive: it is `True` when every dependent is good.
+fn summary_positive(summary: &TypeDecl, errors: &Errors) {
+    if let Some(span) = summary.negative {
+        errors.push(diag::error(
+            span,
+            format_args!(
+                "the summary condition `{}` cannot be negative",
+                summary.wire
+            ),
+            "a summary is True when every dependent is in its good state: remove `negative`",
+        ));
+    }
+}
+
+/// Each dependent is a declared type other than the summary, listed once.
+/// Returns the indices of those that are.
+fn dependent_indices(
+    dependents: &Dependents,
+    types: &[TypeDecl],
+    summary: usize,
+    errors: &Errors,
+) -> Vec<usize> {
+    let mut indices = Vec::new();
+    for name in &dependents.names {
+        let text = name.unraw().to_string();
+        match types.iter().position(|t| t.name() == text) {
+            None => errors.push(undeclared_dependent(name, &text, types, summary)),
+            Some(index) if index == summary => errors.push(diag::error(
+                name.span(),
+                format_args!("the summary `{text}` cannot depend on itself"),
+                "remove it from `dependents(...)`",
+            )),
+            Some(index) if indices.contains(&index) => errors.push(diag::error(
+                name.span(),
+                format_args!("duplicate dependent `{text}`"),
+                "list each dependent once",
+            )),
+            Some(index) => indices.push(index),
         }
     }
+    indices
+}
+
+/// The error for a dependent that is not declared, with the declared type
+/// it most likely means.
+fn undeclared_dependent(
+    name: &Ident,
+    text: &str,
+    types: &[TypeDecl],
+    summary: usize,
+) -> syn::Error {
+    let names: Vec<String> = types
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| *index != summary)
+        .map(|(_, t)| t.name())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let help = match did_you_mean(text, &names) {
+        Some(close) => format!(
+            "did you mean `{close}`? Otherwise list `{text}` in `types(...)`, or remove it from `dependents(...)`"
+        ),
+        None => "list it in `types(...)`, or remove it from `dependents(...)`".to_owned(),
+    };
+    diag::error(
+        name.span(),
+        format_args!("`{text}` is not a declared condition type"),
+        help,
+    )
 }
 
 /// Checks the `metav1.Condition` type pattern
@@ -419,6 +521,50 @@ fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attr;
+
+    /// The declaration of `attr` and the messages of the failed checks.
+    fn declared(attr: syn::Attribute) -> (Option<Declaration>, Vec<String>) {
+        let errors = Errors::new();
+        let declaration = declaration(attr::parse_resource(&[attr], &errors), &errors);
+        (declaration, errors.into_messages())
+    }
+
+    #[test]
+    fn an_invalid_declaration_still_declares_each_type_once() {
+        let (declaration, messages) = declared(syn::parse_quote!(
+            #[konditions(types(A, B, A, C(rename = "B"), D), summary = Ready, dependents(B, Dd, D))]
+        ));
+        let declaration = declaration.expect("types are declared");
+        let names: Vec<String> = declaration.types.iter().map(TypeDecl::name).collect();
+        assert_eq!(names, ["Ready", "A", "B", "D"]);
+        assert_eq!(declaration.summary, Some(0));
+        assert_eq!(
+            declaration.dependents,
+            Some(vec![2, 3]),
+            "B and D; Dd is left out"
+        );
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(messages[2].contains("did you mean `D`?"), "{messages:?}");
+    }
+
+    #[test]
+    fn a_valid_declaration_reports_nothing() {
+        let (declaration, messages) = declared(syn::parse_quote!(
+            #[konditions(types(TableReady, DiskPressure(negative)), summary = Ready, dependents(DiskPressure))]
+        ));
+        assert!(messages.is_empty(), "{messages:?}");
+        let declaration = declaration.expect("types are declared");
+        assert_eq!(declaration.types.len(), 3);
+        assert!(declaration.types.iter().all(|t| !t.name_reported));
+    }
+
+    #[test]
+    fn no_types_and_no_summary_declare_no_enum() {
+        let (declaration, messages) = declared(syn::parse_quote!(#[konditions(crate = "x")]));
+        assert!(declaration.is_none());
+        assert!(messages.is_empty(), "{messages:?}");
+    }
 
     #[test]
     fn pattern_accepts_metav1_types() {

@@ -2,15 +2,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use konditions_core::{ConditionalResource, ConditionalStatus, Conditions};
 
 #[derive(ConditionalResource)]
-#[konditions(types(NotReady, Unready, NoErrors, NotFound(allow_negated)))]
-pub struct App {
+#[konditions(types(TableReady))]
+pub struct Writer {
     pub metadata: ObjectMeta,
-    pub status: Option<AppStatus>,
+    pub status: WriterStatus,
 }
 
 #[derive(ConditionalStatus, Default)]
-pub struct AppStatus {
-    pub conditions: Conditions,
+pub struct WriterStatus {
+    pub conditions: Conditions<WriterCondition>,
 }
 
 fn main() {}

@@ -2,7 +2,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use konditions_core::{ConditionalResource, ConditionalStatus, Conditions};
 
 #[derive(ConditionalResource)]
-#[konditions(types(Prêt, Backup(rename = "Backup Done"), Dns(rename = "Example.com/Ready")))]
+#[konditions(types(TableReady, RowWritten), summary = Ready, dependents(TableReady, Ready, RowWriten, TableReady))]
 pub struct App {
     pub metadata: ObjectMeta,
     pub status: Option<AppStatus>,
@@ -10,7 +10,7 @@ pub struct App {
 
 #[derive(ConditionalStatus, Default)]
 pub struct AppStatus {
-    pub conditions: Conditions,
+    pub conditions: Conditions<AppCondition>,
 }
 
 fn main() {}

@@ -2,15 +2,15 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use konditions_core::{ConditionalResource, ConditionalStatus, Conditions};
 
 #[derive(ConditionalResource)]
-#[konditions(types(TableReady))]
-pub struct Writer {
+#[konditions(types(DiskPressure(negatve)))]
+pub struct App {
     pub metadata: ObjectMeta,
-    pub status: WriterStatus,
+    pub status: Option<AppStatus>,
 }
 
 #[derive(ConditionalStatus, Default)]
-pub struct WriterStatus {
-    pub conditions: Conditions,
+pub struct AppStatus {
+    pub conditions: Conditions<AppCondition>,
 }
 
 fn main() {}

@@ -10,7 +10,7 @@ pub struct App {
 
 #[derive(ConditionalStatus, Default)]
 pub struct AppStatus {
-    pub conditions: Conditions,
+    pub conditions: Conditions<AppCondition>,
 }
 
 fn main() {}

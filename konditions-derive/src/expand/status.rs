@@ -1,0 +1,96 @@
+//! `impl ConditionalStatus` for a status struct.
+
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use quote::{quote, quote_spanned};
+use syn::DeriveInput;
+use syn::spanned::Spanned;
+
+use crate::discover::ConditionsField;
+
+/// `impl ConditionalStatus`, reading the condition type and status set out
+/// of the type of the conditions field through a local trait (so a field
+/// that is not a `Conditions` is reported at the field, in our words).
+pub(super) fn expand(
+    input: &DeriveInput,
+    field: &ConditionsField<'_>,
+    krate: &TokenStream,
+) -> TokenStream {
+    let ident = &input.ident;
+    let member = &field.member;
+    let field_ty = field.ty;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let message = format!("the conditions field of `{ident}` is a `{{Self}}`, not a `Conditions`");
+    // Everything that names the field's type, or a type read from it, is
+    // spanned at the field: when it is not a `Conditions`, each failing
+    // obligation gives the same diagnostic, which rustc prints once.
+    let span = field_ty.span();
+    let krate_at_field = respan(krate, span);
+    let items = quote_spanned! {span=>
+        type Type = <#field_ty as ConditionsField>::Type;
+        type Status = <#field_ty as ConditionsField>::Status;
+
+        fn conditions(&self) -> &#krate_at_field::Conditions<Self::Type, Self::Status> {
+            <#field_ty as ConditionsField>::get(&self.#member)
+        }
+
+        fn conditions_mut(&mut self) -> &mut #krate_at_field::Conditions<Self::Type, Self::Status> {
+            <#field_ty as ConditionsField>::get_mut(&mut self.#member)
+        }
+    };
+
+    quote! {
+        const _: () = {
+            /// Reads the condition type and status set out of the type of
+            /// the conditions field.
+            #[diagnostic::on_unimplemented(
+                message = #message,
+                label = "expected `Conditions<MyCondition>`",
+                note = "the conditions field of a status is a `konditions_core::Conditions<T, S>`"
+            )]
+            pub trait ConditionsField {
+                /// The condition type.
+                type Type: #krate::ConditionType;
+                /// The status set.
+                type Status: #krate::ConditionStatus;
+                /// The field as a `Conditions`.
+                fn get(&self) -> &#krate::Conditions<Self::Type, Self::Status>;
+                /// The field as a `Conditions`, mutably.
+                fn get_mut(&mut self) -> &mut #krate::Conditions<Self::Type, Self::Status>;
+            }
+
+            impl<T: #krate::ConditionType, S: #krate::ConditionStatus> ConditionsField for #krate::Conditions<T, S> {
+                type Type = T;
+                type Status = S;
+                fn get(&self) -> &Self {
+                    self
+                }
+                fn get_mut(&mut self) -> &mut Self {
+                    self
+                }
+            }
+
+            #[automatically_derived]
+            impl #impl_generics #krate::ConditionalStatus for #ident #ty_generics #where_clause {
+                #items
+            }
+        };
+    }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut inner = Group::new(group.delimiter(), respan(&group.stream(), span));
+                inner.set_span(span);
+                token = TokenTree::Group(inner);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
+}

@@ -1,0 +1,16 @@
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use konditions_core::{ConditionalResource, ConditionalStatus, Conditions};
+
+#[derive(ConditionalResource)]
+#[konditions(types(Prêt, Backup(rename = "Backup Done"), Dns(rename = "Example.com/Ready")))]
+pub struct App {
+    pub metadata: ObjectMeta,
+    pub status: Option<AppStatus>,
+}
+
+#[derive(ConditionalStatus, Default)]
+pub struct AppStatus {
+    pub conditions: Conditions<AppCondition>,
+}
+
+fn main() {}
