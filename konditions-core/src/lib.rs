@@ -23,8 +23,13 @@ pub mod chrono;
 mod clock;
 mod condition;
 mod conditions;
+#[cfg(feature = "crd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "crd")))]
+pub mod crd;
 mod declaration;
 mod error;
+// Backs the doc examples; not part of the API.
+#[doc(hidden)]
 pub mod example;
 pub mod lock;
 mod raw;
