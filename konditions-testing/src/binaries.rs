@@ -134,7 +134,13 @@ impl Lookup {
         if let Some(dir) = &self.kubebuilder_assets {
             return Binaries::in_dir(dir, "KUBEBUILDER_ASSETS", Origin::KubebuilderAssets);
         }
-        let go = Go::find(&self.go, "control plane", &self.cache)?;
+        let go = Go::find(
+            &self.go,
+            "kube-apiserver, etcd and kubectl",
+            ", or set KUBEBUILDER_ASSETS to a directory holding the three (the layout of \
+             setup-envtest)",
+            &self.cache,
+        )?;
         let module = module();
         if let Some(dir) = module.cached(&go, &self.cache) {
             return Ok(Binaries {
@@ -151,8 +157,9 @@ impl Lookup {
 }
 
 impl Binaries {
-    /// Finds the binaries (explicit path aside, in the order of the
-    /// [module documentation](self)), building them if needed.
+    /// Finds the binaries in `KUBEBUILDER_ASSETS`, else in the konditions
+    /// cache, else builds them from the pinned Go module (with progress on
+    /// stderr) and caches them.
     ///
     /// # Errors
     /// [`Error::IncompleteBinaries`] when `KUBEBUILDER_ASSETS` lacks one of
@@ -262,7 +269,7 @@ mod tests {
         let text = error.to_string();
         assert!(matches!(error, Error::NoGo { .. }), "{text}");
         assert!(text.contains("/nonexistent/go: cannot run it"), "{text}");
-        assert!(text.contains("install Go >= 1.26"), "{text}");
+        assert!(text.contains("Install Go >= 1.26"), "{text}");
         assert!(text.contains("set KUBEBUILDER_ASSETS"), "{text}");
         assert!(text.contains(&cache.display().to_string()), "{text}");
     }

@@ -9,14 +9,15 @@ pub enum Error {
     /// No binaries were given or cached, and Go is not installed to build
     /// them.
     #[error(
-        "no {what} binaries, and Go cannot build them: {reason}. Either install Go >= {min_go} \
-         and put `go` on PATH (the binaries are then built once from the Go modules pinned in \
-         konditions-testing and cached in {cache}), or set KUBEBUILDER_ASSETS to a directory \
-         holding kube-apiserver, etcd and kubectl (the layout of setup-envtest)"
+        "no {what}, and Go cannot build it: {reason}. Install Go >= {min_go} and put `go` on \
+         PATH (it is then built once from the Go module pinned in konditions-testing and cached \
+         in {cache}){alternative}"
     )]
     NoGo {
         /// What was to be built.
         what: &'static str,
+        /// The other way out, if there is one (", or ...").
+        alternative: &'static str,
         /// Why Go cannot run (not found, too old).
         reason: String,
         /// The Go version needed.

@@ -71,6 +71,7 @@ impl Go {
     pub(crate) fn find(
         candidates: &[PathBuf],
         what: &'static str,
+        alternative: &'static str,
         cache: &Path,
     ) -> Result<Self, Error> {
         let mut reasons = Vec::new();
@@ -82,6 +83,7 @@ impl Go {
         }
         Err(Error::NoGo {
             what,
+            alternative,
             reason: reasons.join("; "),
             min_go: MIN_GO_TEXT,
             cache: cache.display().to_string(),

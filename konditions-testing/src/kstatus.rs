@@ -49,8 +49,8 @@ fn tool() -> Result<PathBuf, Error> {
     static TOOL: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     TOOL.get_or_init(|| {
         let cache = crate::go::cache_root();
-        let go =
-            Go::find(&Go::default_candidates(), "kstatus", &cache).map_err(|e| e.to_string())?;
+        let go = Go::find(&Go::default_candidates(), "kstatus tool", "", &cache)
+            .map_err(|e| e.to_string())?;
         module()
             .ensure(&go, &cache)
             .map(|dir| dir.join("kstatus"))

@@ -24,7 +24,7 @@
 //!   module pinned in this crate (`controlplane/go.mod`).
 //! - [`install_crd`] / [`install_crd_files`]: CRDs from your types or from
 //!   YAML, applied and waited for until `Established`.
-//! - [`namespace`]: a fresh namespace per test, so tests run in parallel.
+//! - [`namespace()`]: a fresh namespace per test, so tests run in parallel.
 //! - [`kstatus()`]: the real kstatus verdict (`sigs.k8s.io/cli-utils`) on
 //!   an object, as Flux and the cli-utils appliers compute it.
 //! - [`postgres()`]: the PostgreSQL server `cargo xtask` runs for this
