@@ -36,6 +36,9 @@ pub mod chrono;
 mod clock;
 mod condition;
 pub mod conditions;
+#[cfg(feature = "crd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "crd")))]
+pub mod crd;
 mod declaration;
 mod error;
 pub mod event;

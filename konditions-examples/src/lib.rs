@@ -10,7 +10,7 @@ pub mod postgres_writer;
 #[cfg(doctest)]
 mod guide;
 
-/// Every CRD the examples define, for `cargo xtask crd` and the CRD tests.
+/// Every CRD the examples define, for `cargo xtask crd` (the `crd` binary) and the CRD tests.
 ///
 /// ```
 /// for crd in konditions_examples::crds() {

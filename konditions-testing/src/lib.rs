@@ -1,198 +1,172 @@
-//! Test support for integration tests that talk to the local control plane
-//! started by `cargo xtask` (a real etcd + kube-apiserver, like envtest).
-//!
-//! - [`client`]: a `kube::Client` for that control plane. There is no fallback
-//!   and no skipping: without a control plane the test fails and says how to
-//!   start one.
-//! - [`install_crd`]: server-side apply of a CRD, then wait until the server
-//!   serves it (`Established`).
-//! - [`namespace`]: a fresh namespace per test, so tests run in parallel
-//!   without seeing each other's objects.
-//! - [`postgres()`]: the local PostgreSQL server, for operators with a
-//!   database, with stop/start for outage tests.
+//! envtest for Rust: integration tests against a REAL kube-apiserver and
+//! etcd, from any crate's `cargo test`, with nothing started beforehand.
 //!
 //! ```no_run
 //! # async fn demo() {
 //! use k8s_openapi::api::core::v1::ConfigMap;
 //!
+//! // Starts this test process's control plane on first use (or joins it).
 //! let client = konditions_testing::client().await;
-//! let ns = konditions_testing::namespace(&client).await;
+//! let ns = konditions_testing::namespace(&client).await; // fresh, per test
 //! let config_maps = ns.api::<ConfigMap>();
 //! assert!(config_maps.list(&Default::default()).await.unwrap().items.is_empty());
 //! # }
 //! ```
 //!
-//! The control plane is found through `KONDITIONS_KUBECONFIG` (set by
-//! `cargo xtask test`; `cargo xtask controlplane env` prints it), else the
-//! kubeconfig of the `dev` instance started by `cargo xtask controlplane up`.
+//! - [`client`]: a `kube::Client` with admin rights. The control plane is
+//!   the one named by `KONDITIONS_KUBECONFIG` if set (a pre-started one, or
+//!   any disposable cluster), else the process's [`shared`] one, started on
+//!   the first call and stopped when the test process ends.
+//! - [`ControlPlane`]: a control plane of your own (its own etcd, stopped on
+//!   drop), with options in [`Builder`].
+//! - [`Binaries`]: kube-apiserver, etcd and kubectl, from an explicit path,
+//!   `KUBEBUILDER_ASSETS`, the konditions cache, or built once from the Go
+//!   module pinned in this crate (`controlplane/go.mod`).
+//! - [`install_crd`] / [`install_crd_files`]: CRDs from your types or from
+//!   YAML, applied and waited for until `Established`.
+//! - [`namespace()`]: a fresh namespace per test, so tests run in parallel.
+//! - [`kstatus()`]: the real kstatus verdict (`sigs.k8s.io/cli-utils`) on
+//!   an object, as Flux and the cli-utils appliers compute it.
+//! - [`postgres()`]: the PostgreSQL server `cargo xtask` runs for this
+//!   workspace's example operator.
+//!
+//! **Cleanup.** The servers stop when the test process ends, however it
+//! ends (normal exit, a failed or panicking test, `abort`, Ctrl-C, SIGKILL):
+//! a small watchdog process holds a pipe to the test process and stops them
+//! when the pipe closes. Nothing is left running and the temporary state
+//! directory is removed.
+//!
+//! **Several test binaries.** Each test process has its own control plane
+//! (own ports, own state directory), so binaries run side by side without
+//! seeing each other; `cargo test` runs them one after the other. Set
+//! `KONDITIONS_KUBECONFIG` to make them all join one started beforehand.
 
+mod binaries;
+mod controlplane;
+mod crds;
+mod error;
+mod go;
+mod kstatus;
+mod namespace;
 mod postgres;
+mod watchdog;
 
+pub use binaries::{
+    BINARY_NAMES, Binaries, Origin, pinned_etcd_version, pinned_kubernetes_version,
+};
+pub use controlplane::{Builder, ControlPlane, State};
+pub use crds::{install_crd, install_crd_files};
+pub use error::Error;
+pub use kstatus::{KstatusResult, kstatus};
+pub use namespace::{TestNamespace, namespace};
 pub use postgres::{LocalPostgres, postgres};
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Instant;
 
-use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{ObjectMeta, Patch, PatchParams, PostParams};
-use kube::runtime::wait::{await_condition, conditions};
-use kube::{Api, Client, Resource};
+use kube::Client;
 
-/// The environment variable naming the control plane's kubeconfig.
+/// The environment variable naming a control plane to use instead of
+/// starting one (`cargo xtask test` sets it, `cargo xtask controlplane env`
+/// prints it).
 pub const KUBECONFIG_ENV: &str = "KONDITIONS_KUBECONFIG";
 
 /// The field manager this crate applies with.
 pub const FIELD_MANAGER: &str = "konditions-testing";
 
-/// How long a CRD may take to become Established.
-const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The kubeconfig of the local control plane.
+/// This test process's control plane, started on the first call; later
+/// calls (from any test, any thread, any tokio runtime) return the same one.
+/// It is stopped when the process ends.
 ///
 /// # Panics
-/// When no control plane is known: the message says how to start one.
-pub fn kubeconfig_path() -> PathBuf {
-    if let Some(path) = std::env::var_os(KUBECONFIG_ENV) {
-        return PathBuf::from(path);
+/// When it cannot be started; the message says why and what to do (every
+/// later call panics with the same message rather than trying again).
+pub fn shared() -> &'static ControlPlane {
+    static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
+    let started = SHARED.get_or_init(|| {
+        let begun = Instant::now();
+        say("starting a control plane for this test process");
+        ControlPlane::start()
+            .inspect(|control_plane| {
+                say(&format!(
+                    "control plane ready in {:.1?}: Kubernetes {} at {}",
+                    begun.elapsed(),
+                    control_plane.state().kubernetes_version,
+                    control_plane.apiserver_url()
+                ));
+            })
+            .map_err(|e| e.to_string())
+    });
+    match started {
+        Ok(control_plane) => control_plane,
+        Err(message) => panic!("{}", Error::Shared(message.clone())),
     }
-    let dev =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/controlplane/dev/kubeconfig");
-    if dev.is_file() {
-        return dev;
-    }
-    panic!(
-        "no local control plane: this test needs a real kube-apiserver. Run the whole suite with \
-         `cargo xtask test`, or start one with `cargo xtask controlplane up` (then \
-         `eval $(cargo xtask controlplane env)`), and run the test again"
-    );
 }
 
-/// A client for the local control plane.
+/// The kubeconfig of the control plane the helpers use:
+/// `KONDITIONS_KUBECONFIG` if set, else the [`shared`] one's.
+///
+/// # Panics
+/// When the shared control plane cannot be started.
+pub fn kubeconfig_path() -> PathBuf {
+    match std::env::var_os(KUBECONFIG_ENV).filter(|v| !v.is_empty()) {
+        Some(path) => PathBuf::from(path),
+        None => shared().kubeconfig().to_owned(),
+    }
+}
+
+/// A client with admin rights for the control plane of [`kubeconfig_path`].
 ///
 /// A new client per call: each `#[tokio::test]` has its own runtime, and a
 /// client's connections belong to the runtime that created them.
 ///
 /// # Panics
-/// When no control plane is known or its kubeconfig cannot be read.
+/// When no control plane can be started or its kubeconfig read. A test
+/// that needs a server fails without one; it is never skipped.
 pub async fn client() -> Client {
     let path = kubeconfig_path();
-    let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap_or_else(|e| {
-        panic!(
-            "reading the control plane's kubeconfig {}: {e}",
-            path.display()
-        )
-    });
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+    client_for(&path)
         .await
-        .unwrap_or_else(|e| panic!("loading the kubeconfig {}: {e}", path.display()));
-    Client::try_from(config).unwrap_or_else(|e| panic!("building a client: {e}"))
+        .unwrap_or_else(|e| panic!("a client for the control plane: {e}"))
 }
 
-/// The kubectl of the control plane's release: `KUBECTL` (set by
-/// `cargo xtask test`, printed by `cargo xtask controlplane env`), else the
-/// one of the `dev` instance.
+/// The kubectl of the control plane's release: `KUBECTL` if set, else the
+/// shared control plane's (or, with `KONDITIONS_KUBECONFIG`, the one the
+/// [`Binaries`] lookup finds).
 ///
 /// # Panics
-/// When neither is known.
+/// When no kubectl can be found or built.
 pub fn kubectl() -> PathBuf {
-    if let Some(path) = std::env::var_os("KUBECTL") {
+    if let Some(path) = std::env::var_os("KUBECTL").filter(|v| !v.is_empty()) {
         return PathBuf::from(path);
     }
-    let state =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/controlplane/dev/state.json");
-    std::fs::read(&state)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .and_then(|state| state["kubectl"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| {
-            panic!("no kubectl: run `cargo xtask test`, or `cargo xtask controlplane up` then `eval $(cargo xtask controlplane env)`")
-        })
-}
-
-/// Applies `crd` (server-side, forcing ownership, so re-installing is
-/// idempotent) and waits until it is Established.
-///
-/// # Panics
-/// When the server rejects the CRD or it does not become Established within
-/// a minute.
-pub async fn install_crd(client: &Client, crd: &CustomResourceDefinition) {
-    let name = crd.meta().name.clone().expect("a CRD has a name");
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let mut crd = crd.clone();
-    crd.metadata.managed_fields = None;
-    crd.metadata.resource_version = None;
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&crd),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("applying CRD {name}: {e}"));
-    tokio::time::timeout(
-        ESTABLISHED_TIMEOUT,
-        await_condition(api, &name, conditions::is_crd_established()),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("CRD {name} not Established after {ESTABLISHED_TIMEOUT:?}"))
-    .unwrap_or_else(|e| panic!("watching CRD {name}: {e}"));
-}
-
-/// A namespace created for one test.
-///
-/// It is not deleted afterwards: without a controller-manager, namespace
-/// deletion never completes, and the test control plane is thrown away after
-/// the run anyway.
-#[derive(Clone)]
-pub struct TestNamespace {
-    name: String,
-    client: Client,
-}
-
-impl TestNamespace {
-    /// The namespace's name.
-    pub fn name(&self) -> &str {
-        &self.name
+    if std::env::var_os(KUBECONFIG_ENV).is_some_and(|v| !v.is_empty()) {
+        return Binaries::find()
+            .unwrap_or_else(|e| panic!("finding kubectl: {e}"))
+            .kubectl();
     }
-
-    /// The client the namespace was created with.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    /// An API for namespaced resources of type `K` in this namespace.
-    pub fn api<K>(&self) -> Api<K>
-    where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-        <K as Resource>::DynamicType: Default,
-    {
-        Api::namespaced(self.client.clone(), &self.name)
-    }
+    shared().kubectl().to_owned()
 }
 
-/// Creates a fresh namespace with a server-generated name (`kt-xxxxx`).
-///
-/// # Panics
-/// When the server refuses to create it.
-pub async fn namespace(client: &Client) -> TestNamespace {
-    let api: Api<Namespace> = Api::all(client.clone());
-    let namespace = Namespace {
-        metadata: ObjectMeta {
-            generate_name: Some("kt-".into()),
-            labels: Some([("konditions.dev/test".to_owned(), "true".to_owned())].into()),
-            ..Default::default()
-        },
-        ..Default::default()
+/// A client from a kubeconfig file.
+pub(crate) async fn client_for(path: &Path) -> Result<Client, Error> {
+    let failed = |reason: String| Error::Kubeconfig {
+        path: path.to_owned(),
+        reason,
     };
-    let created = api
-        .create(&PostParams::default(), &namespace)
+    let kubeconfig =
+        kube::config::Kubeconfig::read_from(path).map_err(|e| failed(e.to_string()))?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await
-        .unwrap_or_else(|e| panic!("creating a test namespace: {e}"));
-    TestNamespace {
-        name: created
-            .metadata
-            .name
-            .expect("the server names the namespace"),
-        client: client.clone(),
-    }
+        .map_err(|e| failed(e.to_string()))?;
+    Client::try_from(config).map_err(|e| failed(e.to_string()))
+}
+
+/// A progress line on stderr, written to the handle directly so that
+/// `cargo test`'s output capture does not hide it (a first build takes
+/// minutes).
+pub(crate) fn say(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "konditions-testing: {message}");
 }

@@ -1,13 +1,14 @@
 //! `cargo xtask`: the developer commands of the konditions workspace.
 //!
-//! - `controlplane up|down|env|status`: a local etcd + kube-apiserver built
-//!   from the upstream Go modules (see `controlplane.rs`).
+//! - `controlplane up|down|env|status`: a local etcd + kube-apiserver,
+//!   konditions-testing's (see `controlplane.rs`).
+//! - `postgres up|down|env`: a local PostgreSQL for the example operator.
+//! - `crd [--check]`: the CRD YAML of the examples.
 //! - `test`: everything CI checks, on a fresh machine too.
 //! - `demo`: the main job of the README.
 // A command-line tool: printing is its interface.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-mod binaries;
 mod controlplane;
 mod crd;
 mod demo;
@@ -17,8 +18,7 @@ mod service;
 mod test;
 mod workspace;
 
-use std::path::Path;
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -53,9 +53,19 @@ enum Commands {
         #[command(subcommand)]
         action: PostgresAction,
     },
-    /// Run everything CI runs: install what is missing, fmt, clippy, docs,
-    /// start a control plane, all tests, stop it.
+    /// Run everything CI runs: install what is missing, fmt, clippy, the
+    /// CRD drift checks, docs, then start a control plane and PostgreSQL,
+    /// run all tests (the workspace's and the standalone user crate's), stop
+    /// them. Options narrow it down for a quicker local run.
     Test {
+        /// Skip fmt, clippy, the CRD drift checks and rustdoc: tests only.
+        #[arg(long)]
+        no_lints: bool,
+        /// Test only this package (repeatable). `standalone` is the user
+        /// crate in konditions-examples/standalone. Default: every
+        /// workspace package and the standalone crate.
+        #[arg(short = 'p', long = "package", value_name = "PACKAGE")]
+        packages: Vec<String>,
         /// Extra arguments passed to `cargo test` (after `--`).
         #[arg(last = true)]
         cargo_test_args: Vec<String>,
@@ -115,7 +125,6 @@ fn run(cli: Cli) -> Result<()> {
             let instance = Instance::named(&instance);
             match action {
                 ControlplaneAction::Up { apiserver_port } => {
-                    prerequisites::ensure()?;
                     let state = instance.up(&UpOptions { apiserver_port })?;
                     print_env(&state);
                 }
@@ -133,6 +142,9 @@ fn run(cli: Cli) -> Result<()> {
                     print_env(&state);
                 }
                 ControlplaneAction::Status => match instance.state()? {
+                    Some(state) if !state.is_ready() => {
+                        println!("not ready (stale state in {})", state.dir.display())
+                    }
                     Some(state) => println!(
                         "running: Kubernetes {} at {} (etcd {}), kubeconfig {}",
                         state.kubernetes_version,
@@ -168,14 +180,21 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Commands::Test { cargo_test_args } => test::run(&cargo_test_args),
+        Commands::Test {
+            no_lints,
+            packages,
+            cargo_test_args,
+        } => test::run(&test::Options {
+            lints: !no_lints,
+            packages,
+            cargo_test_args,
+        }),
         Commands::Demo => demo::run(),
-        Commands::Crd { check: true } => crd::check(),
-        Commands::Crd { check: false } => crd::write(),
+        Commands::Crd { check } => crd::run(check),
     }
 }
 
-fn print_env(state: &controlplane::State) {
+fn print_env(state: &konditions_testing::State) {
     print_exports(&state.env());
 }
 
@@ -187,15 +206,12 @@ fn print_exports(vars: &[(&str, String)]) {
     }
 }
 
+/// The cargo that runs xtask (so a toolchain override carries over).
+pub(crate) fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
 /// A progress line on stderr (stdout is kept for machine-readable output).
 pub(crate) fn say(message: &str) {
     eprintln!("xtask: {message}");
-}
-
-/// A client for a kubeconfig file written by `controlplane up`.
-pub(crate) async fn kube_client(kubeconfig: &Path) -> Result<kube::Client> {
-    let config = kube::config::Kubeconfig::read_from(kubeconfig)
-        .with_context(|| format!("reading {}", kubeconfig.display()))?;
-    let config = kube::Config::from_custom_kubeconfig(config, &Default::default()).await?;
-    Ok(kube::Client::try_from(config)?)
 }

@@ -1,0 +1,110 @@
+//! The errors of the harness: every one says what to do about it.
+
+use std::path::PathBuf;
+
+/// Why a control plane (or the kstatus tool) could not be found, built,
+/// started or used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No binaries were given or cached, and Go is not installed to build
+    /// them.
+    #[error(
+        "no {what}, and Go cannot build it: {reason}. Install Go >= {min_go} and put `go` on \
+         PATH (it is then built once from the Go module pinned in konditions-testing and cached \
+         in {cache}){alternative}"
+    )]
+    NoGo {
+        /// What was to be built.
+        what: &'static str,
+        /// The other way out, if there is one (", or ...").
+        alternative: &'static str,
+        /// Why Go cannot run (not found, too old).
+        reason: String,
+        /// The Go version needed.
+        min_go: &'static str,
+        /// Where built binaries are cached.
+        cache: String,
+    },
+    /// A directory that should hold the binaries lacks some of them.
+    #[error(
+        "{origin} {} lacks {}: it must hold kube-apiserver, etcd and kubectl (executables)",
+        dir.display(),
+        missing.join(", ")
+    )]
+    IncompleteBinaries {
+        /// Where the directory came from (`KUBEBUILDER_ASSETS`, an explicit path).
+        origin: &'static str,
+        /// The directory.
+        dir: PathBuf,
+        /// The binaries that are missing or not executable.
+        missing: Vec<&'static str>,
+    },
+    /// `go build` failed.
+    #[error(
+        "`go build` of {what} failed ({status}). Its last output:\n{output}\nCheck that the Go \
+         module proxy is reachable (GOPROXY={proxy})"
+    )]
+    GoBuild {
+        /// What was built.
+        what: &'static str,
+        /// Go's exit status.
+        status: String,
+        /// The end of its output.
+        output: String,
+        /// The proxy in use.
+        proxy: String,
+    },
+    /// A file operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A fixed port is not free.
+    #[error(
+        "port {port} for kube-apiserver is not free ({source}); pick another or let the harness pick a free one"
+    )]
+    PortTaken {
+        /// The port.
+        port: u16,
+        /// Why binding it failed.
+        source: std::io::Error,
+    },
+    /// etcd or kube-apiserver did not start.
+    #[error("{process} did not start: {reason}\nLast lines of {}:\n{log_tail}", log.display())]
+    Start {
+        /// `etcd` or `kube-apiserver`.
+        process: &'static str,
+        /// What went wrong.
+        reason: String,
+        /// The process's log file.
+        log: PathBuf,
+        /// Its last lines.
+        log_tail: String,
+    },
+    /// The shared control plane of this process failed to start earlier.
+    #[error("the shared control plane of this test process did not start: {0}")]
+    Shared(String),
+    /// The kubeconfig could not be read or turned into a client.
+    #[error("kubeconfig {}: {reason}", path.display())]
+    Kubeconfig {
+        /// The kubeconfig.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The kstatus tool failed.
+    #[error("kstatus: {0}")]
+    Kstatus(String),
+}
+
+impl Error {
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io {
+            what: what.into(),
+            source,
+        }
+    }
+}
