@@ -57,11 +57,12 @@ pub const DEFAULT_COMMAND: &str = "cargo xtask crd";
 /// every CRD, and konditions-testing to every CRD it installs, so what
 /// tests install is what you commit.
 ///
-/// Today it clears what an API server fills in: `status`, and in
-/// `metadata` the `resourceVersion`, `uid`, `generation`,
-/// `creationTimestamp` and `managedFields`. A CRD read back from a cluster
-/// then renders like the one built from the types. konditions' own schema
-/// fix-ups belong here too, so every user of this module gets them.
+/// It clears what an API server fills in: `status`, and in `metadata` the
+/// `resourceVersion`, `uid`, `generation`, `creationTimestamp` and
+/// `managedFields`, so a CRD read back from a cluster renders like the one
+/// built from the types. And it adds konditions' schema fix-up: the
+/// `status` default that makes kstatus report an object no controller has
+/// touched as in progress ([`kstatus::status_default`](crate::kstatus::status_default)).
 ///
 /// ```
 /// use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -81,6 +82,9 @@ pub fn prepare(crd: &mut CustomResourceDefinition) {
     meta.creation_timestamp = None;
     meta.managed_fields = None;
     crd.status = None;
+    // kstatus: an object no controller has touched reads as "generation
+    // not observed yet" (see the kstatus module).
+    crate::kstatus::status_default(crd);
 }
 
 /// A directory of generated CRD YAML: where [`write`](Self::write) puts it
