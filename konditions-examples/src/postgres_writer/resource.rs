@@ -84,7 +84,8 @@ pub struct PostgresWriterSpec {
 }
 
 /// The observed state of a PostgresWriter: its conditions (`TableReady`,
-/// `RowWritten` and the summary `Ready`).
+/// `RowWritten`, the summary `Ready` and kstatus' `Reconciling` and
+/// `Stalled`) and the generation they were computed for.
 #[derive(
     ConditionalStatus,
     Serialize,
@@ -95,8 +96,13 @@ pub struct PostgresWriterSpec {
     PartialEq,
     schemars::JsonSchema,
 )]
+#[serde(rename_all = "camelCase")]
 pub struct PostgresWriterStatus {
     /// The conditions, in the standard `metav1.Condition` shape.
     #[serde(default)]
     pub conditions: Conditions<PostgresWriterCondition>,
+    /// The generation the summary (`Ready`) was last computed for
+    /// (`status.observedGeneration`, which kstatus, Flux and Argo CD read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
 }
