@@ -62,9 +62,11 @@ use serde::{Deserialize, Serialize};
 #[konditions(
     types(
         TableReady(doc = "The table exists in the database and has the columns the operator writes."),
-        RowWritten(doc = "The row of this resource holds the current spec (observedGeneration says which)."),
+        RowWritten(lock, doc = "The row of this resource holds the current spec (observedGeneration says which)."),
     ),
     summary = Ready,
+    // Failures a retry will not fix: kstatus reports the writer Stalled.
+    stalled_reasons(TableMissing, TableIncompatible, InvalidTableName, InvalidValue),
 )]
 pub struct PostgresWriterSpec {
     /// The table to write to: a lower-case SQL identifier. Immutable: the row
