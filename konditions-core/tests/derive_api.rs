@@ -32,10 +32,14 @@ pub struct PostgresWriterSpec {
 
 /// Status of a PostgresWriter.
 #[derive(ConditionalStatus, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PostgresWriterStatus {
     /// The conditions.
     #[serde(default, skip_serializing_if = "Conditions::is_empty")]
     pub conditions: Conditions<PostgresWriterCondition>,
+    /// The generation the summary was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
 }
 
 /// Installs the CRD, creates a PostgresWriter in a fresh namespace.
@@ -79,7 +83,7 @@ async fn conditions_set_through_the_derive_are_stored_and_read_back() {
             Verdict::new(Status::False, "EnoughSpace"),
         )
         .expect("valid condition");
-    writer.conditions_mut().update_summary().expect("summary");
+    writer.update_summary().expect("summary");
     let status = json!({ "status": writer.status });
     api.patch_status("writer", &PatchParams::default(), &Patch::Merge(&status))
         .await
@@ -112,7 +116,16 @@ async fn conditions_set_through_the_derive_are_stored_and_read_back() {
         .find(&PostgresWriterCondition::Ready)
         .expect("Ready");
     assert_eq!(ready.status, Status::Unknown);
+    // kstatus' conditions, added by the derive, are accepted by the
+    // schema: not decided yet, so Reconciling.
+    assert!(conditions.is_true(&PostgresWriterCondition::Reconciling));
+    assert!(conditions.is_false(&PostgresWriterCondition::Stalled));
     assert!(conditions.unrecognized().next().is_none());
+    let stored = read.status.as_ref().expect("status");
+    assert_eq!(
+        stored.observed_generation, generation,
+        "status.observedGeneration stored under the name kstatus reads"
+    );
 }
 
 #[tokio::test]

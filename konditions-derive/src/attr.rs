@@ -29,17 +29,20 @@ const RESOURCE_KEYS: &[&str] = &[
     "summary",
     "dependents",
     "enum_name",
+    "kstatus",
+    "stalled_reasons",
     "crate",
     "serde",
     "schemars",
 ];
 /// Keys of `#[konditions(...)]` on the struct deriving `ConditionalStatus`.
-const STATUS_KEYS: &[&str] = &["crate"];
+const STATUS_KEYS: &[&str] = &["observed_generation", "crate"];
 /// Keys of `#[konditions(...)]` on a field of a status struct.
-const FIELD_KEYS: &[&str] = &["conditions"];
+const FIELD_KEYS: &[&str] = &["conditions", "observed_generation"];
 /// Options of one entry of `types(...)`.
 const TYPE_OPTIONS: &[&str] = &[
     "negative",
+    "lock",
     "allow_progressive",
     "allow_negated",
     "rename",
@@ -107,6 +110,8 @@ pub(crate) struct TypeDecl {
     pub(crate) wire_span: Span,
     /// `negative`: `False` is the good state.
     pub(crate) negative: Option<Span>,
+    /// `lock`: the lock writes conditions of this type, never the apply.
+    pub(crate) lock: Option<Span>,
     /// `allow_progressive`: keep an "-ing" name.
     pub(crate) allow_progressive: bool,
     /// `allow_negated`: keep a negated name.
@@ -128,12 +133,21 @@ impl TypeDecl {
             wire_span: ident.span(),
             ident,
             negative: None,
+            lock: None,
             allow_progressive: false,
             allow_negated: false,
             doc: None,
             renamed: false,
             name_reported: false,
         }
+    }
+
+    /// One of kstatus' conditions (`Reconciling`, `Stalled`), added by the
+    /// derive: negative, as kstatus reads them ("abnormal-true").
+    pub(crate) fn kstatus(ident: Ident) -> Self {
+        let mut decl = Self::plain(ident);
+        decl.negative = Some(decl.ident.span());
+        decl
     }
 
     /// The variant name as written, without `r#`.
@@ -161,6 +175,23 @@ pub(crate) struct Dependents {
     pub(crate) names: Vec<Ident>,
 }
 
+/// `stalled_reasons(...)`.
+pub(crate) struct StalledReasons {
+    /// The span of the `stalled_reasons` key.
+    pub(crate) key: Span,
+    /// The reasons, as written.
+    pub(crate) names: Vec<Ident>,
+}
+
+/// A `key = true|false` as written.
+#[derive(Clone, Copy)]
+pub(crate) struct Flag {
+    /// The span of the key.
+    pub(crate) key: Span,
+    /// The value.
+    pub(crate) value: bool,
+}
+
 /// `#[konditions(...)]` on the struct deriving `ConditionalResource`.
 pub(crate) struct ResourceAttrs {
     /// `types(...)`.
@@ -171,6 +202,10 @@ pub(crate) struct ResourceAttrs {
     pub(crate) dependents: Option<Dependents>,
     /// `enum_name = Name`.
     pub(crate) enum_name: Option<Ident>,
+    /// `kstatus = false` (or `true`, the default).
+    pub(crate) kstatus: Option<Flag>,
+    /// `stalled_reasons(...)`.
+    pub(crate) stalled_reasons: Option<StalledReasons>,
     /// `crate = "path"`.
     pub(crate) krate: Option<Path>,
     /// `serde = "path"` (deprecated), with the span of the key.
@@ -181,8 +216,26 @@ pub(crate) struct ResourceAttrs {
 
 /// `#[konditions(...)]` on the struct deriving `ConditionalStatus`.
 pub(crate) struct StatusAttrs {
+    /// `observed_generation = false` (or `true`, the default).
+    pub(crate) observed_generation: Option<Flag>,
     /// `crate = "path"`.
     pub(crate) krate: Option<Path>,
+    /// A key was unknown or did not parse (reported): it may have been a
+    /// misspelt `observed_generation = false`.
+    pub(crate) failed: bool,
+}
+
+/// `#[konditions(...)]` on a field of a status struct: the spans of its
+/// markers.
+#[derive(Default)]
+pub(crate) struct FieldMarkers {
+    /// `#[konditions(conditions)]`.
+    pub(crate) conditions: Option<Span>,
+    /// `#[konditions(observed_generation)]`.
+    pub(crate) observed_generation: Option<Span>,
+    /// An attribute of ours on the field did not parse (reported): what
+    /// it meant to mark is unknown.
+    pub(crate) failed: bool,
 }
 
 /// Whether `attr` is one of ours.
@@ -201,6 +254,8 @@ pub(crate) fn parse_resource(attrs: &[Attribute], errors: &Errors) -> ResourceAt
     let mut summary = Attr::key(errors, "summary");
     let mut dependents = Attr::key(errors, "dependents");
     let mut enum_name = Attr::key(errors, "enum_name");
+    let mut kstatus = Attr::key(errors, "kstatus");
+    let mut stalled_reasons = Attr::key(errors, "stalled_reasons");
     let mut krate = Attr::key(errors, "crate");
     let mut serde = Attr::key(errors, "serde");
     let mut schemars = Attr::key(errors, "schemars");
@@ -223,6 +278,12 @@ pub(crate) fn parse_resource(attrs: &[Attribute], errors: &Errors) -> ResourceAt
                     dependents.set(span, Dependents { key: span, names });
                 }
                 "enum_name" => enum_name.set(span, ident_value(&meta, "enum_name = MyCondition")?),
+                "kstatus" => kstatus.set(span, flag_value(&meta, "kstatus = false")?),
+                "stalled_reasons" => {
+                    let content = parenthesized(&meta, "stalled_reasons(TableMissing, InvalidValue)")?;
+                    let names = parse_reasons(&content)?;
+                    stalled_reasons.set(span, StalledReasons { key: span, names });
+                }
                 "crate" => krate.set(span, path_value(&meta, "crate = \"my_crate::konditions\"")?),
                 "serde" => serde.set(
                     span,
@@ -240,6 +301,14 @@ pub(crate) fn parse_resource(attrs: &[Attribute], errors: &Errors) -> ResourceAt
                     ));
                     skip_value(&meta)?;
                 }
+                "observed_generation" => {
+                    errors.push(diag::error(
+                        span,
+                        "`observed_generation` is about the status struct, not the resource",
+                        "put it on the struct deriving `ConditionalStatus`: `#[konditions(observed_generation)]` marks its field, `#[konditions(observed_generation = false)]` on the struct opts out",
+                    ));
+                    skip_value(&meta)?;
+                }
                 _ => {
                     errors.push(unknown_key(&meta.path, &key, RESOURCE_KEYS, "#[derive(ConditionalResource)]"));
                     skip_value(&meta)?;
@@ -254,6 +323,8 @@ pub(crate) fn parse_resource(attrs: &[Attribute], errors: &Errors) -> ResourceAt
         summary: summary.get(),
         dependents: dependents.get(),
         enum_name: enum_name.get(),
+        kstatus: kstatus.get(),
+        stalled_reasons: stalled_reasons.get(),
         krate: krate.get(),
         serde: serde.get(),
         schemars: schemars.get(),
@@ -262,16 +333,31 @@ pub(crate) fn parse_resource(attrs: &[Attribute], errors: &Errors) -> ResourceAt
 
 /// Parses the container attributes of `#[derive(ConditionalStatus)]`.
 pub(crate) fn parse_status(attrs: &[Attribute], errors: &Errors) -> StatusAttrs {
+    let mut observed_generation = Attr::key(errors, "observed_generation");
     let mut krate = Attr::key(errors, "crate");
+    let mut failed = false;
     for attr in ours(attrs) {
         let result = attr.parse_nested_meta(|meta| {
             let key = path_name(&meta.path);
             match key.as_str() {
+                "observed_generation" => {
+                    if !meta.input.peek(Token![=]) {
+                        return Err(diag::error(
+                            meta.path.span(),
+                            "`observed_generation` on the struct takes a value",
+                            "to opt out of `status.observedGeneration`, write `#[konditions(observed_generation = false)]`; to wire a field of another name, put `#[konditions(observed_generation)]` on that field",
+                        ));
+                    }
+                    observed_generation.set(
+                        meta.path.span(),
+                        flag_value(&meta, "observed_generation = false")?,
+                    );
+                }
                 "crate" => krate.set(
                     meta.path.span(),
                     path_value(&meta, "crate = \"my_crate::konditions\"")?,
                 ),
-                "types" | "summary" | "dependents" | "enum_name" => {
+                "types" | "summary" | "dependents" | "enum_name" | "kstatus" | "stalled_reasons" => {
                     errors.push(diag::error(
                         meta.path.span(),
                         format_args!("`{key}` declares conditions of a resource, not of its status"),
@@ -281,39 +367,75 @@ pub(crate) fn parse_status(attrs: &[Attribute], errors: &Errors) -> StatusAttrs 
                 }
                 _ => {
                     errors.push(unknown_key(&meta.path, &key, STATUS_KEYS, "#[derive(ConditionalStatus)]"));
+                    failed = true;
                     skip_value(&meta)?;
                 }
             }
             Ok(())
         });
-        errors.ok(result);
+        if let Err(error) = result {
+            errors.push(error);
+            failed = true;
+        }
     }
-    StatusAttrs { krate: krate.get() }
+    StatusAttrs {
+        observed_generation: observed_generation.get(),
+        krate: krate.get(),
+        failed,
+    }
 }
 
-/// Whether a field of a status struct carries `#[konditions(conditions)]`.
-/// Returns the span of the marker.
-pub(crate) fn parse_status_field(attrs: &[Attribute], errors: &Errors) -> Option<Span> {
-    let mut marker = Attr::key(errors, "conditions");
+/// The markers of a field of a status struct: `#[konditions(conditions)]`,
+/// `#[konditions(observed_generation)]`.
+pub(crate) fn parse_status_field(attrs: &[Attribute], errors: &Errors) -> FieldMarkers {
+    let mut conditions = Attr::key(errors, "conditions");
+    let mut observed_generation = Attr::key(errors, "observed_generation");
+    let mut failed = false;
     for attr in ours(attrs) {
         let result = attr.parse_nested_meta(|meta| {
             let key = path_name(&meta.path);
-            if key == "conditions" {
-                marker.set(meta.path.span(), meta.path.span());
-            } else {
-                errors.push(unknown_key(
-                    &meta.path,
-                    &key,
-                    FIELD_KEYS,
-                    "a field of #[derive(ConditionalStatus)]",
+            let span = meta.path.span();
+            let marker = match key.as_str() {
+                "conditions" => &mut conditions,
+                "observed_generation" => &mut observed_generation,
+                _ => {
+                    errors.push(unknown_key(
+                        &meta.path,
+                        &key,
+                        FIELD_KEYS,
+                        "a field of #[derive(ConditionalStatus)]",
+                    ));
+                    failed = true;
+                    return skip_value(&meta);
+                }
+            };
+            if !(meta.input.is_empty() || meta.input.peek(Token![,])) {
+                return Err(diag::error(
+                    span,
+                    format_args!("`{key}` on a field takes no value"),
+                    format_args!(
+                        "it marks the field: write `#[konditions({key})]`{}",
+                        if key == "observed_generation" {
+                            "; to opt out of `status.observedGeneration`, put `#[konditions(observed_generation = false)]` on the struct"
+                        } else {
+                            ""
+                        }
+                    ),
                 ));
-                skip_value(&meta)?;
             }
+            marker.set(span, span);
             Ok(())
         });
-        errors.ok(result);
+        if let Err(error) = result {
+            errors.push(error);
+            failed = true;
+        }
     }
-    marker.get()
+    FieldMarkers {
+        conditions: conditions.get(),
+        observed_generation: observed_generation.get(),
+        failed,
+    }
 }
 
 /// Rejects `#[konditions(...)]` where it means nothing (fields of a resource).
@@ -373,9 +495,32 @@ fn parse_type_entry(input: ParseStream<'_>, errors: &Errors) -> syn::Result<Type
     Ok(options.into_decl(ident))
 }
 
+/// The entries of `stalled_reasons(...)`: identifiers. A string is refused
+/// with the identifier to write.
+fn parse_reasons(input: ParseStream<'_>) -> syn::Result<Vec<Ident>> {
+    let mut names = Vec::new();
+    while !input.is_empty() {
+        if input.peek(LitStr) {
+            let lit: LitStr = input.parse()?;
+            return Err(diag::error(
+                lit.span(),
+                "a stalled reason is declared as an identifier, not a string",
+                format_args!("write `{}`", lit.value()),
+            ));
+        }
+        names.push(Ident::parse_any(input)?);
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(names)
+}
+
 /// The options of one entry of `types(...)`, while they are parsed.
 struct TypeOptions<'e> {
     negative: Attr<'e, Span>,
+    lock: Attr<'e, Span>,
     allow_progressive: Attr<'e, ()>,
     allow_negated: Attr<'e, ()>,
     rename: Attr<'e, LitStr>,
@@ -386,6 +531,7 @@ impl<'e> TypeOptions<'e> {
     fn new(errors: &'e Errors) -> Self {
         Self {
             negative: Attr::option(errors, "negative"),
+            lock: Attr::option(errors, "lock"),
             allow_progressive: Attr::option(errors, "allow_progressive"),
             allow_negated: Attr::option(errors, "allow_negated"),
             rename: Attr::option(errors, "rename"),
@@ -416,6 +562,7 @@ impl<'e> TypeOptions<'e> {
         let span = key.span();
         match name.as_str() {
             "negative" => self.negative.set(span, span),
+            "lock" => self.lock.set(span, span),
             "allow_progressive" => self.allow_progressive.set(span, ()),
             "allow_negated" => self.allow_negated.set(span, ()),
             "rename" => {
@@ -447,6 +594,7 @@ impl<'e> TypeOptions<'e> {
     fn into_decl(self, ident: Ident) -> TypeDecl {
         let mut decl = TypeDecl::plain(ident);
         decl.negative = self.negative.get();
+        decl.lock = self.lock.get();
         decl.allow_progressive = self.allow_progressive.get().is_some();
         decl.allow_negated = self.allow_negated.get().is_some();
         decl.doc = self.doc.get();
@@ -490,13 +638,19 @@ fn parenthesized<'a>(
     Ok(content)
 }
 
-/// The identifier of `key = Ident`.
-fn ident_value(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<Ident> {
+/// The value of `key = value`, refusing a missing value and a string (the
+/// value is `what`, written without quotes).
+fn unquoted_value<'a>(
+    meta: &ParseNestedMeta<'a>,
+    example: &str,
+    missing: &str,
+    what: &str,
+) -> syn::Result<ParseStream<'a>> {
     let key = path_name(&meta.path);
     if !meta.input.peek(Token![=]) {
         return Err(diag::error(
             meta.path.span(),
-            format_args!("`{key}` takes a value"),
+            format_args!("`{key}` takes {missing}"),
             format_args!("write `{example}`"),
         ));
     }
@@ -505,11 +659,34 @@ fn ident_value(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<Ident> 
         let lit: LitStr = value.parse()?;
         return Err(diag::error(
             lit.span(),
-            format_args!("`{key}` takes an identifier, not a string"),
+            format_args!("`{key}` takes {what}, not a string"),
             format_args!("write `{key} = {}`", lit.value()),
         ));
     }
-    value.parse()
+    Ok(value)
+}
+
+/// The identifier of `key = Ident`.
+fn ident_value(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<Ident> {
+    unquoted_value(meta, example, "a value", "an identifier")?.parse()
+}
+
+/// The `true` or `false` of `key = bool`.
+fn flag_value(meta: &ParseNestedMeta<'_>, example: &str) -> syn::Result<Flag> {
+    let takes = "`true` or `false`";
+    let lit: syn::LitBool = unquoted_value(meta, example, takes, "a bool")?
+        .parse()
+        .map_err(|e| {
+            diag::error(
+                e.span(),
+                format_args!("`{}` takes {takes}", path_name(&meta.path)),
+                format_args!("write `{example}`"),
+            )
+        })?;
+    Ok(Flag {
+        key: meta.path.span(),
+        value: lit.value,
+    })
 }
 
 /// The path of `key = "path"` (the serde convention for crate paths).
@@ -590,6 +767,116 @@ mod tests {
                 "{option}: {messages:?}"
             );
         }
+    }
+
+    #[test]
+    fn every_listed_status_key_and_marker_is_parsed() {
+        for key in STATUS_KEYS {
+            let key: proc_macro2::TokenStream = key.parse().unwrap();
+            let errors = Errors::new();
+            parse_status(&[syn::parse_quote!(#[konditions(#key = false)])], &errors);
+            let messages = errors.into_messages();
+            assert!(
+                messages.iter().all(|m| !m.contains("unknown attribute")),
+                "{key}: {messages:?}"
+            );
+        }
+        for key in FIELD_KEYS {
+            let key: proc_macro2::TokenStream = key.parse().unwrap();
+            let errors = Errors::new();
+            let markers = parse_status_field(&[syn::parse_quote!(#[konditions(#key)])], &errors);
+            assert!(errors.into_messages().is_empty(), "{key}");
+            assert!(markers.conditions.or(markers.observed_generation).is_some());
+            assert!(!markers.failed);
+        }
+    }
+
+    #[test]
+    fn flags_take_a_bool() {
+        let (parsed, messages) = resource_errors(syn::parse_quote!(#[konditions(kstatus = false)]));
+        assert!(messages.is_empty(), "{messages:?}");
+        assert!(!parsed.kstatus.unwrap().value);
+        for (attr, expected) in [
+            (
+                syn::parse_quote!(#[konditions(kstatus = "false")]),
+                "`kstatus` takes a bool, not a string\nhelp: write `kstatus = false`",
+            ),
+            (
+                syn::parse_quote!(#[konditions(kstatus)]),
+                "`kstatus` takes `true` or `false`\nhelp: write `kstatus = false`",
+            ),
+            (
+                syn::parse_quote!(#[konditions(kstatus = no)]),
+                "`kstatus` takes `true` or `false`\nhelp: write `kstatus = false`",
+            ),
+        ] {
+            let (parsed, messages) = resource_errors(attr);
+            assert!(parsed.kstatus.is_none());
+            assert_eq!(messages, [expected]);
+        }
+        let errors = Errors::new();
+        let status = parse_status(
+            &[syn::parse_quote!(#[konditions(observed_generation)])],
+            &errors,
+        );
+        assert!(status.observed_generation.is_none());
+        let messages = errors.into_messages();
+        assert!(
+            messages[0].contains("on the struct takes a value"),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn a_field_marker_takes_no_value_and_a_typo_is_a_failure() {
+        let errors = Errors::new();
+        let markers = parse_status_field(
+            &[syn::parse_quote!(#[konditions(observed_generation = false)])],
+            &errors,
+        );
+        assert!(markers.failed && markers.observed_generation.is_none());
+        let messages = errors.into_messages();
+        assert!(
+            messages[0].contains("on a field takes no value"),
+            "{messages:?}"
+        );
+
+        let errors = Errors::new();
+        let markers = parse_status_field(
+            &[syn::parse_quote!(#[konditions(observed_generaton, conditions)])],
+            &errors,
+        );
+        assert!(markers.failed, "the typo is reported");
+        assert!(markers.conditions.is_some(), "parsing goes on");
+        let messages = errors.into_messages();
+        assert!(
+            messages[0].contains("did you mean `observed_generation`?"),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn stalled_reasons_are_identifiers() {
+        let (parsed, messages) = resource_errors(syn::parse_quote!(
+            #[konditions(stalled_reasons(TableMissing, InvalidValue,))]
+        ));
+        assert!(messages.is_empty(), "{messages:?}");
+        let names: Vec<String> = parsed
+            .stalled_reasons
+            .unwrap()
+            .names
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(names, ["TableMissing", "InvalidValue"]);
+        let (_, messages) =
+            resource_errors(syn::parse_quote!(#[konditions(stalled_reasons("TableMissing"))]));
+        assert_eq!(
+            messages,
+            [
+                "a stalled reason is declared as an identifier, not a string\nhelp: write `TableMissing`"
+            ]
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Where the conditions are: the root struct of a resource and its status
 //! type (read from kube's `#[kube(...)]`, or from a root struct written by
-//! hand), and the conditions field of a status struct.
+//! hand), and the fields of a status struct that hold its conditions and
+//! its `observedGeneration`.
 //!
 //! Nothing here generates code; what cannot be found is reported with the
 //! shape the derive expects, and comes back as `None`.
@@ -12,9 +13,10 @@ use syn::{
     Data, DataStruct, DeriveInput, Fields, GenericArgument, Ident, Member, PathArguments, Type,
 };
 
-use crate::attr;
+use crate::attr::{self, StatusAttrs};
 use crate::diag::{self, Errors};
 use crate::kube_attr;
+use crate::serde_attr;
 
 /// The root struct of a resource: the type `ConditionalResource` is
 /// implemented for.
@@ -45,13 +47,26 @@ pub(crate) struct Resource {
     pub(crate) root: Option<Root>,
 }
 
-/// The field of a status struct that holds its conditions.
-pub(crate) struct ConditionsField<'a> {
+/// A field of a status struct the derive wires: its conditions, or its
+/// `observedGeneration`.
+pub(crate) struct StatusField<'a> {
     /// How the field is accessed (`conditions`, or `1` in a tuple struct).
     pub(crate) member: Member,
-    /// Its type, which must be a `Conditions<T, S>`.
-    pub(crate) ty: &'a Type,
+    /// The field; its type is a `Conditions<T, S>`, or an `Option<i64>`.
+    pub(crate) field: &'a syn::Field,
 }
+
+/// The fields of a status struct the derive wires.
+pub(crate) struct StatusFields<'a> {
+    /// The conditions (`None` when missing, reported).
+    pub(crate) conditions: Option<StatusField<'a>>,
+    /// `status.observedGeneration` (`None` when opted out, or missing and
+    /// reported).
+    pub(crate) observed_generation: Option<StatusField<'a>>,
+}
+
+/// The name of the field that holds `status.observedGeneration`.
+const OBSERVED_GENERATION: &str = "observed_generation";
 
 /// The struct a derive is applied to; enums and unions are refused at
 /// their keyword, with a hint of where the derive belongs.
@@ -160,52 +175,175 @@ fn option_inner(ty: &Type) -> Option<&Type> {
     }
 }
 
-/// The conditions field of a status struct: the one marked
-/// `#[konditions(conditions)]`, else the one named `conditions`.
-pub(crate) fn conditions_field<'a>(
+/// The fields of a status struct: for each of the conditions and
+/// `observedGeneration`, the one marked (`#[konditions(conditions)]`,
+/// `#[konditions(observed_generation)]`), else the one of that name. The
+/// conditions field is required; `observedGeneration` too, unless opted out
+/// with `observed_generation = false`.
+pub(crate) fn status_fields<'a>(
     input: &DeriveInput,
     data: &'a DataStruct,
+    attrs: &StatusAttrs,
     errors: &Errors,
-) -> Option<ConditionsField<'a>> {
-    let mut marked: Option<ConditionsField<'a>> = None;
-    let mut named: Option<ConditionsField<'a>> = None;
-    let mut attributed = false;
+) -> StatusFields<'a> {
+    let mut conditions = Found::new(
+        "conditions",
+        "a status holds one list of conditions: mark one field",
+    );
+    let mut generation = Found::new(
+        OBSERVED_GENERATION,
+        "a status has one `observedGeneration`: mark one field",
+    );
+    let mut failed = false;
     for (index, field) in data.fields.iter().enumerate() {
         let member = match &field.ident {
             Some(ident) => Member::Named(ident.clone()),
             None => Member::Unnamed(index.into()),
         };
-        attributed |= field.attrs.iter().any(attr::is_konditions);
-        if let Some(span) = attr::parse_status_field(&field.attrs, errors) {
-            if marked.is_some() {
-                errors.push(diag::error(
-                    span,
-                    "two fields are marked `#[konditions(conditions)]`",
-                    "a status holds one list of conditions: mark one field",
-                ));
-            } else {
-                marked = Some(ConditionsField {
-                    member: member.clone(),
-                    ty: &field.ty,
-                });
-            }
-        }
-        if field.ident.as_ref().is_some_and(|i| i == "conditions") {
-            named = Some(ConditionsField {
-                member,
-                ty: &field.ty,
-            });
-        }
+        let markers = attr::parse_status_field(&field.attrs, errors);
+        failed |= markers.failed;
+        let name = field.ident.as_ref().map(|i| i.unraw().to_string());
+        conditions.see(markers.conditions, name.as_deref(), &member, field, errors);
+        generation.see(
+            markers.observed_generation,
+            name.as_deref(),
+            &member,
+            field,
+            errors,
+        );
     }
-    let found = marked.or(named);
     // A field attribute that did not parse is the likelier problem; it is
     // reported already.
-    if found.is_none() && !attributed {
+    let conditions = conditions.field();
+    if conditions.is_none() && !failed {
         errors.push(diag::error(
             input.ident.span(),
             format_args!("`{}` has no conditions field", input.ident),
             "add a field `pub conditions: konditions_core::Conditions<MyCondition>`, or mark the field holding the conditions with `#[konditions(conditions)]`",
         ));
     }
-    found
+    let observed_generation = match attrs.observed_generation {
+        Some(flag) if !flag.value => {
+            if let Some(marker) = generation.marker {
+                errors.push(diag::error(
+                    marker,
+                    "a field is marked `#[konditions(observed_generation)]`, but the struct opts out with `observed_generation = false`",
+                    "remove the marker, or remove `observed_generation = false` so that `update_summary` maintains the field",
+                ));
+            }
+            None
+        }
+        _ => {
+            let found = generation.field();
+            // A key of the struct that did not parse may be a misspelt
+            // opt-out; it is reported already.
+            if found.is_none() && !failed && !attrs.failed {
+                errors.push(missing_observed_generation(input, data));
+            }
+            if let Some(field) = &found {
+                errors.ok(serde_attr::check_name(
+                    input,
+                    data,
+                    field.field,
+                    "observedGeneration",
+                ));
+            }
+            found
+        }
+    };
+    StatusFields {
+        conditions,
+        observed_generation,
+    }
+}
+
+/// The candidates for one wired field of a status struct.
+struct Found<'a> {
+    /// The marker, which is also the conventional field name.
+    name: &'static str,
+    /// Why one field only, for a second marker.
+    once: &'static str,
+    /// The span of the first marker.
+    marker: Option<Span>,
+    /// The field of the first marker.
+    marked: Option<StatusField<'a>>,
+    /// The field of the conventional name.
+    named: Option<StatusField<'a>>,
+}
+
+impl<'a> Found<'a> {
+    fn new(name: &'static str, once: &'static str) -> Self {
+        Self {
+            name,
+            once,
+            marker: None,
+            marked: None,
+            named: None,
+        }
+    }
+
+    /// Takes note of `field` (named `name`), marked at `marker` or not.
+    fn see(
+        &mut self,
+        marker: Option<Span>,
+        name: Option<&str>,
+        member: &Member,
+        field: &'a syn::Field,
+        errors: &Errors,
+    ) {
+        let this = || StatusField {
+            member: member.clone(),
+            field,
+        };
+        if let Some(span) = marker {
+            if self.marked.is_some() {
+                errors.push(diag::error(
+                    span,
+                    format_args!("two fields are marked `#[konditions({})]`", self.name),
+                    self.once,
+                ));
+            } else {
+                self.marker = Some(span);
+                self.marked = Some(this());
+            }
+        }
+        if name == Some(self.name) {
+            self.named = Some(this());
+        }
+    }
+
+    /// The marked field, else the named one.
+    fn field(self) -> Option<StatusField<'a>> {
+        self.marked.or(self.named)
+    }
+}
+
+/// The error for a status without `observedGeneration`, with both ways
+/// out. The field suggested serializes as `observedGeneration` under the
+/// struct's own serde naming, when it is visible.
+fn missing_observed_generation(input: &DeriveInput, data: &DataStruct) -> syn::Error {
+    const OPTIONAL: &str = "default, skip_serializing_if = \"Option::is_none\"";
+    const RENAMED: &str = "rename = \"observedGeneration\"";
+    let tuple = matches!(data.fields, Fields::Unnamed(_));
+    let declaration = if tuple {
+        "a field `Option<i64>` marked `#[konditions(observed_generation)]`".to_owned()
+    } else if !serde_attr::in_use(input, data) {
+        format!(
+            "`pub observed_generation: Option<i64>`, serialized as `observedGeneration` (with serde's derive: `#[serde({RENAMED}, {OPTIONAL})]`)"
+        )
+    } else if serde_attr::renames_to(input, OBSERVED_GENERATION, "observedGeneration") {
+        format!("`#[serde({OPTIONAL})] pub observed_generation: Option<i64>`")
+    } else {
+        format!("`#[serde({RENAMED}, {OPTIONAL})] pub observed_generation: Option<i64>`")
+    };
+    diag::error(
+        input.ident.span(),
+        format_args!(
+            "`{}` has no `observed_generation` field: kstatus (Flux, Argo CD, kpt) cannot tell a reconciled generation from a stale one without `status.observedGeneration`",
+            input.ident
+        ),
+        format_args!(
+            "add {declaration}, which `update_summary` sets to the generation the summary was computed for; or opt out with `#[konditions(observed_generation = false)]` on the struct"
+        ),
+    )
 }

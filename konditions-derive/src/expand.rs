@@ -157,15 +157,22 @@ fn deprecated_paths(attrs: &ResourceAttrs) -> TokenStream {
         .collect()
 }
 
-/// `impl ConditionalStatus`, when the conditions field is found.
+/// `impl ConditionalStatus`, when the conditions field is found (with
+/// `observedGeneration` when that is found too).
 fn status_items(input: &DeriveInput, errors: &Errors) -> TokenStream {
     let Some(data) = errors.ok(discover::struct_data(input, "ConditionalStatus")) else {
         return TokenStream::new();
     };
     let attrs = attr::parse_status(&input.attrs, errors);
-    let Some(field) = discover::conditions_field(input, data, errors) else {
+    let fields = discover::status_fields(input, data, &attrs, errors);
+    let Some(conditions) = fields.conditions else {
         return TokenStream::new();
     };
     let paths = Paths::new(attrs.krate.as_ref(), None, None);
-    status::expand(input, &field, &paths.krate)
+    status::expand(
+        input,
+        &conditions,
+        fields.observed_generation.as_ref(),
+        &paths.krate,
+    )
 }

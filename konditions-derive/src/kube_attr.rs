@@ -105,7 +105,7 @@ pub(crate) fn parse(attrs: &[&Attribute], errors: &Errors) -> KubeAttrs {
 }
 
 /// Splits the tokens of an attribute list at its top-level commas.
-fn split_items(tokens: TokenStream) -> Vec<Vec<TokenTree>> {
+pub(crate) fn split_items(tokens: TokenStream) -> Vec<Vec<TokenTree>> {
     let mut items = vec![Vec::new()];
     for token in tokens {
         match &token {

@@ -11,22 +11,34 @@
 //!   (`Deploying`) are rejected unless opted out with `allow_progressive`.
 //! - Names avoid double negatives: negated names (`NotReady`, `Unready`,
 //!   `NoErrors`) are rejected unless opted out with `allow_negated`.
-//! - No two types share a wire name or a variant; the summary is positive;
-//!   dependents are declared types other than the summary, each given once.
+//! - No two types share a wire name or a variant; the summary is positive
+//!   and not `lock`; dependents are declared types other than the summary,
+//!   each given once.
+//! - kstatus (`kstatus = true`, the default): `Reconciling` and `Stalled`
+//!   are added by the derive, so a declaration may not name them; they are
+//!   never dependents. `stalled_reasons` are metav1 reasons in CamelCase,
+//!   each given once, and need kstatus and declared types.
 //!
 //! A new rule is a function here, called from [`declaration`] (or from
 //! [`type_name`] for a rule about one name).
 
 use std::collections::HashSet;
 
+use proc_macro2::Span;
 use syn::Ident;
 use syn::ext::IdentExt;
 
-use crate::attr::{Dependents, ResourceAttrs, TypeDecl, Types};
+use crate::attr::{Dependents, Flag, ResourceAttrs, StalledReasons, TypeDecl, Types};
 use crate::diag::{self, Errors, did_you_mean};
 
 /// The maximum length of a condition type (`metav1.Condition`).
 const MAX_TYPE_LEN: usize = 316;
+
+/// The maximum length of a condition reason (`metav1.Condition`).
+const MAX_REASON_LEN: usize = 1024;
+
+/// kstatus' conditions, which the derive adds after the declared types.
+pub(crate) const KSTATUS_TYPES: [&str; 2] = ["Reconciling", "Stalled"];
 
 /// Words ending in "-ing" that are not progressive verb forms.
 const NOT_PROGRESSIVE: &[&str] = &[
@@ -80,6 +92,19 @@ pub(crate) struct Declaration {
     pub(crate) summary: Option<usize>,
     /// Indices of the dependents in `types`, when given explicitly.
     pub(crate) dependents: Option<Vec<usize>>,
+    /// Indices of kstatus' `Reconciling` and `Stalled` in `types` (the last
+    /// two), unless `kstatus = false`.
+    pub(crate) kstatus: Option<[usize; 2]>,
+    /// The reasons of `stalled_reasons(...)`, each once.
+    pub(crate) stalled_reasons: Vec<String>,
+}
+
+impl Declaration {
+    /// Whether the type at `index` is computed by `update_summary` (the
+    /// summary, `Reconciling`, `Stalled`).
+    pub(crate) fn is_computed(&self, index: usize) -> bool {
+        self.summary == Some(index) || self.kstatus.is_some_and(|k| k.contains(&index))
+    }
 }
 
 /// Checks the declaration of a resource. Returns `None` when it declares no
@@ -90,14 +115,21 @@ pub(crate) fn declaration(attrs: ResourceAttrs, errors: &Errors) -> Option<Decla
         summary,
         dependents,
         enum_name,
+        kstatus,
+        stalled_reasons,
         ..
     } = attrs;
     dependents_need_summary(dependents.as_ref(), summary.as_ref(), errors);
     if types.is_none() && summary.is_none() {
         enum_name_needs_types(enum_name.as_ref(), errors);
+        kstatus_needs_types(kstatus, stalled_reasons.as_ref(), errors);
         return None;
     }
     types_not_empty(types.as_ref(), summary.as_ref(), errors);
+    let kstatus = kstatus.is_none_or(|flag| flag.value);
+    let stalled_reasons = stalled_reasons
+        .map(|reasons| reason_names(&reasons, kstatus, errors))
+        .unwrap_or_default();
 
     let mut all: Vec<TypeDecl> = types.map(|types| types.decls).unwrap_or_default();
     if let Some(summary) = &summary
@@ -107,24 +139,37 @@ pub(crate) fn declaration(attrs: ResourceAttrs, errors: &Errors) -> Option<Decla
         // first, as `kubectl` users expect `Ready` to.
         all.insert(0, TypeDecl::plain(summary.clone()));
     }
+    if kstatus {
+        all = without_kstatus_types(all, errors);
+    }
     for decl in &mut all {
         decl.name_reported = !type_name(decl, errors);
     }
-    let all = declared_once(all, errors);
+    let mut all = declared_once(all, errors);
 
     let summary =
         summary.and_then(|summary| all.iter().position(|t| t.ident.unraw() == summary.unraw()));
     if let Some(index) = summary {
         summary_positive(&all[index], errors);
+        summary_not_locked(&mut all[index], errors);
     }
-    let dependents = dependents
-        .zip(summary)
-        .map(|(dependents, summary)| dependent_indices(&dependents, &all, summary, errors));
+    let dependents = dependents.zip(summary).map(|(dependents, summary)| {
+        dependent_indices(&dependents, &all, summary, kstatus, errors)
+    });
+    let kstatus = kstatus.then(|| {
+        let first = all.len();
+        all.extend(
+            KSTATUS_TYPES.map(|name| TypeDecl::kstatus(Ident::new(name, Span::call_site()))),
+        );
+        [first, first + 1]
+    });
 
     Some(Declaration {
         types: all,
         summary,
         dependents,
+        kstatus,
+        stalled_reasons,
     })
 }
 
@@ -154,6 +199,137 @@ fn enum_name_needs_types(enum_name: Option<&Ident>, errors: &Errors) {
             "declare the types the enum holds: `types(TableReady, RowWritten)`",
         ));
     }
+}
+
+/// `kstatus` and `stalled_reasons` need condition types: without them no
+/// enum is generated.
+fn kstatus_needs_types(
+    kstatus: Option<Flag>,
+    stalled_reasons: Option<&StalledReasons>,
+    errors: &Errors,
+) {
+    if let Some(flag) = kstatus {
+        errors.push(diag::error(
+            flag.key,
+            "`kstatus` without condition types",
+            "kstatus' `Reconciling` and `Stalled` are added to the generated enum: declare its types, `types(TableReady, RowWritten)`, or remove `kstatus`",
+        ));
+    }
+    if let Some(reasons) = stalled_reasons {
+        errors.push(diag::error(
+            reasons.key,
+            "`stalled_reasons` without condition types",
+            "stalled reasons decide kstatus' `Stalled`, which the generated enum holds: declare its types, `types(TableReady, RowWritten)` and `summary = Ready`",
+        ));
+    }
+}
+
+/// The reasons of `stalled_reasons(...)` that are valid, each once.
+/// Refused altogether with `kstatus = false`: nothing would read them.
+fn reason_names(reasons: &StalledReasons, kstatus: bool, errors: &Errors) -> Vec<String> {
+    if !kstatus {
+        errors.push(diag::error(
+            reasons.key,
+            "`stalled_reasons` with `kstatus = false` does nothing",
+            "stalled reasons decide kstatus' `Stalled` condition, which `kstatus = false` leaves out: remove `kstatus = false`, or remove `stalled_reasons(...)`",
+        ));
+        return Vec::new();
+    }
+    let mut names: Vec<String> = Vec::new();
+    for name in &reasons.names {
+        let text = name.unraw().to_string();
+        if !valid_reason(name, &text, errors) {
+            continue;
+        }
+        if names.contains(&text) {
+            errors.push(diag::error(
+                name.span(),
+                format_args!("duplicate stalled reason `{text}`"),
+                "list each reason once",
+            ));
+            continue;
+        }
+        names.push(text);
+    }
+    names
+}
+
+/// A reason is what `metav1.Condition` accepts (pattern
+/// `^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`, at most 1024 characters),
+/// and CamelCase (API conventions), as the type names.
+fn valid_reason(name: &Ident, text: &str, errors: &Errors) -> bool {
+    let problem = if text.len() > MAX_REASON_LEN {
+        Some(format!(
+            "it is {} characters long; `metav1.Condition` allows at most {MAX_REASON_LEN}",
+            text.len()
+        ))
+    } else if !text.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        Some("a reason starts with a letter".to_owned())
+    } else if !text.is_ascii() {
+        Some("a reason is ASCII letters, digits and `_`".to_owned())
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        errors.push(diag::error(
+            name.span(),
+            format_args!("`{text}` is not a valid condition reason: {problem}"),
+            format_args!(
+                "{}: a reason matches `^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$` (pattern of `metav1.Condition`) and is CamelCase (API conventions)",
+                reason_fix(text)
+            ),
+        ));
+        return false;
+    }
+    if !is_camel_case(text) {
+        errors.push(diag::error(
+            name.span(),
+            format_args!("stalled reason `{text}` is not CamelCase"),
+            format_args!(
+                "the API conventions write reasons in CamelCase, as the condition types: write `{}`",
+                to_camel_case(text)
+            ),
+        ));
+        return false;
+    }
+    true
+}
+
+/// How to write an invalid reason: its CamelCase form when that is valid.
+fn reason_fix(text: &str) -> String {
+    let fixed = to_camel_case(text.trim_start_matches(|c: char| !c.is_ascii_alphabetic()));
+    if is_camel_case(&fixed) && fixed.len() <= MAX_REASON_LEN {
+        format!("write `{fixed}`")
+    } else {
+        "write it in CamelCase ASCII, as `TableMissing`".to_owned()
+    }
+}
+
+/// With kstatus on, the derive declares `Reconciling` and `Stalled`
+/// itself: a type of the declaration with either name (as variant or on
+/// the wire) is reported and left out.
+fn without_kstatus_types(types: Vec<TypeDecl>, errors: &Errors) -> Vec<TypeDecl> {
+    types
+        .into_iter()
+        .filter(|decl| {
+            let variant = decl.name();
+            let (name, span) = if KSTATUS_TYPES.contains(&variant.as_str()) {
+                (variant, decl.ident.span())
+            } else if KSTATUS_TYPES.contains(&decl.wire.as_str()) {
+                (decl.wire.clone(), decl.wire_span)
+            } else {
+                return true;
+            };
+            errors.push(diag::error(
+                span,
+                format_args!("`{name}` is one of kstatus' conditions, which the derive adds itself"),
+                format_args!(
+                    "remove it from the declaration: the enum has `Reconciling` and `Stalled` after the declared types, computed by `update_summary` (not set by hand); or set `kstatus = false` to declare your own `{name}`"
+                ),
+            ));
+            false
+        })
+        .collect()
 }
 
 /// `types()` with nothing in it, and no summary either, declares nothing.
@@ -338,17 +514,38 @@ fn summary_positive(summary: &TypeDecl, errors: &Errors) {
     }
 }
 
-/// Each dependent is a declared type other than the summary, listed once.
-/// Returns the indices of those that are.
+/// The summary is written with server-side apply, never by the lock.
+fn summary_not_locked(summary: &mut TypeDecl, errors: &Errors) {
+    if let Some(span) = summary.lock.take() {
+        errors.push(diag::error(
+            span,
+            format_args!("the summary condition `{}` cannot be `lock`", summary.wire),
+            "a summary is computed by `update_summary` and sent with server-side apply; the lock writes a task's own condition: remove `lock`",
+        ));
+    }
+}
+
+/// Each dependent is a declared type other than the summary (and, with
+/// kstatus, other than `Reconciling` and `Stalled`), listed once. Returns
+/// the indices of those that are.
 fn dependent_indices(
     dependents: &Dependents,
     types: &[TypeDecl],
     summary: usize,
+    kstatus: bool,
     errors: &Errors,
 ) -> Vec<usize> {
     let mut indices = Vec::new();
     for name in &dependents.names {
         let text = name.unraw().to_string();
+        if kstatus && KSTATUS_TYPES.contains(&text.as_str()) {
+            errors.push(diag::error(
+                name.span(),
+                format_args!("kstatus' `{text}` cannot be a dependent"),
+                "`update_summary` computes `Reconciling` and `Stalled` from the dependents, with the summary: remove it from `dependents(...)`",
+            ));
+            continue;
+        }
         match types.iter().position(|t| t.name() == text) {
             None => errors.push(undeclared_dependent(name, &text, types, summary)),
             Some(index) if index == summary => errors.push(diag::error(
@@ -537,7 +734,7 @@ mod tests {
         ));
         let declaration = declaration.expect("types are declared");
         let names: Vec<String> = declaration.types.iter().map(TypeDecl::name).collect();
-        assert_eq!(names, ["Ready", "A", "B", "D"]);
+        assert_eq!(names, ["Ready", "A", "B", "D", "Reconciling", "Stalled"]);
         assert_eq!(declaration.summary, Some(0));
         assert_eq!(
             declaration.dependents,
@@ -555,8 +752,122 @@ mod tests {
         ));
         assert!(messages.is_empty(), "{messages:?}");
         let declaration = declaration.expect("types are declared");
-        assert_eq!(declaration.types.len(), 3);
+        assert_eq!(declaration.types.len(), 5, "with kstatus' two");
         assert!(declaration.types.iter().all(|t| !t.name_reported));
+    }
+
+    /// The names of the declared types of `attr`, and the messages.
+    fn declared_names(attr: syn::Attribute) -> (Vec<String>, Vec<String>) {
+        let (declaration, messages) = declared(attr);
+        let names = declaration
+            .map(|d| d.types.iter().map(TypeDecl::name).collect())
+            .unwrap_or_default();
+        (names, messages)
+    }
+
+    #[test]
+    fn kstatus_adds_its_conditions_last_and_negative() {
+        let (declaration, messages) = declared(syn::parse_quote!(
+            #[konditions(types(TableReady), summary = Ready, stalled_reasons(TableMissing))]
+        ));
+        assert!(messages.is_empty(), "{messages:?}");
+        let declaration = declaration.expect("types are declared");
+        assert_eq!(declaration.kstatus, Some([2, 3]));
+        assert_eq!(declaration.types[2].wire, "Reconciling");
+        assert!(declaration.types[2..].iter().all(|t| t.negative.is_some()));
+        assert!(declaration.is_computed(0) && !declaration.is_computed(1));
+        assert!(declaration.is_computed(2) && declaration.is_computed(3));
+        assert_eq!(declaration.stalled_reasons, ["TableMissing"]);
+
+        let (names, messages) =
+            declared_names(syn::parse_quote!(#[konditions(types(TableReady), kstatus = false)]));
+        assert_eq!(names, ["TableReady"]);
+        assert!(messages.is_empty(), "{messages:?}");
+    }
+
+    #[test]
+    fn kstatus_names_are_the_derives_unless_kstatus_is_off() {
+        let (names, messages) = declared_names(syn::parse_quote!(
+            #[konditions(types(Stalled, Stuck(rename = "Reconciling"), Done), summary = Reconciling)]
+        ));
+        assert_eq!(names, ["Done", "Reconciling", "Stalled"]);
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(
+            messages
+                .iter()
+                .all(|m| m.contains("is one of kstatus' conditions")
+                    && m.contains("kstatus = false")),
+            "{messages:?}"
+        );
+
+        let (names, messages) = declared_names(syn::parse_quote!(
+            #[konditions(types(Stalled, Reconciling(allow_progressive)), kstatus = false)]
+        ));
+        assert_eq!(names, ["Stalled", "Reconciling"]);
+        assert!(messages.is_empty(), "{messages:?}");
+    }
+
+    #[test]
+    fn kstatus_conditions_are_never_dependents() {
+        let (declaration, messages) = declared(syn::parse_quote!(
+            #[konditions(types(A, B), summary = Ready, dependents(A, Stalled))]
+        ));
+        assert_eq!(declaration.unwrap().dependents, Some(vec![1]));
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(
+            messages[0].starts_with("kstatus' `Stalled` cannot be a dependent"),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn stalled_reasons_are_checked() {
+        let (declaration, messages) = declared(syn::parse_quote!(
+            #[konditions(types(A), stalled_reasons(TableMissing, table_missing, _Gone, TableMissing, r#Raw))]
+        ));
+        assert_eq!(
+            declaration.unwrap().stalled_reasons,
+            ["TableMissing", "Raw"]
+        );
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(messages[0].contains("write `TableMissing`"), "{messages:?}");
+        assert!(messages[1].contains("starts with a letter"), "{messages:?}");
+        assert!(
+            messages[2].starts_with("duplicate stalled reason"),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn stalled_reasons_need_kstatus_and_types() {
+        let (_, messages) = declared(syn::parse_quote!(
+            #[konditions(types(A), kstatus = false, stalled_reasons(TableMissing))]
+        ));
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].contains("with `kstatus = false` does nothing"));
+
+        let (declaration, messages) = declared(syn::parse_quote!(
+            #[konditions(kstatus = true, stalled_reasons(TableMissing))]
+        ));
+        assert!(declaration.is_none());
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].starts_with("`kstatus` without condition types"));
+        assert!(messages[1].starts_with("`stalled_reasons` without condition types"));
+    }
+
+    #[test]
+    fn the_summary_cannot_be_lock() {
+        let (declaration, messages) = declared(syn::parse_quote!(
+            #[konditions(types(Ready(lock), Written(lock)), summary = Ready)]
+        ));
+        let declaration = declaration.unwrap();
+        assert!(
+            declaration.types[0].lock.is_none(),
+            "the reported lock is dropped"
+        );
+        assert!(declaration.types[1].lock.is_some());
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].starts_with("the summary condition `Ready` cannot be `lock`"));
     }
 
     #[test]

@@ -5,19 +5,22 @@ use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 use syn::spanned::Spanned;
 
-use crate::discover::ConditionsField;
+use crate::discover::StatusField;
 
 /// `impl ConditionalStatus`, reading the condition type and status set out
 /// of the type of the conditions field through a local trait (so a field
-/// that is not a `Conditions` is reported at the field, in our words).
+/// that is not a `Conditions` is reported at the field, in our words), and
+/// `status.observedGeneration` from `generation` through another (so a
+/// field that is not an `Option<i64>` is reported at the field too).
 pub(super) fn expand(
     input: &DeriveInput,
-    field: &ConditionsField<'_>,
+    field: &StatusField<'_>,
+    generation: Option<&StatusField<'_>>,
     krate: &TokenStream,
 ) -> TokenStream {
     let ident = &input.ident;
     let member = &field.member;
-    let field_ty = field.ty;
+    let field_ty = &field.field.ty;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let message = format!("the conditions field of `{ident}` is a `{{Self}}`, not a `Conditions`");
     // Everything that names the field's type, or a type read from it, is
@@ -38,6 +41,9 @@ pub(super) fn expand(
         }
     };
 
+    let (generation_check, generation) = generation
+        .map(|generation| observed_generation(input, generation))
+        .unzip();
     quote! {
         const _: () = {
             /// Reads the condition type and status set out of the type of
@@ -69,12 +75,62 @@ pub(super) fn expand(
                 }
             }
 
+            #generation_check
+
             #[automatically_derived]
             impl #impl_generics #krate::ConditionalStatus for #ident #ty_generics #where_clause {
                 #items
+                #generation
             }
         };
     }
+}
+
+/// The `ObservedGenerationField` trait (implemented for `Option<i64>`
+/// only, so a field of another type is reported at the field, in our
+/// words; an alias of `Option<i64>` is fine), and the methods
+/// `observed_generation` and `observed_generation_mut` through it.
+fn observed_generation(input: &DeriveInput, field: &StatusField<'_>) -> (TokenStream, TokenStream) {
+    let member = &field.member;
+    let field_ty = &field.field.ty;
+    let message = format!(
+        "the `observedGeneration` field of `{}` has type `{{Self}}`, not `Option<i64>`",
+        input.ident
+    );
+    let check = quote! {
+        /// Reads `status.observedGeneration` out of its field.
+        #[diagnostic::on_unimplemented(
+            message = #message,
+            label = "expected `Option<i64>`",
+            note = "`status.observedGeneration` is the generation the summary was computed for, absent until the first one: declare the field `Option<i64>`, or opt out with `#[konditions(observed_generation = false)]` on the struct"
+        )]
+        pub trait ObservedGenerationField {
+            /// The field as an `Option<i64>`, mutably.
+            fn get_mut(&mut self) -> &mut ::core::option::Option<i64>;
+            /// The generation.
+            fn get(&self) -> ::core::option::Option<i64>;
+        }
+
+        impl ObservedGenerationField for ::core::option::Option<i64> {
+            fn get_mut(&mut self) -> &mut Self {
+                self
+            }
+            fn get(&self) -> Self {
+                *self
+            }
+        }
+    };
+    // Spanned at the field's type, as the conditions' accessors.
+    let methods = quote_spanned! {field_ty.span()=>
+        fn observed_generation(&self) -> ::core::option::Option<i64> {
+            <#field_ty as ObservedGenerationField>::get(&self.#member)
+        }
+
+        fn observed_generation_mut(&mut self) -> ::core::option::Option<&mut ::core::option::Option<i64>> {
+            ::core::option::Option::Some(<#field_ty as ObservedGenerationField>::get_mut(&mut self.#member))
+        }
+    };
+    (check, methods)
 }
 
 /// `tokens` with every span set to `span`.

@@ -62,9 +62,11 @@ use serde::{Deserialize, Serialize};
 #[konditions(
     types(
         TableReady(doc = "The table exists in the database and has the columns the operator writes."),
-        RowWritten(doc = "The row of this resource holds the current spec (observedGeneration says which)."),
+        RowWritten(lock, doc = "The row of this resource holds the current spec (observedGeneration says which)."),
     ),
     summary = Ready,
+    // Failures a retry will not fix: kstatus reports the writer Stalled.
+    stalled_reasons(TableMissing, TableIncompatible, InvalidTableName, InvalidValue),
 )]
 pub struct PostgresWriterSpec {
     /// The table to write to: a lower-case SQL identifier. Immutable: the row
@@ -84,7 +86,8 @@ pub struct PostgresWriterSpec {
 }
 
 /// The observed state of a PostgresWriter: its conditions (`TableReady`,
-/// `RowWritten` and the summary `Ready`).
+/// `RowWritten`, the summary `Ready` and kstatus' `Reconciling` and
+/// `Stalled`) and the generation they were computed for.
 #[derive(
     ConditionalStatus,
     Serialize,
@@ -95,8 +98,13 @@ pub struct PostgresWriterSpec {
     PartialEq,
     schemars::JsonSchema,
 )]
+#[serde(rename_all = "camelCase")]
 pub struct PostgresWriterStatus {
     /// The conditions, in the standard `metav1.Condition` shape.
     #[serde(default)]
     pub conditions: Conditions<PostgresWriterCondition>,
+    /// The generation the summary (`Ready`) was last computed for
+    /// (`status.observedGeneration`, which kstatus, Flux and Argo CD read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
 }

@@ -4,6 +4,7 @@ use konditions_core::ConditionalStatus;
 #[derive(ConditionalStatus, Default)]
 pub struct WriterStatus {
     pub conditions: Vec<Condition>,
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {}

@@ -11,6 +11,7 @@ pub struct App {
 #[derive(ConditionalStatus, Default)]
 pub struct AppStatus {
     pub conditions: Conditions<AppCondition>,
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {}

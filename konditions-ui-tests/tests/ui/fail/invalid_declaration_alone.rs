@@ -16,6 +16,7 @@ pub struct App {
 #[derive(ConditionalStatus, Serialize, Deserialize, Default, JsonSchema)]
 pub struct AppStatus {
     pub conditions: Conditions<AppCondition>,
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {

@@ -4,6 +4,7 @@ use konditions_core::{ConditionalStatus, Conditions};
 pub struct WriterStatus {
     pub rows: u64,
     pub checks: Conditions,
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {}

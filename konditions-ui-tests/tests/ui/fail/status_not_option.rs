@@ -11,6 +11,7 @@ pub struct Writer {
 #[derive(ConditionalStatus, Default)]
 pub struct WriterStatus {
     pub conditions: Conditions<WriterCondition>,
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {}

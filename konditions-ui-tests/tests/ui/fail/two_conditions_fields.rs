@@ -6,6 +6,7 @@ pub struct WriterStatus {
     pub mine: Conditions,
     #[konditions(conditions)]
     pub theirs: Conditions,
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {}

@@ -4,6 +4,7 @@ use konditions_core::{ConditionalStatus, Conditions};
 #[konditions(types(TableReady))]
 pub struct WriterStatus {
     pub conditions: Conditions,
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {}

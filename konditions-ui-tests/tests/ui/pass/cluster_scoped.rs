@@ -19,10 +19,14 @@ pub struct BucketSpec {
 
 /// The status of a Bucket.
 #[derive(ConditionalStatus, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct BucketStatus {
     /// The conditions.
     #[serde(default)]
     pub conditions: Conditions<BucketCondition>,
+    /// The generation the summary was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {

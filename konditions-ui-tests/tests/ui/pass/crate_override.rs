@@ -7,12 +7,14 @@ pub mod facade {
     pub use konditions_core as konditions;
 }
 
-use facade::konditions::{ConditionType, ConditionalResource, ConditionalStatus, Conditions};
+use facade::konditions::{
+    ConditionType, ConditionalResource, ConditionalStatus, Conditions, WrittenBy,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// A queue.
 #[derive(ConditionalResource, Default)]
-#[konditions(types(Drained), crate = "crate::facade::konditions")]
+#[konditions(types(Drained(lock)), crate = "crate::facade::konditions")]
 pub struct Queue {
     /// Metadata.
     pub metadata: ObjectMeta,
@@ -26,9 +28,15 @@ pub struct Queue {
 pub struct QueueStatus {
     /// The conditions.
     pub conditions: Conditions<QueueCondition>,
+    /// The generation the summary was computed for.
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {
-    assert_eq!(QueueCondition::declared(), &[QueueCondition::Drained]);
+    use QueueCondition::*;
+    assert_eq!(QueueCondition::declared(), &[Drained, Reconciling, Stalled]);
+    assert_eq!(Drained.written_by(), WrittenBy::Lock);
+    assert_eq!(QueueCondition::stalled(), Some(Stalled));
+    assert_eq!(QueueStatus::default().observed_generation(), None);
     assert!(Queue::default().conditions().is_none());
 }

@@ -19,6 +19,8 @@ pub struct Job {
 pub struct JobStatus {
     /// The conditions.
     pub conditions: Conditions<JobState>,
+    /// The generation the summary was computed for.
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {

@@ -18,10 +18,14 @@ pub struct CacheSpec {
 
 /// The status of a Cache.
 #[derive(ConditionalStatus, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct CacheStatus {
     /// The conditions.
     #[serde(default)]
     pub conditions: Conditions<CacheCondition>,
+    /// The generation the summary was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {

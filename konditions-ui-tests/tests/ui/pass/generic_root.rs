@@ -21,6 +21,8 @@ pub struct Envelope<P: Default> {
 pub struct EnvelopeStatus {
     /// The conditions.
     pub conditions: Conditions<EnvelopeCondition>,
+    /// The generation the summary was computed for.
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {

@@ -30,12 +30,20 @@ pub struct Widget {
 pub struct WidgetStatus {
     /// The conditions.
     pub conditions: Conditions<WidgetCondition>,
+    /// The generation the summary was computed for.
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {
     assert_eq!(
         WidgetCondition::declared(),
-        &[WidgetCondition::Ready, WidgetCondition::Assembled, WidgetCondition::Painted]
+        &[
+            WidgetCondition::Ready,
+            WidgetCondition::Assembled,
+            WidgetCondition::Painted,
+            WidgetCondition::Reconciling,
+            WidgetCondition::Stalled,
+        ]
     );
     assert_eq!(WidgetCondition::summary(), Some(WidgetCondition::Ready));
     assert_eq!(WidgetCondition::Painted.polarity(), Polarity::Positive);

@@ -25,10 +25,14 @@ pub struct PostgresWriterSpec {
 
 /// The status of a PostgresWriter.
 #[derive(ConditionalStatus, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct PostgresWriterStatus {
     /// The conditions.
     #[serde(default)]
     pub conditions: Conditions<PostgresWriterCondition>,
+    /// The generation the summary was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {

@@ -29,15 +29,22 @@ pub struct DatabaseSpec {
 
 /// The status of a Database.
 #[derive(ConditionalStatus, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct DatabaseStatus {
     /// The conditions.
     #[serde(default)]
     pub conditions: Conditions<DatabaseCondition>,
+    /// The generation the summary was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {
     use DatabaseCondition::*;
-    assert_eq!(DatabaseCondition::ALL, &[Ready, SchemaMigrated, DiskPressure, Progressing, NotFound, BackupDone]);
+    assert_eq!(
+        DatabaseCondition::ALL,
+        &[Ready, SchemaMigrated, DiskPressure, Progressing, NotFound, BackupDone, Reconciling, Stalled]
+    );
     assert_eq!(DatabaseCondition::summary(), Some(Ready));
     assert_eq!(DatabaseCondition::dependents(), vec![SchemaMigrated, DiskPressure]);
     assert_eq!(DiskPressure.polarity(), Polarity::Negative);

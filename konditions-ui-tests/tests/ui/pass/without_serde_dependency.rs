@@ -30,6 +30,8 @@ pub struct Printer {
 pub struct PrinterStatus {
     /// The conditions.
     pub conditions: Conditions<PrinterCondition>,
+    /// The generation the summary was computed for.
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {
