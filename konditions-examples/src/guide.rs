@@ -27,3 +27,6 @@ pub struct MigratingFromKonditionner;
 
 #[doc = include_str!("../../docs/postgres-writer.md")]
 pub struct PostgresWriterWalkThrough;
+
+#[doc = include_str!("../../docs/production.md")]
+pub struct Production;
