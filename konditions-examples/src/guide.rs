@@ -28,5 +28,11 @@ pub struct MigratingFromKonditionner;
 #[doc = include_str!("../../docs/postgres-writer.md")]
 pub struct PostgresWriterWalkThrough;
 
+#[doc = include_str!("../../docs/health.md")]
+pub struct Health;
+
+#[doc = include_str!("../../docs/production.md")]
+pub struct Production;
+
 #[doc = include_str!("../../docs/design.md")]
 pub struct DesignDecisions;

@@ -18,6 +18,9 @@ fn operator(h: &Harness, holder: &str) -> Child {
         .env("WATCH_NAMESPACE", &h.namespace)
         .env("POD_NAME", holder)
         .env("LOCK_LEASE_SECONDS", "4")
+        // Any free port: the endpoints are not used here, and a fixed port
+        // may be taken (by the other replica, or another process).
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::process::wait_for_file;
 use common::{Harness, WAIT, condition, ready};
 use konditions_examples::postgres_writer::PostgresWriterCondition::*;
 use konditions_examples::postgres_writer::controller::HOLD_BEFORE_WRITE_ENV;
@@ -28,6 +29,9 @@ fn operator(h: &Harness, holder: &str, hold: Option<&Path>) -> Child {
         .env("WATCH_NAMESPACE", &h.namespace)
         .env("POD_NAME", holder)
         .env("LOCK_LEASE_SECONDS", "3")
+        // Any free port: the endpoints are not used here, and a fixed port
+        // may be taken (by the other replica, or another process).
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null());
     if let Some(dir) = hold {
@@ -42,18 +46,6 @@ fn signal(child: &Child, name: &str) {
         .status()
         .expect("run kill");
     assert!(status.success(), "kill -{name}");
-}
-
-async fn wait_for_file(path: &Path) {
-    let deadline = Instant::now() + WAIT;
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Kills the operators whatever happens, so none outlives the test.

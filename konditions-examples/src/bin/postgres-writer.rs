@@ -1,17 +1,35 @@
 //! The PostgresWriter operator.
 //!
-//! Configuration: PSQL_HOST, PSQL_PORT, PSQL_DBNAME, PSQL_USER, PSQL_PASSWORD
-//! for PostgreSQL; KUBECONFIG (or the in-cluster service account) for
-//! Kubernetes; POD_NAME (optional) names this replica's locks; RUST_LOG
-//! filters the logs (default `info`), LOG_FORMAT=json makes them JSON;
-//! WATCH_NAMESPACE (optional) limits the operator to one namespace;
-//! LOCK_LEASE_SECONDS (default 30) is how long a dead replica's lock blocks
-//! the others.
-//! SIGINT or SIGTERM stop it gracefully: reconciles in flight finish first.
+//! Configuration, from the environment:
+//! - PSQL_HOST, PSQL_PORT, PSQL_DBNAME, PSQL_USER, PSQL_PASSWORD: PostgreSQL;
+//! - KUBECONFIG (or the in-cluster service account): Kubernetes;
+//! - POD_NAME (optional): names this replica's locks;
+//! - WATCH_NAMESPACE (optional): limits the operator to one namespace;
+//! - LOCK_LEASE_SECONDS (default 30): how long a dead replica's lock blocks
+//!   the others;
+//! - RECONCILE_CONCURRENCY (default 16, 0 for no limit): how many resources
+//!   are reconciled at once, and the size of the database pool (64 without
+//!   a limit);
+//! - METRICS_ADDR (default `0.0.0.0:8080`): where /healthz, /readyz and
+//!   /metrics are served;
+//! - SHUTDOWN_GRACE_SECONDS (default 20): how long the reconciles in flight
+//!   may take to finish after SIGINT or SIGTERM;
+//! - RUST_LOG (default `info`) filters the logs, LOG_FORMAT=json makes them
+//!   JSON.
+//!
+//! SIGINT or SIGTERM stop it gracefully: /readyz turns 503 at once, no new
+//! reconcile starts, the ones in flight get the grace to finish; a second
+//! signal stops it at once. Exit status: 0 when everything in flight
+//! finished, 1 when the grace expired or a second signal cut it short, 2 for
+//! invalid configuration or a failed start.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
-use konditions_examples::postgres_writer::{Metrics, PostgresConfig, Store, controller};
+use konditions_examples::postgres_writer::{
+    Health, Metrics, PostgresConfig, Store, controller, endpoints,
+};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -31,7 +49,39 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let store = match Store::new(&config, 16) {
+    let mut options = controller::Options {
+        namespace: std::env::var("WATCH_NAMESPACE")
+            .ok()
+            .filter(|n| !n.is_empty()),
+        ..controller::Options::default()
+    };
+    match seconds("LOCK_LEASE_SECONDS", options.lease, 1) {
+        Ok(lease) => options.lease = lease,
+        Err(()) => return ExitCode::from(2),
+    }
+    match seconds("SHUTDOWN_GRACE_SECONDS", options.shutdown_grace, 0) {
+        Ok(grace) => options.shutdown_grace = grace,
+        Err(()) => return ExitCode::from(2),
+    }
+    let Some(mut signals) = Signals::install() else {
+        return ExitCode::from(2);
+    };
+    match std::env::var("RECONCILE_CONCURRENCY").map(|v| v.parse::<u16>()) {
+        Err(_) => {}
+        Ok(Ok(concurrency)) => options.concurrency = concurrency,
+        Ok(Err(_)) => {
+            tracing::error!(
+                "RECONCILE_CONCURRENCY must be a whole number from 0 (no limit) to 65535"
+            );
+            return ExitCode::from(2);
+        }
+    }
+    // One connection per reconcile at most; more would sit idle.
+    let connections = match options.concurrency {
+        0 => 64,
+        limited => usize::from(limited),
+    };
+    let store = match Store::new(&config, connections) {
         Ok(store) => store,
         Err(error) => {
             tracing::error!(%error, "cannot create the database pool");
@@ -45,38 +95,97 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut options = controller::Options {
-        namespace: std::env::var("WATCH_NAMESPACE")
-            .ok()
-            .filter(|n| !n.is_empty()),
-        ..controller::Options::default()
+
+    let address =
+        std::env::var("METRICS_ADDR").unwrap_or_else(|_| endpoints::DEFAULT_ADDR.to_owned());
+    let listener = match tokio::net::TcpListener::bind(&address).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(%error, %address, "cannot listen on METRICS_ADDR");
+            return ExitCode::from(2);
+        }
     };
-    if let Ok(lease) = std::env::var("LOCK_LEASE_SECONDS") {
-        match lease.parse::<u64>() {
-            Ok(seconds) if seconds > 0 => options.lease = std::time::Duration::from_secs(seconds),
-            _ => {
-                tracing::error!(value = %lease, "LOCK_LEASE_SECONDS must be a positive number of seconds");
-                return ExitCode::from(2);
+    let (metrics, health) = (Metrics::default(), Health::default());
+    tracing::info!(
+        address = %listener.local_addr().map_or(address, |a| a.to_string()),
+        "serving /healthz, /readyz and /metrics"
+    );
+    let server = endpoints::serve(listener, metrics.clone(), health.clone());
+    tokio::spawn(async move {
+        if let Err(error) = server.await {
+            tracing::error!(%error, "the HTTP endpoints stopped");
+        }
+    });
+
+    tracing::info!(database = ?config, holder = %options.holder, namespace = ?options.namespace, lease = ?options.lease, grace = ?options.shutdown_grace, concurrency = options.concurrency, "configuration loaded");
+    let (requested, shutdown) = tokio::sync::oneshot::channel::<()>();
+    let signalled = async move {
+        // Awaited outside the log macros: a disabled level skips their
+        // arguments.
+        let first = signals.next().await;
+        tracing::info!(signal = first, "shutting down");
+        let _ = requested.send(());
+        let second = signals.next().await;
+        tracing::warn!(
+            signal = second,
+            "second signal: stopping now, abandoning the reconciles in flight"
+        );
+    };
+    let run = controller::run(client, store, options, metrics, health, async {
+        let _ = shutdown.await;
+    });
+    tokio::select! {
+        stopped = run => match stopped {
+            controller::Stopped::Drained => ExitCode::SUCCESS,
+            controller::Stopped::GraceExpired => ExitCode::from(1),
+        },
+        () = signalled => ExitCode::from(1),
+    }
+}
+
+/// A duration in whole seconds from the environment variable `name`, at
+/// least `min`; `default` when unset. An invalid value is logged.
+fn seconds(name: &str, default: Duration, min: u64) -> Result<Duration, ()> {
+    let Ok(value) = std::env::var(name) else {
+        return Ok(default);
+    };
+    match value.parse::<u64>() {
+        Ok(seconds) if seconds >= min => Ok(Duration::from_secs(seconds)),
+        _ => {
+            tracing::error!(%value, "{name} must be a whole number of seconds, at least {min}");
+            Err(())
+        }
+    }
+}
+
+/// SIGINT and SIGTERM, installed once so a second signal is seen too.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    fn install() -> Option<Self> {
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(interrupt), Ok(terminate)) => Some(Self {
+                interrupt,
+                terminate,
+            }),
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::error!(%error, "cannot install the SIGINT and SIGTERM handlers");
+                None
             }
         }
     }
-    tracing::info!(database = ?config, holder = %options.holder, namespace = ?options.namespace, lease = ?options.lease, "configuration loaded");
-    controller::run(client, store, options, Metrics::default(), shutdown()).await;
-    ExitCode::SUCCESS
-}
 
-/// Completes on the first SIGINT or SIGTERM.
-async fn shutdown() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut interrupt), Ok(mut terminate)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop the operator with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
-        _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+    /// The name of the next signal received.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
     }
 }

@@ -47,8 +47,8 @@ use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{info, warn};
 
 use super::{
-    InvalidTableName, Metrics, PostgresWriter, PostgresWriterCondition, Row, Rows, StoreError,
-    TableName,
+    Health, InvalidTableName, Metrics, PostgresWriter, PostgresWriterCondition, Row, Rows,
+    StoreError, TableName,
 };
 
 #[cfg(test)]
@@ -78,6 +78,10 @@ pub struct Options {
     pub concurrency: u16,
     /// Watch only this namespace (`None`: every namespace).
     pub namespace: Option<String>,
+    /// After a shutdown is requested, how long the reconciles in flight may
+    /// take to finish before they are abandoned (their locks then expire
+    /// after the lease, and another replica takes over).
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Options {
@@ -87,6 +91,7 @@ impl Default for Options {
             lease: Duration::from_secs(30),
             concurrency: 16,
             namespace: None,
+            shutdown_grace: Duration::from_secs(20),
         }
     }
 }
@@ -190,18 +195,35 @@ impl Recent {
     }
 }
 
-/// Runs the controller until `shutdown` completes, then finishes the
-/// reconciles in flight and returns.
+/// How [`run`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every reconcile in flight finished.
+    Drained,
+    /// Some did not finish within [`Options::shutdown_grace`] and were
+    /// abandoned; their locks expire after the lease.
+    GraceExpired,
+}
+
+/// Runs the controller until `shutdown` completes, then gives the
+/// reconciles in flight [`Options::shutdown_grace`] to finish and returns.
+///
+/// `health` becomes ready when the watch has listed every PostgresWriter,
+/// and shutting down as soon as `shutdown` completes.
 ///
 /// ```no_run
-/// use konditions_examples::postgres_writer::{controller, Metrics, PostgresConfig, Store};
+/// use konditions_examples::postgres_writer::{controller, Health, Metrics, PostgresConfig, Store};
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = kube::Client::try_default().await?;
 /// let store = Store::new(&PostgresConfig::from_env()?, 16)?;
-/// controller::run(client, store, controller::Options::default(), Metrics::default(), async {
+/// let options = controller::Options::default();
+/// let stopped = controller::run(client, store, options, Metrics::default(), Health::default(), async {
 ///     let _ = tokio::signal::ctrl_c().await;
 /// })
 /// .await;
+/// if stopped == controller::Stopped::GraceExpired {
+///     std::process::exit(1);
+/// }
 /// # Ok(()) }
 /// ```
 pub async fn run(
@@ -209,8 +231,9 @@ pub async fn run(
     store: impl Rows,
     options: Options,
     metrics: Metrics,
+    health: Health,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
-) {
+) -> Stopped {
     let reporter = Reporter {
         controller: "postgres-writer".into(),
         instance: Some(options.holder.clone()),
@@ -229,9 +252,28 @@ pub async fn run(
         None => Api::all(client),
     };
     info!(holder = %options.holder, "postgres-writer controller starting");
-    Controller::new(writers, watcher::Config::default())
-        .with_config(kube::runtime::controller::Config::default().concurrency(options.concurrency))
-        .graceful_shutdown_on(shutdown)
+    let controller = Controller::new(writers, watcher::Config::default())
+        .with_config(kube::runtime::controller::Config::default().concurrency(options.concurrency));
+    let cache = controller.store();
+    let synced = health.clone();
+    // Polled in the controller's task, not a task of its own: the store
+    // keeps only its last waiter's waker, and the controller waits on it
+    // too; in one task, the wake-up reaches both.
+    let readiness = async move {
+        // Err: the controller stopped before its first list completed.
+        if cache.wait_until_ready().await.is_ok() {
+            synced.mark_synced();
+            info!("watch synced: ready");
+        }
+    };
+    let (stopping, stop_requested) = tokio::sync::oneshot::channel::<()>();
+    let requested = async move {
+        shutdown.await;
+        health.mark_shutting_down();
+        let _ = stopping.send(());
+    };
+    let reconciles = controller
+        .graceful_shutdown_on(requested)
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {
             if let Err(error) = result {
@@ -239,9 +281,32 @@ pub async fn run(
                 // the controller's own (watch failures, missing objects).
                 tracing::debug!(error = %Chain(&error), "controller");
             }
-        })
-        .await;
-    info!("postgres-writer controller stopped");
+        });
+    let reconciles = async {
+        tokio::join!(reconciles, readiness);
+    };
+    let grace = async {
+        if stop_requested.await.is_err() {
+            // The controller ended without a shutdown request.
+            std::future::pending::<()>().await;
+        }
+        info!(grace = ?options.shutdown_grace, "shutdown requested: finishing the reconciles in flight");
+        tokio::time::sleep(options.shutdown_grace).await;
+    };
+    // Dropping the controller's stream aborts the reconciles still running.
+    let stopped = tokio::select! {
+        () = reconciles => Stopped::Drained,
+        () = grace => Stopped::GraceExpired,
+    };
+    match stopped {
+        Stopped::Drained => info!("postgres-writer controller stopped"),
+        Stopped::GraceExpired => warn!(
+            grace = ?options.shutdown_grace,
+            lease = ?options.lease,
+            "reconciles still running after the shutdown grace were abandoned; their locks expire after the lease"
+        ),
+    }
+    stopped
 }
 
 async fn reconcile<R: Rows>(

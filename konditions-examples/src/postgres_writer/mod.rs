@@ -5,12 +5,15 @@
 
 mod config;
 pub mod controller;
+pub mod endpoints;
+mod health;
 mod metrics;
 mod resource;
 mod store;
 
 pub use config::{ConfigError, PostgresConfig};
 pub use controller::FINALIZER;
+pub use health::{Health, Phase};
 pub use metrics::Metrics;
 pub use resource::{
     ParsePostgresWriterConditionError, PostgresWriter, PostgresWriterCondition, PostgresWriterSpec,

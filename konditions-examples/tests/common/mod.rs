@@ -3,13 +3,15 @@
 //! audit trigger that counts every row written, and operators to run.
 #![allow(dead_code, unreachable_pub)] // each test binary uses part of it
 
+pub mod process;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use konditions_core::{ConditionalResource, Status};
 use konditions_examples::postgres_writer::{
-    Metrics, PostgresConfig, PostgresWriter, PostgresWriterCondition, PostgresWriterSpec, Store,
-    TableName, controller,
+    Health, Metrics, PostgresConfig, PostgresWriter, PostgresWriterCondition, PostgresWriterSpec,
+    Store, TableName, controller,
 };
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, CustomResourceExt};
@@ -247,11 +249,19 @@ impl Harness {
             lease: Duration::from_secs(10),
             concurrency: 16,
             namespace: Some(self.namespace.clone()),
+            ..controller::Options::default()
         };
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(controller::run(client, store, options, metrics, async {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(controller::run(
+            client,
+            store,
+            options,
+            metrics,
+            Health::default(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
         Operator {
             stop: Some(stop),
             task: Some(task),
@@ -261,7 +271,7 @@ impl Harness {
 
 pub struct Operator {
     stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    task: Option<tokio::task::JoinHandle<controller::Stopped>>,
 }
 
 impl Operator {

@@ -1,0 +1,185 @@
+//! SIGTERM with a row write in flight, on the real operator binary:
+//!
+//! - within the grace, the write finishes: /readyz turns 503 while it is
+//!   still running, no new reconcile starts, the process exits 0 and leaves
+//!   `RowWritten` True (not Locked);
+//! - past the grace, the process exits 1 without the write; the condition
+//!   stays Locked by it, and the other replica takes over after the lease;
+//! - a second signal stops it at once, whatever the grace.
+//!
+//! Where the write is in flight is exact, not a matter of timing: the
+//! test-only hold stops it right before its statement until a file exists.
+//! Only the order of events and exit statuses are asserted; every wait has
+//! a generous hang guard.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::process::{Launch, OperatorProcess, wait_for_file};
+use common::{Harness, condition, ready};
+use hyper::StatusCode;
+use konditions_core::Status;
+use konditions_examples::postgres_writer::PostgresWriterCondition::*;
+
+/// A hold directory of this test; removed when dropped.
+struct HoldDir(PathBuf);
+
+impl HoldDir {
+    fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("pgw-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    /// The marker the held write of `name` creates, and the file that
+    /// releases it.
+    fn files(&self, h: &Harness, name: &str) -> (PathBuf, PathBuf) {
+        let id = h.row_id(name).replace('/', "_");
+        (
+            self.0.join(format!("{id}.held")),
+            self.0.join(format!("{id}.release")),
+        )
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for HoldDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn locked_by(
+    holder: &str,
+) -> impl Fn(&konditions_examples::postgres_writer::PostgresWriter) -> bool {
+    move |w| {
+        condition(w, RowWritten)
+            .is_some_and(|(_, reason, message, _)| reason == "Locked" && message.contains(holder))
+    }
+}
+
+/// An operator `holder` with `grace_seconds`, once `name`'s write is
+/// in flight: locked, and held right before its statement. Returns the
+/// operator and the file that releases the write.
+async fn write_in_flight(
+    h: &Harness,
+    hold: &HoldDir,
+    holder: &str,
+    grace_seconds: u32,
+    name: &str,
+) -> (OperatorProcess, PathBuf) {
+    let mut operator = OperatorProcess::start(
+        h,
+        Launch {
+            holder,
+            grace_seconds,
+            hold: Some(hold.path()),
+            ..Launch::default()
+        },
+    );
+    operator.wait_for_status("/readyz", StatusCode::OK).await;
+    h.create(name, h.spec("held", 7)).await;
+    let (held, release) = hold.files(h, name);
+    wait_for_file(&held).await;
+    h.wait_for(name, "Locked", locked_by(holder)).await;
+    (operator, release)
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_write_in_flight_finish() {
+    let h = Harness::new(true).await;
+    // The write, once released, is slow too: the process has to wait for
+    // a statement that is running, not only for a task about to start one.
+    h.slow_inserts(2).await;
+    let hold = HoldDir::new("drain");
+    // A grace far longer than the write: the drain, not the grace, ends it.
+    let (mut operator, release) = write_in_flight(&h, &hold, "draining", 600, "inflight").await;
+
+    operator.signal("TERM");
+    assert_eq!(
+        operator
+            .wait_for_status("/readyz", StatusCode::SERVICE_UNAVAILABLE)
+            .await,
+        "shutting down\n"
+    );
+    assert_eq!(
+        operator.get("/healthz").await,
+        Some((StatusCode::OK, "ok\n".into())),
+        "alive while it drains"
+    );
+    // Created while shutting down: no new reconcile may start for it.
+    h.create("latecomer", h.spec("lat", 8)).await;
+    assert!(operator.is_running(), "the held write keeps it running");
+
+    std::fs::write(&release, b"").unwrap();
+    let status = operator.wait_exit().await;
+    assert_eq!(status.code(), Some(0), "drained: {status}");
+
+    let writer = h.api.get("inflight").await.unwrap();
+    assert!(ready(&writer), "{:?}", writer.status);
+    let (status, reason, _, _) = condition(&writer, RowWritten).unwrap();
+    assert_eq!((status, reason.as_str()), (Status::True, "RowWritten"));
+    assert_eq!(h.audit("INSERT").await, 1);
+    assert_eq!(h.rows().await.len(), 1);
+
+    let late = h.api.get("latecomer").await.unwrap();
+    assert_eq!(late.metadata.finalizers, None, "not reconciled");
+    assert!(late.status.is_none(), "{:?}", late.status);
+}
+
+#[tokio::test]
+async fn sigterm_past_the_grace_hands_the_write_to_another_replica() {
+    let h = Harness::new(true).await;
+    let hold = HoldDir::new("abandon");
+    // The write is never released.
+    let (mut first, _) = write_in_flight(&h, &hold, "abandoning", 1, "handover").await;
+
+    first.signal("TERM");
+    let status = first.wait_exit().await;
+    assert_eq!(status.code(), Some(1), "the grace expired: {status}");
+    let left = h.api.get("handover").await.unwrap();
+    assert!(
+        locked_by("abandoning")(&left),
+        "the abandoned lock stays until its lease expires: {:?}",
+        left.status
+    );
+    assert!(h.rows().await.is_empty(), "the write never ran");
+
+    let mut second = OperatorProcess::start(
+        &h,
+        Launch {
+            holder: "taking-over",
+            ..Launch::default()
+        },
+    );
+    let writer = h
+        .wait_for("handover", "Ready after the takeover", ready)
+        .await;
+    let (_, reason, message, _) = condition(&writer, RowWritten).unwrap();
+    assert_eq!(reason, "RowWritten");
+    assert!(!message.contains("abandoning"), "{message}");
+    assert_eq!(h.audit("INSERT").await, 1, "exactly one write");
+
+    second.signal("TERM");
+    assert_eq!(second.wait_exit().await.code(), Some(0));
+}
+
+#[tokio::test]
+async fn a_second_signal_stops_at_once() {
+    let h = Harness::new(true).await;
+    let hold = HoldDir::new("twice");
+    let (mut operator, _) = write_in_flight(&h, &hold, "impatient", 600, "twice").await;
+
+    operator.signal("TERM");
+    operator
+        .wait_for_status("/readyz", StatusCode::SERVICE_UNAVAILABLE)
+        .await;
+    operator.signal("INT");
+    let status = operator.wait_exit().await;
+    assert_eq!(status.code(), Some(1), "cut short: {status}");
+    assert!(h.rows().await.is_empty(), "the held write never ran");
+}
