@@ -211,20 +211,20 @@ async fn kubectl_shows_the_columns_and_waits_for_ready() {
         .spawn()
         .expect("start kubectl wait");
     let typed: Api<PostgresWriter> = Api::namespaced(client.clone(), ns.name());
+    // For generation 1, the object's: kubectl wait compares the condition's
+    // observedGeneration (or else status.observedGeneration, 0 by the
+    // schema's default) with metadata.generation.
     let mut conditions = konditions_core::Conditions::<PostgresWriterCondition>::default();
-    conditions
-        .set(
-            &PostgresWriterCondition::TableReady,
-            Verdict::new(Status::True, "TableFound"),
-        )
-        .unwrap();
-    conditions
-        .set(
-            &PostgresWriterCondition::RowWritten,
-            Verdict::new(Status::True, "RowWritten"),
-        )
-        .unwrap();
-    conditions.update_summary().unwrap();
+    let clock = konditions_core::SystemClock;
+    for (type_, reason) in [
+        (PostgresWriterCondition::TableReady, "TableFound"),
+        (PostgresWriterCondition::RowWritten, "RowWritten"),
+    ] {
+        conditions
+            .set_with(&clock, Some(1), &type_, Verdict::new(Status::True, reason))
+            .unwrap();
+    }
+    conditions.update_summary_with(&clock, Some(1)).unwrap();
     let waiter = tokio::task::spawn_blocking(move || waiting.wait_with_output());
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     apply_conditions(&typed, "sample-student", "crd-test", conditions.iter())

@@ -128,7 +128,10 @@ async fn sigterm_lets_the_write_in_flight_finish() {
 
     let late = h.api.get("latecomer").await.unwrap();
     assert_eq!(late.metadata.finalizers, None, "not reconciled");
-    assert!(late.status.is_none(), "{:?}", late.status);
+    // The schema's default is all it has: no condition, generation not observed.
+    let status = late.status.expect("the schema defaults the status");
+    assert!(status.conditions.is_empty(), "{status:?}");
+    assert_eq!(status.observed_generation, Some(0));
 }
 
 #[tokio::test]

@@ -41,6 +41,26 @@ impl Demo {
         Ok(())
     }
 
+    /// Prints what kstatus (Flux, Argo CD, kpt) says about a PostgresWriter,
+    /// computed by the real kstatus library.
+    fn kstatus(&self, name: &str) -> Result<()> {
+        let output = self
+            .kubectl(&["get", "pgw", name, "-o", "json"])
+            .output()
+            .context("kubectl get -o json")?;
+        if !output.status.success() {
+            bail!("kubectl get pgw {name} failed: {}", output.status);
+        }
+        let object: serde_json::Value =
+            serde_json::from_slice(&output.stdout).context("parsing the object")?;
+        let verdict = konditions_testing::kstatus(&object);
+        println!(
+            "\n$ kstatus {name}   # sigs.k8s.io/cli-utils status.Compute, as Flux and Argo CD see it\n{}: {}",
+            verdict.status, verdict.message
+        );
+        Ok(())
+    }
+
     fn psql(&self, sql: &str) -> Result<()> {
         println!("\n$ psql -c '{sql}'");
         let status = Command::new("psql")
@@ -148,6 +168,8 @@ pub(crate) fn run() -> Result<()> {
             .envs(demo.database.env())
             .env("KUBECONFIG", &demo.kubeconfig)
             .env("POD_NAME", "postgres-writer-demo")
+            // Any free port for /metrics and the probes: 8080 may be taken.
+            .env("METRICS_ADDR", "127.0.0.1:0")
             .stdout(Stdio::from(std::fs::File::create(&log)?))
             .stderr(Stdio::from(
                 std::fs::File::options().append(true).open(&log)?,
@@ -183,6 +205,7 @@ pub(crate) fn run() -> Result<()> {
         "-o",
         "jsonpath={range .status.conditions[*]}{.type}{\"\\t\"}{.status}{\"\\t\"}{.reason}{\"\\t\"}{.message}{\"\\n\"}{end}",
     ])?;
+    demo.kstatus("sample-student")?;
     demo.psql("SELECT * FROM students")?;
 
     println!(
@@ -204,6 +227,7 @@ pub(crate) fn run() -> Result<()> {
         "jsonpath={.status.conditions[?(@.type==\"RowWritten\")].observedGeneration}",
     ];
     demo.wait_for("the row to hold generation 2", &written, "2")?;
+    demo.kstatus("sample-student")?;
     demo.psql("SELECT * FROM students")?;
 
     println!("\n# 5. Delete the resource: the finalizer deletes the row first");

@@ -209,7 +209,19 @@ fn lints(timings: &mut Timings) -> Result<()> {
                 .args(["doc", "--workspace", "--no-deps"])
                 .env("RUSTDOCFLAGS", "-D warnings"),
         )
-    })
+    })?;
+    timings.step(
+        "konditions-core without the client (model and derive only)",
+        || {
+            exec(
+                cargo()
+                    .args(["check", "-p", "konditions-core", "--lib"])
+                    .args(["--no-default-features", "--features", "derive"])
+                    // A library picks no k8s-openapi version; a user's crate does.
+                    .env("K8S_OPENAPI_ENABLED_VERSION", "1.36"),
+            )
+        },
+    )
 }
 
 fn workspace_tests(
@@ -238,6 +250,23 @@ fn workspace_tests(
         running = Some(guard);
         Ok(())
     })?;
+    if packages.is_empty() || packages.contains(&"konditions-core") {
+        // Features no workspace crate enables: their tests would not run.
+        timings.step(
+            "konditions-core's optional features: chrono, runtime",
+            || {
+                exec(cargo().args([
+                    "test",
+                    "-p",
+                    "konditions-core",
+                    "--features",
+                    "chrono,runtime",
+                    "--lib",
+                    "--doc",
+                ]))
+            },
+        )?;
+    }
     let name = if packages.is_empty() {
         "cargo test --workspace".to_owned()
     } else {

@@ -211,12 +211,16 @@ fn the_view_decides_the_patch_shape() {
     let ready = "Ready".to_string();
     assert_eq!(
         seen::<String, Status>(None, &ready),
-        Seen::Absent(Shape::CreateStatus)
+        Seen::Absent(&[Shape::CreateStatus, Shape::CreateList, Shape::Append])
     );
     let mut list = Conditions::<String>::default();
-    assert_eq!(seen(Some(&list), &ready), Seen::Absent(Shape::CreateList));
+    // An empty list is `[]` on the server when the CRD defaults it: append first.
+    assert_eq!(
+        seen(Some(&list), &ready),
+        Seen::Absent(&[Shape::Append, Shape::CreateList])
+    );
     list.set("Other", Verdict::new(Status::True, "Ok")).unwrap();
-    assert_eq!(seen(Some(&list), &ready), Seen::Absent(Shape::Append));
+    assert_eq!(seen(Some(&list), &ready), Seen::Absent(&[Shape::Append]));
     list.set(&ready, Verdict::new(Status::True, "Ok").message("<&>"))
         .unwrap();
     let value = serde_json::to_value(list.find(&ready)).unwrap();

@@ -18,20 +18,34 @@ use crate::{Condition, ConditionError, ConditionStatus, ConditionType, Condition
 pub(super) enum Seen {
     /// An entry of our type at `index` whose wire JSON is `value`.
     Entry { index: usize, value: Value },
-    /// No entry of our type; start inserting with this shape.
-    Absent(Shape),
+    /// No entry of our type: insert it, trying these shapes in order.
+    Absent(&'static [Shape]),
     /// The caller's conditions could not be serialized (reported by `run`).
     Unserializable(String),
 }
 
-/// How a locked condition is inserted, from the least to the most existing
-/// structure. A refused shape falls through to the next one.
+/// How a locked condition is inserted. A refused shape falls through to
+/// the next one of the caller's view ([`Seen::Absent`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Shape {
+    /// `test /status` null, `add` it with the list.
     CreateStatus,
+    /// `test /status/conditions` null, `add` the list.
     CreateList,
+    /// `add /status/conditions/-`; the map-list refuses a second entry of
+    /// the type.
     Append,
 }
+
+/// No status in the caller's view: none on the server either, unless it
+/// was created since.
+const NO_STATUS: &[Shape] = &[Shape::CreateStatus, Shape::CreateList, Shape::Append];
+/// A status with an empty list in the caller's view: on the server the
+/// list is `[]` when the CRD defaults it (konditions' schema does, and the
+/// API server applies defaults before it patches), else absent. `[]` first.
+const EMPTY_LIST: &[Shape] = &[Shape::Append, Shape::CreateList];
+/// Other entries, none of our type.
+const OTHERS: &[Shape] = &[Shape::Append];
 
 pub(super) const LIST: &str = "/status/conditions";
 
@@ -40,7 +54,7 @@ pub(super) fn seen<T: ConditionType, S: ConditionStatus>(
     type_: &T,
 ) -> Seen {
     let Some(conditions) = conditions else {
-        return Seen::Absent(Shape::CreateStatus);
+        return Seen::Absent(NO_STATUS);
     };
     if let (Some(index), Some(c)) = (conditions.wire_index(type_), conditions.find(type_)) {
         // A typed condition serializes to exactly the JSON it was read from.
@@ -59,8 +73,8 @@ pub(super) fn seen<T: ConditionType, S: ConditionStatus>(
             index,
             value: entries[index].clone(),
         },
-        None if entries.is_empty() => Seen::Absent(Shape::CreateList),
-        None => Seen::Absent(Shape::Append),
+        None if entries.is_empty() => Seen::Absent(EMPTY_LIST),
+        None => Seen::Absent(OTHERS),
     }
 }
 
@@ -122,6 +136,13 @@ pub(super) fn is_refusal(error: &kube::Error) -> bool {
             .is_none_or(|d| d.causes.iter().all(|c| c.reason == "FieldValueDuplicate")),
         _ => false,
     }
+}
+
+/// Another entry of the type exists: the map-list refused ours.
+pub(super) fn is_duplicate(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.details.as_ref().is_some_and(|d| {
+        !d.causes.is_empty() && d.causes.iter().all(|c| c.reason == "FieldValueDuplicate")
+    }))
 }
 
 /// The object does not exist (any more).

@@ -23,9 +23,10 @@
 //! failed write) or `error_policy`'s (a table that cannot be used).
 //!
 //! Writes to the status are split by owner so they never clobber each
-//! other: `RowWritten` is written only by the lock (a compare-and-swap JSON
-//! Patch), `TableReady` and `Ready` only by server-side apply with the field
-//! manager [`FIELD_MANAGER`].
+//! other: `RowWritten` (declared `lock`) is written only by the lock (a
+//! compare-and-swap JSON Patch); `TableReady`, the summary `Ready`, kstatus'
+//! `Reconciling` and `Stalled` and `status.observedGeneration` only by
+//! server-side apply with the field manager [`FIELD_MANAGER`].
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -35,8 +36,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use konditions_core::lock::{LeaseLost, Lock, LockError, Outcome, Reason, TaskError};
 use konditions_core::{
-    ApplyError, Condition, ConditionError, ConditionStatus, ConditionalResource, Status, Verdict,
-    apply_conditions,
+    ApplyError, Condition, ConditionError, ConditionStatus, ConditionType, ConditionalResource,
+    Status, Verdict, WrittenBy, apply_status,
 };
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
@@ -170,29 +171,78 @@ struct Context<R> {
     metrics: Metrics,
     /// Consecutive failures per resource, for `error_policy`'s backoff.
     failures: Mutex<HashMap<ObjectRef<PostgresWriter>, u32>>,
-    /// UIDs of objects whose finalizer this process removed recently.
-    released: Recent,
+    /// Objects whose finalizer this process removed recently.
+    released: Recent<()>,
+    /// The last status this process applied per object, and the
+    /// resourceVersion it got.
+    applied: Recent<(u64, Applied)>,
 }
 
-/// A bounded set of recent UIDs (the oldest are forgotten first).
-#[derive(Default)]
-struct Recent(Mutex<std::collections::VecDeque<String>>);
+/// A bounded map from recent objects' UIDs (the oldest are forgotten first).
+struct Recent<V>(Mutex<std::collections::VecDeque<(String, V)>>);
 
-impl Recent {
+impl<V> Default for Recent<V> {
+    fn default() -> Self {
+        Self(Mutex::default())
+    }
+}
+
+impl<V: Clone> Recent<V> {
     const CAPACITY: usize = 4096;
 
-    fn insert(&self, uid: String) {
+    fn insert(&self, uid: String, value: V) {
         let mut recent = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        recent.retain(|(u, _)| *u != uid);
         if recent.len() == Self::CAPACITY {
             recent.pop_front();
         }
-        recent.push_back(uid);
+        recent.push_back((uid, value));
     }
 
-    fn contains(&self, uid: &str) -> bool {
+    fn get(&self, uid: &str) -> Option<V> {
         let recent = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        recent.iter().any(|u| u == uid)
+        recent
+            .iter()
+            .find(|(u, _)| u == uid)
+            .map(|(_, v)| v.clone())
     }
+}
+
+/// What an apply of the status said, without transition times: a copy
+/// computed again from a stale cache gets new times for the same verdicts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Applied {
+    conditions: Vec<(String, String, String, String, Option<i64>)>,
+    observed_generation: Option<i64>,
+}
+
+impl Applied {
+    fn of(writer: &PostgresWriter) -> Self {
+        let conditions = writer
+            .conditions()
+            .into_iter()
+            .flat_map(|c| c.iter())
+            .filter(|c| c.type_.written_by() == WrittenBy::Apply)
+            .map(|c| {
+                (
+                    c.type_.as_str().to_owned(),
+                    c.status.as_str().to_owned(),
+                    c.reason.clone(),
+                    c.message.clone(),
+                    c.observed_generation,
+                )
+            })
+            .collect();
+        Self {
+            conditions,
+            observed_generation: writer.status.as_ref().and_then(|s| s.observed_generation),
+        }
+    }
+}
+
+/// An object's resourceVersion as a number (comparable since Kubernetes 1.35).
+fn resource_version(writer: &PostgresWriter) -> Option<u64> {
+    writer.metadata.resource_version.as_deref()?.parse().ok()
 }
 
 /// How [`run`] ended.
@@ -245,6 +295,7 @@ pub async fn run(
         metrics,
         failures: Mutex::default(),
         released: Recent::default(),
+        applied: Recent::default(),
         options: options.clone(),
     });
     let writers: Api<PostgresWriter> = match &options.namespace {
@@ -343,7 +394,7 @@ async fn reconcile_one<R: Rows>(
         .flatten();
     if deleting
         .as_ref()
-        .is_some_and(|uid| ctx.released.contains(uid))
+        .is_some_and(|uid| ctx.released.get(uid).is_some())
     {
         // This process removed the finalizer already; the copy predates it
         // (the watch events of our own status writes come first).
@@ -359,7 +410,7 @@ async fn reconcile_one<R: Rows>(
     match result {
         Ok(action) => {
             if let Some(uid) = deleting {
-                ctx.released.insert(uid);
+                ctx.released.insert(uid, ());
             }
             Ok(action)
         }
@@ -622,8 +673,9 @@ fn table_verdict(table: &Table) -> Verdict<'static> {
     }
 }
 
-/// Sets `TableReady` and the summary `Ready` on `current` (the freshest copy
-/// we have) and applies them when they changed; records `Ready`'s
+/// Sets `TableReady`, then the summary `Ready`, kstatus' `Reconciling` and
+/// `Stalled` and `status.observedGeneration` on `current` (the freshest
+/// copy we have), and applies them when they changed; records `Ready`'s
 /// transitions as Events.
 async fn update_status<R>(
     api: &Api<PostgresWriter>,
@@ -631,31 +683,37 @@ async fn update_status<R>(
     table: Verdict<'static>,
     ctx: &Context<R>,
 ) -> Result<(), Error> {
-    let name = current.name_any();
     let object_ref = current.object_ref(&());
     let mut current = current.clone();
-    let generation = current.generation();
-    let conditions = current.conditions_mut();
     let clock = konditions_core::SystemClock;
-    let table_change = conditions.set_with(
-        &clock,
-        generation,
-        &PostgresWriterCondition::TableReady,
-        table,
-    )?;
-    let ready_change = conditions.update_summary_with(&clock, generation)?;
-    if !table_change.is_changed() && !ready_change.is_changed() {
+    let table_change =
+        current.set_condition_with(&clock, &PostgresWriterCondition::TableReady, table)?;
+    let summary = current.update_summary_with(&clock)?;
+    if !table_change.is_changed() && !summary.is_changed() {
         return Ok(());
     }
-    let mine = [
-        PostgresWriterCondition::TableReady,
-        PostgresWriterCondition::Ready,
-    ];
-    let owned = mine.iter().filter_map(|t| conditions.find(t));
-    apply_conditions(api, &name, FIELD_MANAGER, owned).await?;
+    // A copy older than our last apply that says the same again: our
+    // watch cache has not caught up with that apply yet.
+    let applied = Applied::of(&current);
+    let uid = current.uid().unwrap_or_default();
+    if let (Some((last_rv, last)), Some(rv)) = (ctx.applied.get(&uid), resource_version(&current))
+        && rv < last_rv
+        && last == applied
+    {
+        return Ok(());
+    }
+    // Everything this operator applies; RowWritten is the lock's
+    // (declared `lock`), so it is not sent.
+    let stored = apply_status(api, &current, FIELD_MANAGER).await?;
+    if let Some(rv) = resource_version(&stored) {
+        ctx.applied.insert(uid, (rv, applied));
+    }
+    let conditions = current.conditions_mut();
     for (type_, change) in [
         (PostgresWriterCondition::TableReady, table_change),
-        (PostgresWriterCondition::Ready, ready_change.summary),
+        (PostgresWriterCondition::Ready, summary.summary),
+        (PostgresWriterCondition::Reconciling, summary.reconciling),
+        (PostgresWriterCondition::Stalled, summary.stalled),
     ] {
         if let Some(condition) = conditions.find(&type_).filter(|_| change.is_transition()) {
             ctx.metrics
@@ -663,7 +721,7 @@ async fn update_status<R>(
         }
     }
     let ready = conditions.find(&PostgresWriterCondition::Ready);
-    if let Some(event) = ready.and_then(|ready| ready_change.summary.event(ready))
+    if let Some(event) = ready.and_then(|ready| summary.summary.event(ready))
         && let Err(error) = ctx.recorder.publish(&event.into(), &object_ref).await
     {
         tracing::debug!(%error, "could not record an event");

@@ -259,6 +259,7 @@ async fn reconcile_once(
         metrics: Metrics::default(),
         failures: Mutex::default(),
         released: Recent::default(),
+        applied: Recent::default(),
         options,
     });
     let result = reconcile(Arc::new(writer), ctx).await;
@@ -266,6 +267,13 @@ async fn reconcile_once(
     let calls = server.await.unwrap();
     let object = stored.lock().unwrap().object.clone();
     (result, calls, object)
+}
+
+/// What the operator applies: everything but the lock's RowWritten.
+fn applied() -> Vec<String> {
+    ["TableReady", "Ready", "Reconciling", "Stalled"]
+        .map(String::from)
+        .to_vec()
 }
 
 fn condition(object: &Value, type_: &str) -> Value {
@@ -296,7 +304,7 @@ async fn a_missing_table_is_reported_without_touching_the_row_or_its_lock() {
     assert_eq!(
         calls,
         [
-            Call::ApplyStatus(vec!["TableReady".into(), "Ready".into()]),
+            Call::ApplyStatus(applied()),
             Call::Event("ReadyFalse".into()),
         ]
     );
@@ -319,7 +327,7 @@ async fn a_row_not_yet_written_is_written_once_under_the_lock() {
         [
             Call::PatchStatus { applied: true }, // acquire
             Call::PatchStatus { applied: true }, // release
-            Call::ApplyStatus(vec!["TableReady".into(), "Ready".into()]),
+            Call::ApplyStatus(applied()),
             Call::Event("ReadyTrue".into()),
         ]
     );
@@ -341,25 +349,22 @@ async fn a_row_current_for_its_generation_costs_nothing() {
     let rows = FakeRows::with_table();
     let mut current = writer(2, true, false);
     let clock = konditions_core::SystemClock;
-    let conditions = current.conditions_mut();
-    for (type_, reason) in [
-        (PostgresWriterCondition::RowWritten, "RowWritten"),
-        (PostgresWriterCondition::TableReady, "TableFound"),
-    ] {
-        conditions
-            .set_with(&clock, Some(2), &type_, Verdict::new(Status::True, reason))
-            .unwrap();
-    }
-    conditions.update_summary_with(&clock, Some(2)).unwrap();
-    // TableReady's message is what the check writes.
-    conditions
-        .set_with(
+    current
+        .set_condition_with(
             &clock,
-            Some(2),
+            &PostgresWriterCondition::RowWritten,
+            Verdict::new(Status::True, "RowWritten"),
+        )
+        .unwrap();
+    // TableReady as the check writes it.
+    current
+        .set_condition_with(
+            &clock,
             &PostgresWriterCondition::TableReady,
             table_verdict(&Table::Ready(TableName::new("students").unwrap())),
         )
         .unwrap();
+    current.update_summary_with(&clock).unwrap();
     let (result, calls, _) = reconcile_once(current, rows.clone()).await;
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(calls, [], "no write at all");

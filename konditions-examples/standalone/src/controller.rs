@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use konditions_core::{
-    ApplyError, ConditionError, ConditionalResource, Status, apply_resource_conditions,
+    ApplyError, ConditionError, ConditionalResource, Status, Verdict, apply_status,
 };
 use kube::api::{ObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
@@ -64,13 +64,15 @@ pub async fn reconcile(bucket: Arc<Bucket>, client: Arc<Client>) -> Result<Actio
 
     let change = if bucket.spec.public {
         bucket.set_condition(
-            BucketCondition::PolicyApplied,
-            Status::False,
-            "PublicNotAllowed",
-            "public buckets are refused by policy",
+            &BucketCondition::PolicyApplied,
+            Verdict::new(Status::False, "PublicNotAllowed")
+                .message("public buckets are refused by policy"),
         )?
     } else {
-        bucket.set_condition(BucketCondition::PolicyApplied, Status::True, "Private", "")?
+        bucket.set_condition(
+            &BucketCondition::PolicyApplied,
+            Verdict::new(Status::True, "Private"),
+        )?
     };
     changed |= change.is_changed();
     if !bucket.spec.public {
@@ -78,12 +80,15 @@ pub async fn reconcile(bucket: Arc<Bucket>, client: Arc<Client>) -> Result<Actio
             .await
             .map_err(Error::Create)?;
         changed |= bucket
-            .set_condition(BucketCondition::BucketCreated, Status::True, "Created", "")?
+            .set_condition(
+                &BucketCondition::BucketCreated,
+                Verdict::new(Status::True, "Created"),
+            )?
             .is_changed();
     }
     changed |= bucket.update_summary()?.is_changed();
     if changed {
-        apply_resource_conditions(&api, &bucket, MANAGER).await?;
+        apply_status(&api, &bucket, MANAGER).await?;
     }
     Ok(Action::requeue(Duration::from_secs(300)))
 }

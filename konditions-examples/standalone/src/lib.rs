@@ -21,7 +21,12 @@ pub mod controller;
     namespaced,
     status = "BucketStatus"
 )]
-#[konditions(types(BucketCreated, PolicyApplied), summary = Ready)]
+#[konditions(
+    types(BucketCreated, PolicyApplied),
+    summary = Ready,
+    // Only a person can make a public bucket acceptable: kstatus says Failed.
+    stalled_reasons(PublicNotAllowed),
+)]
 pub struct BucketSpec {
     /// Where the data lives.
     pub region: String,
@@ -32,10 +37,14 @@ pub struct BucketSpec {
 
 /// What the controller reports.
 #[derive(ConditionalStatus, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct BucketStatus {
-    /// BucketCreated, PolicyApplied and Ready.
+    /// BucketCreated, PolicyApplied, Ready, and kstatus' Reconciling and Stalled.
     #[serde(default)]
     pub conditions: Conditions<BucketCondition>,
+    /// The generation the conditions were computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
 }
 
 /// The CRDs of this crate, for `cargo xtask crd` and the tests.

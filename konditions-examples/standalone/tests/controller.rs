@@ -93,9 +93,15 @@ async fn buckets_get_created_and_report_their_conditions() {
         (verdict.status.as_str(), verdict.message.as_str()),
         ("Current", "Resource is Ready")
     );
+    // A refusal only a person can lift: Failed, with the cause.
     let verdict = konditions_testing::kstatus(&serde_json::to_value(&public).unwrap());
-    assert_eq!(verdict.status, "InProgress");
-    assert_eq!(verdict.message, "public buckets are refused by policy");
+    assert_eq!(
+        (verdict.status.as_str(), verdict.message.as_str()),
+        (
+            "Failed",
+            "PolicyApplied is False (PublicNotAllowed): public buckets are refused by policy"
+        )
+    );
 
     let _ = stop.send(());
     tokio::time::timeout(WAIT, controller)

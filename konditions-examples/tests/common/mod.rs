@@ -3,6 +3,7 @@
 //! audit trigger that counts every row written, and operators to run.
 #![allow(dead_code, unreachable_pub)] // each test binary uses part of it
 
+pub mod health;
 pub mod process;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -14,7 +14,9 @@ pub struct VolumeSpec {
 #[derive(ConditionalStatus, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
 pub struct VolumeStatus {
     #[serde(default)]
-    pub conditions: Conditions,
+    pub conditions: Conditions<VolumeCondition>,
+    #[serde(default, rename = "observedGeneration")]
+    pub observed_generation: Option<i64>,
 }
 
 fn main() {}

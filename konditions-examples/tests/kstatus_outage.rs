@@ -1,0 +1,58 @@
+//! kstatus through a PostgreSQL outage: a spec change that cannot be
+//! written is InProgress (`Reconciling`, DatabaseUnavailable), a deletion
+//! meanwhile Terminating, and both converge when the database returns.
+//! Its own test binary: it stops the shared database.
+
+mod common;
+
+use common::health::{health, wait_health};
+use common::{Harness, condition, ready};
+use konditions_core::Status;
+use konditions_examples::postgres_writer::PostgresWriterCondition::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_in_progress_and_a_deletion_meanwhile_terminating() {
+    let h = Harness::new(true).await;
+    let pg = konditions_testing::postgres();
+    let _operator = h.start_operator("replica-a");
+    h.create("patient", h.spec("pia", 50)).await;
+    h.create("leaving", h.spec("leo", 51)).await;
+    h.wait_for("patient", "Ready", ready).await;
+    h.wait_for("leaving", "Ready", ready).await;
+
+    pg.stop();
+    struct Restart(konditions_testing::LocalPostgres);
+    impl Drop for Restart {
+        fn drop(&mut self) {
+            self.0.start();
+        }
+    }
+    let restart = Restart(pg);
+    h.patch_spec("patient", serde_json::json!({"age": 52}))
+        .await;
+    h.wait_for("patient", "reconciling through the outage", |w| {
+        w.metadata.generation == Some(2)
+            && condition(w, Reconciling).is_some_and(|(s, r, _, g)| {
+                s == Status::True && r == "DatabaseUnavailable" && g == Some(2)
+            })
+    })
+    .await;
+    let verdict = health(&h, "patient").await;
+    assert_eq!(verdict.status, "InProgress", "{verdict:?}");
+    assert!(
+        verdict.message.contains("DatabaseUnavailable"),
+        "{verdict:?}"
+    );
+
+    h.delete("leaving").await;
+    let verdict = health(&h, "leaving").await;
+    assert_eq!(verdict.status, "Terminating", "{verdict:?}");
+
+    drop(restart);
+    h.wait_for("patient", "Ready again", |w| {
+        w.metadata.generation == Some(2) && ready(w)
+    })
+    .await;
+    wait_health(&h, "patient", "Current").await;
+    h.wait_gone("leaving").await;
+}
