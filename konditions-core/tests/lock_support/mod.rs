@@ -3,8 +3,9 @@
 //! konditionner's) and a client that counts its requests.
 #![allow(dead_code, unreachable_pub)] // each user takes what it needs
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use konditions_core::{
@@ -145,12 +146,38 @@ pub async fn create_relic(api: &Api<Relic>) -> Relic {
         .expect("create relic")
 }
 
-/// Requests sent by one client, by method.
+/// Requests sent by one client, by method, and every exchange as the
+/// transport saw it (status, bytes, time to the response headers).
 #[derive(Debug, Default)]
 pub struct Requests {
     pub get: AtomicUsize,
     pub patch: AtomicUsize,
     pub other: AtomicUsize,
+    exchanges: Mutex<Vec<Exchange>>,
+}
+
+/// One request and its response, at the transport.
+#[derive(Clone, Debug)]
+pub struct Exchange {
+    pub method: http::Method,
+    /// The response status; `None` when no response came back.
+    pub status: Option<u16>,
+    /// Request body bytes.
+    pub sent: u64,
+    /// Response body bytes, as announced (exact for the API server's
+    /// small responses).
+    pub received: u64,
+    /// From handing the request to the connection until the response
+    /// headers arrived: network and server, no client-side decoding.
+    pub elapsed: Duration,
+}
+
+impl Exchange {
+    /// A write the server refused: a conflict (409) or an invalid patch,
+    /// such as a failed JSON Patch `test` or a duplicate map key (422).
+    pub fn is_refused(&self) -> bool {
+        matches!(self.status, Some(409 | 422))
+    }
 }
 
 impl Requests {
@@ -168,9 +195,99 @@ impl Requests {
         let (g, p, o) = self.snapshot();
         g + p + o
     }
+
+    /// Every exchange so far, in the order the responses came back.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.log().clone()
+    }
+
+    /// Refused writes (409 or 422) so far.
+    pub fn refused(&self) -> usize {
+        self.log().iter().filter(|e| e.is_refused()).count()
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, Vec<Exchange>> {
+        self.exchanges
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
-/// A client of its own for the local control plane whose requests are counted.
+/// The tower layer of [`counting_client`].
+#[derive(Clone)]
+struct Counting(Arc<Requests>);
+
+impl<S> tower::Layer<S> for Counting {
+    type Service = Counted<S>;
+    fn layer(&self, inner: S) -> Counted<S> {
+        Counted {
+            inner,
+            requests: self.0.clone(),
+        }
+    }
+}
+
+/// A service that counts and times what passes through it.
+#[derive(Clone)]
+pub struct Counted<S> {
+    inner: S,
+    requests: Arc<Requests>,
+}
+
+impl<S, B> tower::Service<http::Request<kube::client::Body>> for Counted<S>
+where
+    S: tower::Service<http::Request<kube::client::Body>, Response = http::Response<B>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: http_body::Body + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<S::Response, S::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<kube::client::Body>) -> Self::Future {
+        let requests = self.requests.clone();
+        let slot = match *request.method() {
+            http::Method::GET => &requests.get,
+            http::Method::PATCH => &requests.patch,
+            _ => &requests.other,
+        };
+        slot.fetch_add(1, Ordering::SeqCst);
+        let method = request.method().clone();
+        let sent = http_body::Body::size_hint(request.body()).lower();
+        let started = Instant::now();
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await;
+            let elapsed = started.elapsed();
+            let (status, received) = match &response {
+                Ok(r) => (
+                    Some(r.status().as_u16()),
+                    http_body::Body::size_hint(r.body()).lower(),
+                ),
+                Err(_) => (None, 0),
+            };
+            requests.log().push(Exchange {
+                method,
+                status,
+                sent,
+                received,
+                elapsed,
+            });
+            response
+        })
+    }
+}
+
+/// A client of its own for the local control plane whose requests are
+/// counted (by method) and logged (status, bytes, time) at the transport.
 pub async fn counting_client() -> (Client, Arc<Requests>) {
     let path = konditions_testing::kubeconfig_path();
     let kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("read kubeconfig");
@@ -178,20 +295,9 @@ pub async fn counting_client() -> (Client, Arc<Requests>) {
         .await
         .expect("load kubeconfig");
     let requests = Arc::new(Requests::default());
-    let counter = requests.clone();
-    let layer =
-        tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
-            let slot = match *request.method() {
-                http::Method::GET => &counter.get,
-                http::Method::PATCH => &counter.patch,
-                _ => &counter.other,
-            };
-            slot.fetch_add(1, Ordering::SeqCst);
-            request
-        });
     let client = kube::client::ClientBuilder::try_from(config)
         .expect("client builder")
-        .with_layer(&layer)
+        .with_layer(&Counting(requests.clone()))
         .build();
     (client, requests)
 }
