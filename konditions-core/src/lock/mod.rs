@@ -184,8 +184,13 @@
 //! A task that runs costs two writes (acquire, release), one more per
 //! renewal (one every `lease / 3` of task time), and no read. Deciding
 //! Done, Busy and BackingOff costs no request. Workers locking different
-//! conditions of one object never refuse each other, though their writes
-//! to that one object queue inside the API server.
+//! conditions of one object never refuse each other, but their writes to
+//! that one object meet inside the API server, which retries each against
+//! the others' results: several locked conditions of one hot object cost
+//! more per task than one condition per object. The writes of one process
+//! to one object take turns (first come, first served, waiting at most a
+//! second), so they land at their first try; writes from other processes
+//! (replicas) still meet inside the server.
 
 mod registry;
 #[cfg(test)]
@@ -221,9 +226,9 @@ pub use types::{
 };
 use types::{Lease, LostBecause, add, until};
 use wire::{
-    Failure, LIST, Seen, Shape, ceil_to_second, check_reason, count, failure_message, go_escape,
-    is_duplicate, is_gone, is_locked, is_refusal, lock_id, lock_message, parse_failure,
-    parse_lock_message, position, same_result, seen, truncate, wire,
+    Failure, LIST, Op, Seen, Shape, ceil_to_second, check_reason, count, failure_message,
+    go_escape, is_duplicate, is_gone, is_locked, is_refusal, lock_id, lock_message, parse_failure,
+    parse_lock_message, position, same_result, seen, truncate, turn, wire,
 };
 
 /// The reason of a locked condition.
@@ -288,7 +293,9 @@ pub struct Lock<K: ConditionalResource> {
     type_: K::Type,
     seen: Seen,
     previous: Option<Condition<K::Type, K::Status>>,
-    holder: String,
+    /// `None` until `run`: [`default_holder`] reads the host name, which
+    /// is wasted when the caller names the holder.
+    holder: Option<String>,
     lease: Duration,
     renew_every: Option<Duration>,
     backoff: Backoff,
@@ -316,7 +323,7 @@ where
             type_: condition_type,
             seen,
             previous,
-            holder: default_holder(),
+            holder: None,
             lease: DEFAULT_LEASE,
             renew_every: None,
             backoff: Backoff::default(),
@@ -329,7 +336,7 @@ where
     /// Who holds the lock, written in the condition's message: unique per
     /// replica, e.g. the pod name. Default: [`default_holder`].
     pub fn holder(mut self, holder: impl Into<String>) -> Self {
-        self.holder = holder.into();
+        self.holder = Some(holder.into());
         self
     }
 
@@ -385,16 +392,17 @@ where
     /// # Panics
     /// Resumes the task's panic after releasing the condition as
     /// [`TASK_PANICKED_REASON`].
-    pub async fn run<F, Fut, E>(self, task: F) -> Result<Outcome<K, E>, LockError>
+    pub async fn run<F, Fut, E>(mut self, task: F) -> Result<Outcome<K, E>, LockError>
     where
         F: FnOnce(LockContext<K>) -> Fut,
         Fut: Future<Output = Result<Verdict<'static, K::Status>, E>>,
         E: Reason,
     {
         let name = self.name.clone().ok_or(LockError::MissingName)?;
-        let holder = &self.holder;
+        self.holder.get_or_insert_with(default_holder);
+        let holder = self.holder_name();
         if holder.is_empty() || holder.chars().count() > 253 || holder.contains(['\n', '\r']) {
-            return Err(LockError::InvalidHolder(holder.clone()));
+            return Err(LockError::InvalidHolder(holder.to_owned()));
         }
         let object = format!("{}/{name}", self.api.resource_url());
         let condition = self.type_.as_str().to_owned();
@@ -408,12 +416,13 @@ where
         };
         // Reserved before the acquire, so a second run in this process sees
         // the lock as busy rather than as its own to take back.
-        let Some(_running) = registry::run(&key, &self.holder) else {
+        let Some(_running) = registry::run(&key, self.holder_name()) else {
             return Ok(Outcome::Stale);
         };
         let writer = Writer {
             api: self.api.clone(),
             name,
+            object: format!("{object} {}", self.uid.as_deref().unwrap_or_default()),
         };
         let span = tracing::debug_span!("acquire", %object, %condition, %holder);
         let held = match self
@@ -439,7 +448,7 @@ where
         let context = LockContext {
             previous: self.previous.clone(),
             takeover: held.takeover.clone(),
-            holder: self.holder.clone(),
+            holder: self.holder_name().to_owned(),
             acquired_at: held.since,
             token: held.token,
             lease: lease_rx,
@@ -448,7 +457,7 @@ where
         let renewal = tokio::spawn(
             Renewal {
                 writer: writer.clone(),
-                holder: self.holder.clone(),
+                holder: self.holder_name().to_owned(),
                 id: held.id.clone(),
                 since: held.since,
                 lease: self.lease,
@@ -489,6 +498,11 @@ where
         })
     }
 
+    /// The holder (given, or the default once `run` started).
+    fn holder_name(&self) -> &str {
+        self.holder.as_deref().unwrap_or_default()
+    }
+
     /// What the caller's copy says to do, without any request.
     fn plan(&self, key: &Key, now: Timestamp) -> Plan<K> {
         let entry = match &self.seen {
@@ -503,11 +517,11 @@ where
             (None, None) => None,
         };
         if let (Some(info), Some(entry)) = (held, entry) {
-            if info.holder.as_deref() == Some(self.holder.as_str())
-                && !registry::is_running(key, &self.holder)
+            if info.holder.as_deref() == Some(self.holder_name())
+                && !registry::is_running(key, self.holder_name())
             {
                 // Our own lock, and no task of ours runs under it.
-                let sent_by_us = registry::was_unanswered(key, &self.holder, entry);
+                let sent_by_us = registry::was_unanswered(key, self.holder_name(), entry);
                 tracing::debug!(sent_by_us, "taking back a lock of this holder");
                 return Plan::Acquire {
                     takeover: (!sent_by_us).then_some(info),
@@ -588,7 +602,7 @@ where
         let since = ceil_to_second(now);
         let until = ceil_to_second(add(now, self.lease));
         let id = lock_id();
-        let message = lock_message(&self.holder, &id, since, until, None);
+        let message = lock_message(self.holder_name(), &id, since, until, None);
         // The locked condition as `set` makes it from the caller's: same
         // transition rules as any other write.
         let mut base: Conditions<K::Type, K::Status> = self.previous.iter().cloned().collect();
@@ -615,11 +629,7 @@ where
             }
             Seen::Entry { index, value } => {
                 let path = format!("{LIST}/{index}");
-                let ops = json!([
-                    {"op": "test", "path": path, "value": value},
-                    {"op": "replace", "path": path, "value": locked},
-                ]);
-                return match writer.patch(&ops).await {
+                return match writer.patch(&Op::swap(&path, value, &locked)).await {
                     Ok(object) => held(object),
                     Err(e) => self.refused(key, &locked, e),
                 };
@@ -669,7 +679,7 @@ where
         }
         // The server may have stored the lock: if this holder finds it
         // later, it knows no task ran under it.
-        registry::unanswered(key, &self.holder, locked);
+        registry::unanswered(key, self.holder_name(), locked);
         Err(LockError::Acquire(error))
     }
 
@@ -998,6 +1008,8 @@ enum Cas<K> {
 struct Writer<K> {
     api: Api<K>,
     name: String,
+    /// Who the object is, for taking turns: its URL and UID.
+    object: String,
 }
 
 impl<K: Clone> Clone for Writer<K> {
@@ -1005,6 +1017,7 @@ impl<K: Clone> Clone for Writer<K> {
         Self {
             api: self.api.clone(),
             name: self.name.clone(),
+            object: self.object.clone(),
         }
     }
 }
@@ -1016,7 +1029,11 @@ where
     /// Sends a JSON Patch to the status subresource. The body is written
     /// with Go's escaping (see the module documentation) so `test` values
     /// compare equal to what the server re-encodes.
-    async fn patch(&self, ops: &Value) -> Result<K, kube::Error> {
+    ///
+    /// Writes of this process to one object take turns ([`turn`]): sent
+    /// together, they conflict inside the server, which retries each one
+    /// against the others' results, recomputing it every time.
+    async fn patch(&self, ops: &impl serde::Serialize) -> Result<K, kube::Error> {
         let body = go_escape(serde_json::to_vec(ops).map_err(kube::Error::SerdeError)?);
         let url = format!("{}/{}/status", self.api.resource_url(), self.name);
         let mut request = http::Request::patch(url)
@@ -1025,6 +1042,7 @@ where
             .body(body)
             .map_err(|e| kube::Error::BuildRequest(kube::core::request::Error::BuildRequest(e)))?;
         request.extensions_mut().insert("patch_status");
+        let _turn = turn(&self.object).await;
         self.api.clone().into_client().request::<K>(request).await
     }
 
@@ -1040,11 +1058,7 @@ where
         ours: impl Fn(&Value) -> bool,
     ) -> Result<Cas<K>, kube::Error> {
         let path = format!("{LIST}/{index}");
-        let ops = json!([
-            {"op": "test", "path": path, "value": fence},
-            {"op": "replace", "path": path, "value": replacement},
-        ]);
-        let error = match self.patch(&ops).await {
+        let error = match self.patch(&Op::swap(&path, fence, replacement)).await {
             Ok(object) => {
                 let entry = ConditionalResource::conditions(&object)
                     .and_then(|c| wire(Some(c)).ok())
