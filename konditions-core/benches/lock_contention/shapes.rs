@@ -20,13 +20,12 @@ use crate::server::{CpuUsed, Processes};
 enum Shape {
     /// konditionner's write: the whole status, with the resourceVersion.
     Put,
-    /// The lock's write as at e277bf3: `test` the entry, `replace` it,
-    /// with the server's default field validation.
+    /// The lock's write: `test` the entry, `replace` it.
     TestReplace,
     /// The same without the `test`: what the CAS costs on the server.
     Replace,
-    /// The lock's write now: the same with `fieldValidation=Ignore` (no
-    /// strict second decoding of the patched object on the server).
+    /// The same with `fieldValidation=Ignore`: without the server's strict
+    /// second decoding of the patched object (done on every attempt).
     TestReplaceIgnore,
 }
 
@@ -34,21 +33,24 @@ impl Shape {
     fn label(self) -> &'static str {
         match self {
             Shape::Put => "PUT status (whole status, resourceVersion)",
-            Shape::TestReplace => "PATCH test+replace one condition (the lock at e277bf3)",
+            Shape::TestReplace => "PATCH test+replace one condition (the lock)",
             Shape::Replace => "PATCH replace one condition, no test",
-            Shape::TestReplaceIgnore => "PATCH test+replace, fieldValidation=Ignore (the lock now)",
+            Shape::TestReplaceIgnore => "PATCH test+replace, fieldValidation=Ignore",
         }
     }
 }
 
-/// An object like an operator's: a few conditions besides the locked one.
-async fn realistic_relic(api: &Api<Relic>) -> Relic {
+/// An object like an operator's: `others` conditions besides the locked
+/// one (`Locked0`), with a message of a sentence each.
+async fn relic_with(api: &Api<Relic>, others: usize) -> Relic {
     let mut relic = create_relic(api).await;
-    for t in ["Ready", "Synced", "Provisioned", "Locked0"] {
+    let types = (0..others).map(|i| format!("Other{i}"));
+    for t in types.chain(["Locked0".to_owned()]) {
         relic
             .set_condition(
-                t,
-                Verdict::new(KonditionnerStatus::Completed, "Done").message("round 0"),
+                &t,
+                Verdict::new(KonditionnerStatus::Completed, "Done")
+                    .message("round 0: the external resource is in the state the spec asks for"),
             )
             .expect("valid");
     }
@@ -66,14 +68,17 @@ fn patch_body(ops: &Value) -> Vec<u8> {
     serde_json::to_vec(ops).expect("serialize")
 }
 
+/// The status URL of the relic `name`, with `query`.
+fn url(name: &str, query: &str) -> String {
+    format!("/apis/lock.konditions.dev/v1/relics/{name}/status{query}")
+}
+
 async fn send_patch(client: &Client, name: &str, body: Vec<u8>, query: &str) -> String {
-    let request = http::Request::patch(format!(
-        "/apis/lock.konditions.dev/v1/relics/{name}/status{query}"
-    ))
-    .header(http::header::CONTENT_TYPE, "application/json-patch+json")
-    .header(http::header::ACCEPT, "application/json")
-    .body(body)
-    .expect("request");
+    let request = http::Request::patch(url(name, query))
+        .header(http::header::CONTENT_TYPE, "application/json-patch+json")
+        .header(http::header::ACCEPT, "application/json")
+        .body(body)
+        .expect("request");
     client.request_text(request).await.expect("patch")
 }
 
@@ -84,16 +89,26 @@ struct ShapeStats {
     total: Vec<Duration>,
     /// Until the response headers arrived.
     transport: Vec<Duration>,
-    /// CPU milliseconds per request of the API server, etcd and this
-    /// client, one mean per block.
-    cpu: Vec<CpuUsed>,
+    /// CPU milliseconds of the API server, etcd and this client, summed
+    /// over the blocks.
+    cpu: CpuUsed,
     sent: u64,
     received: u64,
 }
 
 pub(crate) async fn run(api: &Api<Relic>, processes: Processes) {
-    const BLOCK: usize = 25;
-    const ROUNDS: usize = 12;
+    // A small object, and one with many conditions: what the server does
+    // per request grows with the object.
+    for others in [3, 31] {
+        shapes(api, processes, others).await;
+    }
+}
+
+async fn shapes(api: &Api<Relic>, processes: Processes, others: usize) {
+    // Short blocks, many rounds: the API server's CPU comes in phases (its
+    // garbage collector), which every shape must sample alike.
+    const BLOCK: usize = 5;
+    const ROUNDS: usize = 60;
     const ORDER: [Shape; 4] = [
         Shape::Put,
         Shape::TestReplace,
@@ -101,11 +116,11 @@ pub(crate) async fn run(api: &Api<Relic>, processes: Processes) {
         Shape::TestReplaceIgnore,
     ];
     println!(
-        "\n## 2. Where one worker's time goes: each request shape sent one at a time, {ROUNDS} rounds of interleaved blocks of {BLOCK} (CPU: median of the block means)\n"
+        "\n## 2. Where one worker's time goes: an object with {} conditions, each request shape sent one at a time, {ROUNDS} rounds of interleaved blocks of {BLOCK} (CPU: mean per request)\n",
+        others + 1
     );
     let (counted, requests) = counting_client().await;
-    let api_counted: Api<Relic> = Api::all(counted.clone());
-    let mut relic = realistic_relic(api).await;
+    let mut relic = relic_with(api, others).await;
     let name = relic.metadata.name.clone().expect("named");
     let index = relic
         .conditions()
@@ -141,10 +156,14 @@ pub(crate) async fn run(api: &Api<Relic>, processes: Processes) {
                                     .message(format!("round {round}")),
                             )
                             .expect("valid");
-                        api_counted
-                            .replace_status(&name, &PostParams::default(), &relic)
-                            .await
-                            .expect("put")
+                        // What kube's `replace_status` sends, as text, so
+                        // every shape decodes its response the same way.
+                        let request = http::Request::put(url(&name, ""))
+                            .header(http::header::CONTENT_TYPE, "application/json")
+                            .body(serde_json::to_vec(&relic).expect("serialize"))
+                            .expect("request");
+                        last_response = counted.request_text(request).await.expect("put");
+                        serde_json::from_str(&last_response).expect("decode")
                     }
                     Shape::TestReplace | Shape::Replace | Shape::TestReplaceIgnore => {
                         let ops = if *shape == Shape::Replace {
@@ -165,19 +184,15 @@ pub(crate) async fn run(api: &Api<Relic>, processes: Processes) {
                     }
                 };
                 slot.total.push(started.elapsed());
+                slot.received += last_response.len() as u64;
             }
             let cpu = CpuUsed::between(cpu_before, processes.now());
-            let n = BLOCK as f64;
-            slot.cpu.push(CpuUsed {
-                apiserver: cpu.apiserver / n,
-                etcd: cpu.etcd / n,
-                client: cpu.client / n,
-            });
+            slot.cpu.apiserver += cpu.apiserver;
+            slot.cpu.etcd += cpu.etcd;
+            slot.cpu.client += cpu.client;
             let exchanges: Vec<_> = requests.exchanges().into_iter().skip(logged).collect();
             slot.transport.extend(exchanges.iter().map(|e| e.elapsed));
-            slot.sent = exchanges.iter().map(|e| e.sent).sum::<u64>() / exchanges.len() as u64;
-            slot.received =
-                exchanges.iter().map(|e| e.received).sum::<u64>() / exchanges.len() as u64;
+            slot.sent += exchanges.iter().map(|e| e.sent).sum::<u64>();
         }
     }
     println!(
@@ -185,21 +200,17 @@ pub(crate) async fn run(api: &Api<Relic>, processes: Processes) {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for (shape, s) in &stats {
-        let median = |f: fn(&CpuUsed) -> f64| {
-            let mut v: Vec<f64> = s.cpu.iter().map(f).collect();
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
+        let n = s.total.len() as f64;
         println!(
-            "| {} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {} | {} |",
+            "| {} | {:.2} | {:.2} | {:.3} | {:.3} | {:.3} | {:.0} | {:.0} |",
             shape.label(),
             percentile(&s.total, 0.5),
             percentile(&s.transport, 0.5),
-            median(|c| c.apiserver),
-            median(|c| c.etcd),
-            median(|c| c.client),
-            s.sent,
-            s.received,
+            s.cpu.apiserver / n,
+            s.cpu.etcd / n,
+            s.cpu.client / n,
+            s.sent as f64 / n,
+            s.received as f64 / n,
         );
     }
     client_cpu(&relic, &last_response, index);
