@@ -407,7 +407,7 @@ impl Launch<'_> {
         }
         if let Some(port) = apiserver_port {
             TcpListener::bind(("127.0.0.1", port))
-                .map_err(|source| Error::PortTaken { port, source })?;
+                .map_err(|error| Error::PortTaken { port, error })?;
         }
         let token = secret()?;
         write(
@@ -430,7 +430,7 @@ impl Launch<'_> {
                 Err(Failure::PortTaken) => {
                     return Err(Error::PortTaken {
                         port,
-                        source: std::io::ErrorKind::AddrInUse.into(),
+                        error: std::io::ErrorKind::AddrInUse.into(),
                     });
                 }
                 Err(Failure::Other(error)) => return Err(error),

@@ -55,22 +55,24 @@ pub enum Error {
         proxy: String,
     },
     /// A file operation failed.
-    #[error("{what}: {source}")]
+    // The cause is part of the message and not also `source()`, so a
+    // report that walks the chain prints it once.
+    #[error("{what}: {error}")]
     Io {
         /// What was being done.
         what: String,
         /// The I/O error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A fixed port is not free.
     #[error(
-        "port {port} for kube-apiserver is not free ({source}); pick another or let the harness pick a free one"
+        "port {port} for kube-apiserver is not free ({error}); pick another or let the harness pick a free one"
     )]
     PortTaken {
         /// The port.
         port: u16,
         /// Why binding it failed.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// etcd or kube-apiserver did not start.
     #[error("{process} did not start: {reason}\nLast lines of {}:\n{log_tail}", log.display())]
@@ -101,10 +103,37 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+    pub(crate) fn io(what: impl Into<String>, error: std::io::Error) -> Self {
         Self::Io {
             what: what.into(),
-            source,
+            error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::Error;
+
+    #[test]
+    fn causes_are_printed_once_when_the_chain_is_walked() {
+        let errors = [
+            Error::io("reading x", std::io::Error::other("disk on fire")),
+            Error::PortTaken {
+                port: 6443,
+                error: std::io::ErrorKind::AddrInUse.into(),
+            },
+        ];
+        for error in errors {
+            let mut report = error.to_string();
+            let mut cause = error.source();
+            while let Some(c) = cause {
+                report.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            assert_eq!(report, error.to_string(), "the chain repeats the message");
         }
     }
 }
