@@ -20,14 +20,8 @@ async fn a_database_outage_is_in_progress_and_a_deletion_meanwhile_terminating()
     h.wait_for("patient", "Ready", ready).await;
     h.wait_for("leaving", "Ready", ready).await;
 
-    pg.stop();
-    struct Restart(konditions_testing::LocalPostgres);
-    impl Drop for Restart {
-        fn drop(&mut self) {
-            self.0.start();
-        }
-    }
-    let restart = Restart(pg);
+    // Ends when dropped, so a failing test still brings the database back.
+    let outage = pg.outage();
     h.patch_spec("patient", serde_json::json!({"age": 52}))
         .await;
     h.wait_for("patient", "reconciling through the outage", |w| {
@@ -48,7 +42,7 @@ async fn a_database_outage_is_in_progress_and_a_deletion_meanwhile_terminating()
     let verdict = health(&h, "leaving").await;
     assert_eq!(verdict.status, "Terminating", "{verdict:?}");
 
-    drop(restart);
+    outage.end();
     h.wait_for("patient", "Ready again", |w| {
         w.metadata.generation == Some(2) && ready(w)
     })

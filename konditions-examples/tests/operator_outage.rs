@@ -25,15 +25,8 @@ async fn database_down_then_back() {
     h.wait_for("kept", "Ready", ready).await;
     h.wait_for("doomed", "Ready", ready).await;
 
-    pg.stop();
-    // Whatever happens below, bring the database back for the other tests.
-    struct Restart(konditions_testing::LocalPostgres);
-    impl Drop for Restart {
-        fn drop(&mut self) {
-            self.0.start();
-        }
-    }
-    let restart = Restart(pg);
+    // Ends when dropped, so a failing test still brings the database back.
+    let outage = pg.outage();
 
     h.patch_spec("kept", serde_json::json!({"age": 41})).await;
     let writer = h
@@ -72,7 +65,7 @@ async fn database_down_then_back() {
         "the failure record: {message}"
     );
 
-    drop(restart);
+    outage.end();
     h.wait_for("kept", "Ready again", |w| {
         w.metadata.generation == Some(2) && ready(w)
     })

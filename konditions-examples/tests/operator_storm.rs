@@ -86,14 +86,8 @@ async fn a_database_outage_with_a_hundred_pending_resources() {
     let h = Harness::new(true).await;
     let pg = konditions_testing::postgres();
     let _operator = h.start_operator("replica-a");
-    pg.stop();
-    struct Restart(konditions_testing::LocalPostgres);
-    impl Drop for Restart {
-        fn drop(&mut self) {
-            self.0.start();
-        }
-    }
-    let restart = Restart(pg);
+    // Ends when dropped, so a failing test still brings the database back.
+    let outage = pg.outage();
     let before = ServerRequests::read(&h.client).await;
     for i in 0..N {
         h.create(&format!("p{i:03}"), h.spec(&format!("n{i}"), i as i32))
@@ -121,7 +115,7 @@ async fn a_database_outage_with_a_hundred_pending_resources() {
         failed_deletions, DELETED,
         "each deletion reports its failure and attempt"
     );
-    drop(restart);
+    outage.end();
     for i in 0..DELETED {
         h.wait_gone(&format!("p{i:03}")).await;
     }

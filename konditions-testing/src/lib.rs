@@ -59,7 +59,7 @@ pub use crds::{install_crd, install_crd_files};
 pub use error::Error;
 pub use kstatus::{KstatusResult, kstatus};
 pub use namespace::{TestNamespace, namespace};
-pub use postgres::{LocalPostgres, postgres};
+pub use postgres::{LocalPostgres, Outage, postgres};
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -131,6 +131,17 @@ impl LocalPostgres {
         self.pg_ctl(&["stop", "-m", "fast", "-w", "-t", "60"]);
     }
 
+    /// Stops the server until the returned [`Outage`] ends or is dropped,
+    /// so a test that fails during the outage still brings the database
+    /// back for the tests after it.
+    ///
+    /// # Panics
+    /// When pg_ctl fails.
+    pub fn outage(&self) -> Outage {
+        self.stop();
+        Outage(self.clone())
+    }
+
     /// Starts the server again with the settings it had.
     ///
     /// # Panics
@@ -164,5 +175,27 @@ impl LocalPostgres {
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
+    }
+}
+
+/// A stopped server, started again when this ends or is dropped (see
+/// [`LocalPostgres::outage`]).
+#[derive(Debug)]
+#[must_use = "the outage ends when this is dropped"]
+pub struct Outage(LocalPostgres);
+
+impl Outage {
+    /// Ends the outage: starts the server again.
+    ///
+    /// # Panics
+    /// When pg_ctl fails.
+    pub fn end(self) {
+        // Drop starts it.
+    }
+}
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        self.0.start();
     }
 }
