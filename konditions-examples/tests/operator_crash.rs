@@ -4,27 +4,21 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-
+use common::process::{Launch, OperatorProcess};
 use common::{Harness, condition, ready};
 use konditions_examples::postgres_writer::PostgresWriterCondition::*;
 
-/// The real operator binary, limited to the test namespace.
-fn operator(h: &Harness, holder: &str) -> Child {
-    let pg = konditions_testing::postgres();
-    Command::new(env!("CARGO_BIN_EXE_postgres-writer"))
-        .envs(pg.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("KUBECONFIG", konditions_testing::kubeconfig_path())
-        .env("WATCH_NAMESPACE", &h.namespace)
-        .env("POD_NAME", holder)
-        .env("LOCK_LEASE_SECONDS", "4")
-        // Any free port: the endpoints are not used here, and a fixed port
-        // may be taken (by the other replica, or another process).
-        .env("METRICS_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the operator binary")
+/// The real operator binary, limited to the test namespace; killed when
+/// dropped.
+fn operator(h: &Harness, holder: &str) -> OperatorProcess {
+    OperatorProcess::start(
+        h,
+        Launch {
+            holder,
+            lease_seconds: 4,
+            ..Launch::default()
+        },
+    )
 }
 
 #[tokio::test]
@@ -41,14 +35,14 @@ async fn a_replica_killed_mid_write_is_taken_over() {
             })
         })
         .await;
-    first.kill().expect("SIGKILL");
-    first.wait().expect("reaped");
+    first.signal("KILL");
+    first.wait_exit().await;
     assert!(
         h.rows().await.is_empty(),
         "the killed write was rolled back"
     );
 
-    let mut second = operator(&h, "replica-survivor");
+    let _second = operator(&h, "replica-survivor");
     let writer = h
         .wait_for("victim", "Ready after the takeover", ready)
         .await;
@@ -58,7 +52,4 @@ async fn a_replica_killed_mid_write_is_taken_over() {
     assert_eq!(h.rows().await.len(), 1);
     assert_eq!(h.audit("INSERT").await, 1, "exactly one committed write");
     assert!(locked.metadata.resource_version != writer.metadata.resource_version);
-
-    second.kill().ok();
-    second.wait().ok();
 }

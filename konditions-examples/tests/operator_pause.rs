@@ -10,58 +10,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::process::wait_for_file;
+use common::process::{Launch, OperatorProcess, wait_for_file};
 use common::{Harness, WAIT, condition, ready};
 use konditions_examples::postgres_writer::PostgresWriterCondition::*;
-use konditions_examples::postgres_writer::controller::HOLD_BEFORE_WRITE_ENV;
-
-/// The real operator binary, limited to the test namespace.
-fn operator(h: &Harness, holder: &str, hold: Option<&Path>) -> Child {
-    let pg = konditions_testing::postgres();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_postgres-writer"));
-    command
-        .envs(pg.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("KUBECONFIG", konditions_testing::kubeconfig_path())
-        .env("WATCH_NAMESPACE", &h.namespace)
-        .env("POD_NAME", holder)
-        .env("LOCK_LEASE_SECONDS", "3")
-        // Any free port: the endpoints are not used here, and a fixed port
-        // may be taken (by the other replica, or another process).
-        .env("METRICS_ADDR", "127.0.0.1:0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null());
-    if let Some(dir) = hold {
-        command.env(HOLD_BEFORE_WRITE_ENV, dir);
-    }
-    command.spawn().expect("start the operator binary")
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([format!("-{name}"), child.id().to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{name}");
-}
-
-/// Kills the operators whatever happens, so none outlives the test.
-struct Operators(Vec<Child>);
-
-impl Drop for Operators {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = Command::new("kill")
-                .args(["-CONT", &child.id().to_string()])
-                .status();
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 #[tokio::test]
 async fn a_replica_paused_past_its_lease_cannot_write_a_stale_row() {
@@ -69,16 +22,32 @@ async fn a_replica_paused_past_its_lease_cannot_write_a_stale_row() {
     h.audit_statements().await;
     let hold = std::env::temp_dir().join(format!("pgw-hold-{}", std::process::id()));
     std::fs::create_dir_all(&hold).unwrap();
-    let mut operators = Operators(vec![operator(&h, "replica-paused", Some(&hold))]);
+    // Each is killed when dropped (SIGKILL ends a stopped process too).
+    let paused = OperatorProcess::start(
+        &h,
+        Launch {
+            holder: "replica-paused",
+            lease_seconds: 3,
+            hold: Some(&hold),
+            ..Launch::default()
+        },
+    );
 
     h.create("paused", h.spec("pat", 1)).await;
     let id = h.row_id("paused").replace('/', "_");
     wait_for_file(&hold.join(format!("{id}.held"))).await;
     // Locked for generation 1, right before its write: pause it there.
-    signal(&operators.0[0], "STOP");
+    paused.signal("STOP");
 
     h.patch_spec("paused", serde_json::json!({"age": 2})).await;
-    operators.0.push(operator(&h, "replica-live", None));
+    let live = OperatorProcess::start(
+        &h,
+        Launch {
+            holder: "replica-live",
+            lease_seconds: 3,
+            ..Launch::default()
+        },
+    );
     let writer = h
         .wait_for(
             "paused",
@@ -92,7 +61,7 @@ async fn a_replica_paused_past_its_lease_cannot_write_a_stale_row() {
 
     // Resume the paused replica: it performs its write for generation 1.
     std::fs::write(hold.join(format!("{id}.release")), b"").unwrap();
-    signal(&operators.0[0], "CONT");
+    paused.signal("CONT");
     let deadline = Instant::now() + WAIT;
     while h.statements("INSERT").await < 2 {
         assert!(Instant::now() < deadline, "the resumed replica never wrote");
@@ -120,6 +89,6 @@ async fn a_replica_paused_past_its_lease_cannot_write_a_stale_row() {
         message.contains("generation 2"),
         "row and conditions agree: {message}"
     );
-    drop(operators);
+    drop((paused, live));
     let _ = std::fs::remove_dir_all(&hold);
 }
