@@ -614,14 +614,18 @@ where
         )?;
         let locked = serde_json::to_value(base.find(&self.type_))?;
         let held = |object: K| {
-            self.held(object, &locked, takeover.clone(), since, until)
-                .map(|held| {
-                    Acquired::Held(Box::new(Held {
-                        held_until: started + self.lease,
-                        id: id.clone(),
-                        ..held
-                    }))
-                })
+            let (index, fence, token) = self.stored(&object, &locked)?;
+            tracing::debug!(index, %token, takeover = takeover.is_some(), "acquired");
+            Ok(Acquired::Held(Box::new(Held {
+                index,
+                fence,
+                token,
+                id: id.clone(),
+                takeover: takeover.clone(),
+                since,
+                until,
+                held_until: started + self.lease,
+            })))
         };
         let shapes = match &self.seen {
             Seen::Unserializable(e) => {
@@ -683,19 +687,17 @@ where
         Err(LockError::Acquire(error))
     }
 
-    /// The lock as stored, from the acquire response.
-    fn held(
+    /// The lock as stored, from the acquire response: its index, the
+    /// entry the release will test, and the fencing token.
+    fn stored(
         &self,
-        object: K,
+        object: &K,
         locked: &Value,
-        takeover: Option<LockInfo>,
-        since: Timestamp,
-        until: Timestamp,
-    ) -> Result<Held, LockError> {
+    ) -> Result<(usize, Value, FencingToken), LockError> {
         let rv = object.meta().resource_version.clone().unwrap_or_default();
         let token = FencingToken::from_resource_version(&rv)
             .ok_or(LockError::UnorderedResourceVersion(rv))?;
-        let entries = wire(ConditionalResource::conditions(&object))?;
+        let entries = wire(ConditionalResource::conditions(object))?;
         if count(&entries, self.type_.as_str()) > 1 {
             return Err(LockError::NotAMapList);
         }
@@ -703,17 +705,7 @@ where
         let (index, fence) = position(&entries, self.type_.as_str())
             .map(|i| (i, entries[i].clone()))
             .unwrap_or_else(|| (0, locked.clone()));
-        tracing::debug!(index, %token, takeover = takeover.is_some(), "acquired");
-        Ok(Held {
-            index,
-            fence,
-            token,
-            id: String::new(),
-            takeover,
-            since,
-            until,
-            held_until: tokio::time::Instant::now(),
-        })
+        Ok((index, fence, token))
     }
 
     /// The verdict the task's result asks for, its error, its backoff and
