@@ -473,15 +473,17 @@ pub enum LockError {
     Acquire(#[source] kube::Error),
     /// Two entries of the condition type after an insert: the CRD's
     /// `conditions` schema is not a map-list keyed by `type`, so the lock
-    /// cannot be safe. The task did not run.
+    /// cannot be safe. The lock was stored but the task did not run; the
+    /// condition stays locked until its lease ends.
     #[error(
         "status.conditions holds the type twice: the CRD must declare it `x-kubernetes-list-type: map` keyed by `type`"
     )]
     NotAMapList,
     /// The server's resourceVersion is not a decimal integer, so it cannot
     /// be a fencing token (Kubernetes before 1.35 did not promise it; an
-    /// aggregated API server may not). The lock was acquired and released
-    /// again without running the task.
+    /// aggregated API server may not). The lock was stored but the task
+    /// did not run; the condition stays locked until its lease ends, as
+    /// after [`NotAMapList`](Self::NotAMapList).
     #[error(
         "the object's resourceVersion `{0}` is not a comparable integer, so it cannot serve as a fencing token (Kubernetes 1.35 or later guarantees it)"
     )]
