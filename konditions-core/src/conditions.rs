@@ -579,12 +579,19 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
         T: Borrow<Q>,
         Q: PartialEq + ?Sized,
     {
-        let index = self.entries.iter().position(|e| match e {
-            Entry::Known(c) => c.type_.borrow() == type_,
-            Entry::Raw(_) => false,
-        })?;
+        let index = self
+            .entries
+            .iter()
+            .position(|e| e.known().is_some_and(|c| c.type_.borrow() == type_))?;
+        // Only when raw entries of this type exist (rare) is its name
+        // copied, to drop them once the typed condition is in place.
+        let raw_of = self.entries[index]
+            .known()
+            .map(|c| c.type_.as_str())
+            .filter(|wire| self.entries.iter().any(|e| e.is_raw_of(wire)))
+            .map(str::to_owned);
         let Entry::Known(c) = &mut self.entries[index] else {
-            return None;
+            unreachable!("the entry at {index} was found as a known condition");
         };
         let mut change = Change::Unchanged;
         if c.status != fields.status {
@@ -605,20 +612,7 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
             c.observed_generation = fields.observed_generation;
             updated = true;
         }
-        // Only when raw entries of this type exist (rare) is its name
-        // copied, to drop them now that the typed condition is in place.
-        let has_raw = match &self.entries[index] {
-            Entry::Known(c) => {
-                let wire = c.type_.as_str();
-                self.entries.iter().any(|e| e.is_raw_of(wire))
-            }
-            Entry::Raw(_) => false,
-        };
-        if has_raw {
-            let wire = match &self.entries[index] {
-                Entry::Known(c) => c.type_.as_str().to_owned(),
-                Entry::Raw(_) => return None,
-            };
+        if let Some(wire) = raw_of {
             self.entries.retain(|e| !e.is_raw_of(&wire));
             updated = true;
         }
