@@ -740,7 +740,7 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
                     Fields {
                         status: S::FALSE,
                         reason: crate::NOT_STALLED_REASON,
-                        message: "Nothing needs attention",
+                        message: crate::NOT_STALLED_MESSAGE,
                         observed_generation,
                     }
                 } else {

@@ -71,8 +71,8 @@ pub use raw::{RawCondition, RawKind};
 pub use resource::{ConditionalResource, ConditionalStatus};
 pub use status::{ConditionStatus, KonditionnerStatus, Status};
 pub use summary::{
-    NOT_STALLED_REASON, RECONCILED_REASON, STALLED_REASON, SUMMARY_TRUE_MESSAGE,
-    SUMMARY_TRUE_REASON, SummaryChange,
+    NOT_STALLED_MESSAGE, NOT_STALLED_REASON, RECONCILED_REASON, STALLED_REASON,
+    SUMMARY_TRUE_MESSAGE, SUMMARY_TRUE_REASON, SummaryChange,
 };
 pub use verdict::Verdict;
 

@@ -40,6 +40,8 @@ pub const RECONCILED_REASON: &str = "Reconciled";
 pub const STALLED_REASON: &str = "Stalled";
 /// `Stalled`'s reason when nothing needs attention.
 pub const NOT_STALLED_REASON: &str = "AsExpected";
+/// `Stalled`'s message when nothing needs attention.
+pub const NOT_STALLED_MESSAGE: &str = "Nothing needs attention";
 
 /// What [`Conditions::update_summary_with`] changed: the summary, kstatus'
 /// conditions, and (on a resource) `status.observedGeneration`.
@@ -235,11 +237,17 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
             .map_or(Polarity::Positive, |s| s.polarity());
         let judged = self.judge(polarity, generation);
         let kstatus = kstatus_verdicts(&judged, generation);
-        // The verdicts borrow from the list they are written to.
-        let summary_verdict = judged.verdict.into_owned();
+        // The summary's verdict borrows from the list it is written to: it
+        // is copied only when it changes the list.
+        let summary_write = match summary {
+            Some(summary) if !self.holds(&summary, generation, &judged.verdict) => {
+                Some((summary, judged.verdict.into_owned()))
+            }
+            _ => None,
+        };
         let mut change = SummaryChange::UNCHANGED;
-        if let Some(summary) = summary {
-            change.summary = self.set_unless_same(clock, generation, &summary, summary_verdict)?;
+        if let Some((summary, verdict)) = summary_write {
+            change.summary = self.set_with(clock, generation, &summary, verdict)?;
         }
         let (reconciling_verdict, stalled_verdict) = kstatus;
         if let Some(reconciling) = reconciling {
@@ -261,16 +269,21 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
         type_: &T,
         verdict: Verdict<'_, S>,
     ) -> Result<Change<S>, ConditionError> {
-        let same = self.find(type_).is_some_and(|c| {
+        if self.holds(type_, generation, &verdict) {
+            return Ok(Change::Unchanged);
+        }
+        self.set_with(clock, generation, type_, verdict)
+    }
+
+    /// Whether the condition of `type_` is already exactly `verdict` for
+    /// `generation`.
+    fn holds(&self, type_: &T, generation: Option<i64>, verdict: &Verdict<'_, S>) -> bool {
+        self.find(type_).is_some_and(|c| {
             c.status == verdict.status
                 && c.reason == verdict.reason
                 && c.message == verdict.message
                 && c.observed_generation == generation
-        });
-        if same {
-            return Ok(Change::Unchanged);
-        }
-        self.set_with(clock, generation, type_, verdict)
+        })
     }
 }
 
@@ -289,8 +302,7 @@ fn kstatus_verdicts<T: ConditionType, S: ConditionStatus>(
         ),
         None => judged.verdict.message.to_string(),
     };
-    let not_stalled =
-        || Verdict::new(S::FALSE, NOT_STALLED_REASON).message("Nothing needs attention");
+    let not_stalled = || Verdict::new(S::FALSE, NOT_STALLED_REASON).message(NOT_STALLED_MESSAGE);
     let stalls = judged.good == Some(false) && T::stalls(&judged.verdict.reason);
     match judged.good {
         Some(true) => (
