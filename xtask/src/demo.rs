@@ -125,7 +125,7 @@ impl Drop for Operator {
 pub(crate) fn run() -> Result<()> {
     prerequisites::ensure()?;
     crate::say("building the PostgresWriter operator...");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let status = crate::cargo()
         .args([
             "build",
             "--quiet",
