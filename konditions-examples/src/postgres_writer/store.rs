@@ -344,7 +344,7 @@ impl Store {
                WHERE (t.name, t.age, t.country) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.age, EXCLUDED.country) \
                RETURNING 1) \
              SELECT (SELECT count(*) FROM fence), (SELECT count(*) FROM written)",
-            fence = fence_sql(),
+            fence = fence_sql("$6"),
             t = table.quoted()
         );
         let resource = fence_key(table, &row.id);
@@ -390,7 +390,7 @@ impl Store {
             "WITH fence AS ({fence}), \
              deleted AS (DELETE FROM {t} WHERE id = $2 AND EXISTS (SELECT 1 FROM fence) RETURNING 1) \
              SELECT (SELECT count(*) FROM fence), (SELECT count(*) FROM deleted)",
-            fence = fence_sql().replace("$6", "$3"),
+            fence = fence_sql("$3"),
             t = table.quoted()
         );
         let resource = fence_key(table, id);
@@ -409,9 +409,9 @@ impl Store {
 
 /// The CTE that moves the fence of `$6` (the row's key) to token `$1`, or
 /// returns no row when a greater token is already there.
-fn fence_sql() -> String {
+fn fence_sql(resource: &str) -> String {
     format!(
-        "INSERT INTO {FENCES_TABLE} AS f (resource, fencing_token) VALUES ($6, $1) \
+        "INSERT INTO {FENCES_TABLE} AS f (resource, fencing_token) VALUES ({resource}, $1) \
          ON CONFLICT (resource) DO UPDATE SET fencing_token = EXCLUDED.fencing_token \
          WHERE f.fencing_token <= EXCLUDED.fencing_token RETURNING 1"
     )
