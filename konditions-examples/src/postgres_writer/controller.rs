@@ -63,9 +63,6 @@ pub const FINALIZER: &str = "demo.yash.com/row-cleanup";
 /// (`TableReady`, `Ready`).
 pub const FIELD_MANAGER: &str = "postgres-writer";
 
-/// The longest wait between retries of a resource whose table cannot be used.
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
-
 /// How the operator runs.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -439,7 +436,8 @@ fn error_policy<R>(writer: Arc<PostgresWriter>, error: &Error, ctx: Arc<Context<
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             let count = failures.entry(ObjectRef::from_obj(&*writer)).or_insert(0);
             *count = count.saturating_add(1);
-            Duration::from_secs(1u64 << (*count - 1).min(9)).min(MAX_BACKOFF)
+            // The policy the lock keeps for the row task.
+            konditions_core::lock::Backoff::default().delay(*count)
         }
     };
     warn!(
@@ -576,6 +574,7 @@ async fn write_row<R: Rows>(
         })
         .await?;
     ctx.metrics.lock_outcome(outcome_label(&outcome));
+    let later = outcome.requeue_after().unwrap_or(Duration::from_secs(1));
     Ok(match outcome {
         Outcome::Ran {
             object,
@@ -597,13 +596,9 @@ async fn write_row<R: Rows>(
         Outcome::Gone { .. } => RowStep::Gone,
         Outcome::LostLease { .. } => {
             warn!(id = %row.id, "lease lost while writing; the new holder's result stands");
-            RowStep::Later(outcome.requeue_after().unwrap_or(Duration::from_secs(1)))
+            RowStep::Later(later)
         }
-        busy_stale_or_backing_off => RowStep::Later(
-            busy_stale_or_backing_off
-                .requeue_after()
-                .unwrap_or(Duration::from_secs(1)),
-        ),
+        _busy_stale_or_backing_off => RowStep::Later(later),
     })
 }
 
@@ -646,11 +641,15 @@ async fn record_transition<R, E: std::fmt::Display + Reason>(
         .and_then(|c| c.find(&PostgresWriterCondition::RowWritten));
     let same_failure = previous.is_some_and(|p| p.reason == condition.reason);
     if let (Some(error), false) = (error, same_failure) {
-        let reason = match error {
-            TaskError::Failed(e) => e.reason().to_owned(),
-            _ => "InvalidRelease".to_owned(),
-        };
-        publish(ctx, writer, EventType::Warning, &reason, error.to_string()).await;
+        // The reason the lock released the condition with.
+        publish(
+            ctx,
+            writer,
+            EventType::Warning,
+            &condition.reason,
+            error.to_string(),
+        )
+        .await;
     }
 }
 
