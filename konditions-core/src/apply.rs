@@ -53,7 +53,7 @@ use crate::{
 /// # async fn run(client: kube::Client) -> Result<(), konditions_core::ApplyError> {
 /// let api: kube::Api<ConfigMap> = kube::Api::namespaced(client, "default");
 /// let mut conditions = Conditions::<String>::default();
-/// conditions.set("example.com/BackupDone", Verdict::new(Status::True, "Uploaded")).unwrap();
+/// conditions.set(None, "example.com/BackupDone", Verdict::new(Status::True, "Uploaded")).unwrap();
 /// let mine = conditions.iter().filter(|c| c.type_.starts_with("example.com/"));
 /// apply_conditions(&api, "my-object", "backup-controller", mine).await?;
 /// # Ok(()) }
@@ -72,7 +72,7 @@ where
     I: IntoIterator<Item = &'a Condition<T, S>>,
 {
     let params = PatchParams::apply(field_manager).force();
-    apply_conditions_with(api, name, &params, conditions).await
+    apply_conditions_with_params(api, name, &params, conditions).await
 }
 
 /// [`apply_conditions`] with explicit [`PatchParams`] (for example not
@@ -82,15 +82,15 @@ where
 /// ```no_run
 /// use k8s_openapi::api::core::v1::ConfigMap;
 /// use kube::api::PatchParams;
-/// use konditions_core::{Conditions, Status, Verdict, apply::apply_conditions_with};
+/// use konditions_core::{Conditions, Status, Verdict, apply::apply_conditions_with_params};
 /// # async fn run(api: kube::Api<ConfigMap>) -> Result<(), konditions_core::ApplyError> {
 /// let mut conditions = Conditions::<String>::default();
-/// conditions.set("Ready", Verdict::new(Status::True, "Ok")).unwrap();
+/// conditions.set(None, "Ready", Verdict::new(Status::True, "Ok")).unwrap();
 /// let params = PatchParams::apply("my-controller").dry_run();
-/// apply_conditions_with(&api, "my-object", &params, &conditions).await?;
+/// apply_conditions_with_params(&api, "my-object", &params, &conditions).await?;
 /// # Ok(()) }
 /// ```
-pub async fn apply_conditions_with<'a, K, T, S, I>(
+pub async fn apply_conditions_with_params<'a, K, T, S, I>(
     api: &Api<K>,
     name: &str,
     params: &PatchParams,
@@ -159,6 +159,60 @@ where
     K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug,
     <K as Resource>::DynamicType: Default,
 {
+    let (name, body) = status_body(object)?;
+    let params = PatchParams::apply(field_manager).force();
+    send(api, name, &params, body).await
+}
+
+/// [`apply_status`], on the condition that the object is still the copy
+/// given (its `resourceVersion`): `Ok(None)`, and nothing written, when
+/// anything changed it since.
+///
+/// Two replicas that compute the same transition from the same copy both
+/// apply it with [`apply_status`] (two writes, two Events); with this, one
+/// succeeds and the other learns its copy is old. So is a reconcile that
+/// works from a copy older than its own last write.
+///
+/// ```no_run
+/// use konditions_core::{apply::apply_status_if_current, ConditionalResource, Status, Verdict};
+/// use konditions_core::example::{Widget, WidgetCondition::DatabaseReady};
+/// # async fn reconcile(api: kube::Api<Widget>, mut widget: Widget) -> Result<(), konditions_core::ApplyError> {
+/// widget.set_condition(&DatabaseReady, Verdict::new(Status::True, "Connected")).unwrap();
+/// match apply_status_if_current(&api, &widget, "widget-controller").await? {
+///     Some(stored) => { /* written: record the transition's Event */ }
+///     None => { /* the object changed meanwhile: the next reconcile has a newer copy */ }
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn apply_status_if_current<K>(
+    api: &Api<K>,
+    object: &K,
+    field_manager: &str,
+) -> Result<Option<K>, ApplyError>
+where
+    K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug,
+    <K as Resource>::DynamicType: Default,
+{
+    let (name, mut body) = status_body(object)?;
+    body["metadata"] = json!({
+        "name": name,
+        "resourceVersion": object.meta().resource_version,
+    });
+    let params = PatchParams::apply(field_manager).force();
+    match send(api, name, &params, body).await {
+        Ok(stored) => Ok(Some(stored)),
+        Err(ApplyError::Api(kube::Error::Api(status))) if status.code == 409 => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// The name of `object` and the body of its status apply: every known
+/// condition the apply writes, and `status.observedGeneration`.
+fn status_body<K>(object: &K) -> Result<(&str, serde_json::Value), ApplyError>
+where
+    K: Resource + ConditionalResource,
+    <K as Resource>::DynamicType: Default,
+{
     let name = object
         .meta()
         .name
@@ -175,8 +229,7 @@ where
     if let Some(generation) = observed {
         body["status"]["observedGeneration"] = json!(generation);
     }
-    let params = PatchParams::apply(field_manager).force();
-    send(api, name, &params, body).await
+    Ok((name, body))
 }
 
 /// The apply body: `apiVersion` and `kind` are required by server-side apply.
@@ -191,7 +244,12 @@ where
     let dt = K::DynamicType::default();
     let conditions = conditions
         .into_iter()
-        .map(serde_json::to_value)
+        .map(|c| {
+            if crate::lock::is_locked(c) {
+                return Err(ApplyError::Locked(c.type_.as_str().to_owned()));
+            }
+            Ok(serde_json::to_value(c)?)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(json!({
         "apiVersion": K::api_version(&dt),
@@ -210,7 +268,7 @@ mod tests {
     #[test]
     fn body_holds_only_the_given_conditions() {
         let mut list = crate::Conditions::<WidgetCondition>::default();
-        list.set(&DatabaseReady, Verdict::new(Status::True, "Up"))
+        list.set(None, &DatabaseReady, Verdict::new(Status::True, "Up"))
             .unwrap();
         let body = apply_body::<Pod, _, _, _>(list.iter()).unwrap();
         assert_eq!(body["apiVersion"], "v1");
@@ -219,5 +277,24 @@ mod tests {
         assert_eq!(conditions.len(), 1);
         assert_eq!(conditions[0]["type"], "DatabaseReady");
         assert_eq!(body.as_object().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_locked_condition_is_never_sent() {
+        let mut list = crate::Conditions::<String>::default();
+        list.set(None, "Ready", Verdict::new(Status::True, "Up"))
+            .unwrap();
+        list.set(
+            None,
+            "Provisioned",
+            Verdict::new(Status::Unknown, "Locked").message("locked by pod-a"),
+        )
+        .unwrap();
+        let error = apply_body::<Pod, _, _, _>(list.iter()).unwrap_err();
+        assert!(
+            matches!(&error, ApplyError::Locked(t) if t == "Provisioned"),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("declare it `(lock)`"), "{error}");
     }
 }

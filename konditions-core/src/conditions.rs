@@ -55,7 +55,7 @@ struct Fields<'a, S> {
 }
 
 /// The reason given to conditions created by [`Conditions::initialize`] and
-/// [`Conditions::find_or_initialize`].
+/// [`konditionner::ConditionsExt::find_or_initialize`](crate::konditionner::ConditionsExt::find_or_initialize).
 pub const INITIAL_REASON: &str = "Reconciling";
 /// The message given to conditions created by [`Conditions::initialize`].
 pub const INITIAL_MESSAGE: &str = "The controller has not determined this condition yet";
@@ -68,11 +68,11 @@ pub const INITIAL_MESSAGE: &str = "The controller has not determined this condit
 /// ```
 /// use konditions_core::{Change, Conditions, Status, Verdict};
 /// let mut c = Conditions::<String>::default();
-/// assert_eq!(c.set("Ready", Verdict::new(Status::False, "Starting")).unwrap(), Change::Added);
-/// assert_eq!(c.set("Ready", Verdict::new(Status::False, "Starting")).unwrap(), Change::Unchanged);
-/// assert_eq!(c.set("Ready", Verdict::new(Status::False, "Pulling")).unwrap(), Change::Updated);
+/// assert_eq!(c.set(None, "Ready", Verdict::new(Status::False, "Starting")).unwrap(), Change::Added);
+/// assert_eq!(c.set(None, "Ready", Verdict::new(Status::False, "Starting")).unwrap(), Change::Unchanged);
+/// assert_eq!(c.set(None, "Ready", Verdict::new(Status::False, "Pulling")).unwrap(), Change::Updated);
 /// assert_eq!(
-///     c.set("Ready", Verdict::new(Status::True, "Running")).unwrap(),
+///     c.set(None, "Ready", Verdict::new(Status::True, "Running")).unwrap(),
 ///     Change::Transitioned { from: Status::False }
 /// );
 /// ```
@@ -223,8 +223,8 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// ```
     /// use konditions_core::{Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// list.set("A", Verdict::new(Status::True, "Ok")).unwrap();
-    /// list.set("B", Verdict::new(Status::False, "No")).unwrap();
+    /// list.set(None, "A", Verdict::new(Status::True, "Ok")).unwrap();
+    /// list.set(None, "B", Verdict::new(Status::False, "No")).unwrap();
     /// let types: Vec<&str> = list.iter().map(|c| c.type_.as_str()).collect();
     /// assert_eq!(types, ["A", "B"]);
     /// ```
@@ -272,7 +272,7 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// ```
     /// use konditions_core::{Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// list.set("Ready", Verdict::new(Status::True, "Ok")).unwrap();
+    /// list.set(None, "Ready", Verdict::new(Status::True, "Ok")).unwrap();
     /// assert_eq!(list.find("Ready").unwrap().status, Status::True);
     /// assert!(list.find("Other").is_none());
     /// ```
@@ -284,101 +284,13 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
         self.iter().find(|c| c.type_.borrow() == type_)
     }
 
-    /// The first condition whose status is `status` (konditionner's `FindStatus`).
-    ///
-    /// ```
-    /// use konditions_core::{Conditions, Status, Verdict};
-    /// let mut list = Conditions::<String>::default();
-    /// list.set("A", Verdict::new(Status::True, "Ok")).unwrap();
-    /// list.set("B", Verdict::new(Status::False, "Broken")).unwrap();
-    /// assert_eq!(list.find_status(&Status::False).unwrap().type_, "B");
-    /// ```
-    pub fn find_status(&self, status: &S) -> Option<&Condition<T, S>> {
-        self.iter().find(|c| c.status == *status)
-    }
-
-    /// A copy of the condition of type `type_`, or a new one with status
-    /// `S::UNKNOWN`, reason [`INITIAL_REASON`], an empty message and the
-    /// current time (konditionner's `FindOrInitializeFor`). The list is not
-    /// changed: set the result to store it.
-    ///
-    /// ```
-    /// use konditions_core::{Conditions, Status};
-    /// let list = Conditions::<String>::default();
-    /// let c = list.find_or_initialize("Ready".into());
-    /// assert_eq!(c.status, Status::Unknown);
-    /// assert!(list.is_empty());
-    /// ```
-    pub fn find_or_initialize(&self, type_: T) -> Condition<T, S> {
-        self.find_or_initialize_with(&SystemClock, type_)
-    }
-
-    /// [`find_or_initialize`](Self::find_or_initialize) with the time of a new
-    /// condition taken from `clock`.
-    ///
-    /// ```
-    /// use konditions_core::{Conditions, ManualClock};
-    /// let clock = ManualClock::new(jiff::Timestamp::UNIX_EPOCH);
-    /// let c = Conditions::<String>::default().find_or_initialize_with(&clock, "Ready".into());
-    /// assert_eq!(c.last_transition_time.0, jiff::Timestamp::UNIX_EPOCH);
-    /// ```
-    pub fn find_or_initialize_with<C: Clock + ?Sized>(
-        &self,
-        clock: &C,
-        type_: T,
-    ) -> Condition<T, S> {
-        match self.find(&type_) {
-            Some(c) => c.clone(),
-            None => Condition {
-                type_,
-                status: S::UNKNOWN,
-                observed_generation: None,
-                last_transition_time: Time(truncate_to_second(clock.now())),
-                reason: INITIAL_REASON.to_owned(),
-                message: String::new(),
-            },
-        }
-    }
-
-    /// True when the condition `type_` exists with status `status`
-    /// (konditionner's `TypeHasStatus`, apimachinery's
-    /// `IsStatusConditionPresentAndEqual`).
-    ///
-    /// ```
-    /// use konditions_core::{Conditions, Status, Verdict};
-    /// let mut list = Conditions::<String>::default();
-    /// list.set("Ready", Verdict::new(Status::False, "Waiting")).unwrap();
-    /// assert!(list.type_has_status("Ready", &Status::False));
-    /// assert!(!list.type_has_status("Ready", &Status::True));
-    /// ```
-    pub fn type_has_status<Q>(&self, type_: &Q, status: &S) -> bool
-    where
-        T: Borrow<Q>,
-        Q: PartialEq + ?Sized,
-    {
-        self.find(type_).is_some_and(|c| c.status == *status)
-    }
-
-    /// True when any condition has status `status` (konditionner's `AnyWithStatus`).
-    ///
-    /// ```
-    /// use konditions_core::{Conditions, Status, Verdict};
-    /// let mut list = Conditions::<String>::default();
-    /// list.set("A", Verdict::new(Status::True, "Ok")).unwrap();
-    /// assert!(list.any_with_status(&Status::True));
-    /// assert!(!list.any_with_status(&Status::False));
-    /// ```
-    pub fn any_with_status(&self, status: &S) -> bool {
-        self.find_status(status).is_some()
-    }
-
     /// True when the condition `type_` exists and its status is True-like
     /// ([`ConditionStatus::truth`]), apimachinery's `IsStatusConditionTrue`.
     ///
     /// ```
     /// use konditions_core::{Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// list.set("Ready", Verdict::new(Status::True, "Ok")).unwrap();
+    /// list.set(None, "Ready", Verdict::new(Status::True, "Ok")).unwrap();
     /// assert!(list.is_true("Ready"));
     /// assert!(!list.is_true("Missing"));
     /// ```
@@ -397,7 +309,7 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// ```
     /// use konditions_core::{Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// list.set("Ready", Verdict::new(Status::False, "Broken")).unwrap();
+    /// list.set(None, "Ready", Verdict::new(Status::False, "Broken")).unwrap();
     /// assert!(list.is_false("Ready"));
     /// assert!(!list.is_false("Missing")); // absent is not False
     /// ```
@@ -434,17 +346,23 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
             .position(|e| e.known().is_some_and(|c| c.type_ == *type_))
     }
 
-    /// Sets the condition `type_` (insert, or replace in place) with the
-    /// system clock and no `observedGeneration`: see [`set_with`](Self::set_with).
+    /// Sets the condition `type_` to `verdict` with `observed_generation`
+    /// (insert, or replace in place), with the system clock: the list-level
+    /// primitive under [`ConditionalResource::set_condition`](crate::ConditionalResource::set_condition),
+    /// which passes the object's generation. See [`set_with`](Self::set_with)
+    /// for the rules.
     ///
     /// ```
     /// use konditions_core::{Change, Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// assert_eq!(list.set("Ready", Verdict::new(Status::True, "Ok").message("up")).unwrap(), Change::Added);
-    /// assert!(list.set("Ready", Verdict::new(Status::True, "not ok")).is_err());
+    /// let up = Verdict::new(Status::True, "Ok").message("up");
+    /// assert_eq!(list.set(Some(3), "Ready", up).unwrap(), Change::Added);
+    /// assert_eq!(list.find("Ready").unwrap().observed_generation, Some(3));
+    /// assert!(list.set(None, "Ready", Verdict::new(Status::True, "not ok")).is_err());
     /// ```
     pub fn set<Q>(
         &mut self,
+        observed_generation: Option<i64>,
         type_: &Q,
         verdict: Verdict<'_, S>,
     ) -> Result<Change<S>, ConditionError>
@@ -452,7 +370,7 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
         T: Borrow<Q>,
         Q: PartialEq + ToOwned<Owned = T> + ?Sized,
     {
-        self.set_with(&SystemClock, None, type_, verdict)
+        self.set_with(&SystemClock, observed_generation, type_, verdict)
     }
 
     /// Sets the condition `type_` to `verdict` with `observed_generation`,
@@ -519,22 +437,12 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
         Ok(self.add(type_, fields, clock.now()))
     }
 
-    /// Inserts or replaces `condition` by type (konditionner's `SetCondition`,
-    /// apimachinery's `SetStatusCondition`), with the same rules as
-    /// [`set_with`](Self::set_with): its `last_transition_time` is used only
-    /// when the status changes or the type is new; otherwise the stored one
-    /// is kept.
-    ///
-    /// ```
-    /// use konditions_core::{Change, Condition, Conditions, Status};
-    /// let first: Condition = Condition::new("Ready".into(), Status::True, "Ok", "", "2024-01-01T00:00:00Z".parse().unwrap()).unwrap();
-    /// let later = Condition { last_transition_time: jiff::Timestamp::now().into(), ..first.clone() };
-    /// let mut list = Conditions::default();
-    /// assert_eq!(list.insert(first.clone()).unwrap(), Change::Added);
-    /// assert_eq!(list.insert(later).unwrap(), Change::Unchanged);
-    /// assert_eq!(list.find("Ready"), Some(&first));
-    /// ```
-    pub fn insert(&mut self, condition: Condition<T, S>) -> Result<Change<S>, ConditionError> {
+    /// Inserts or replaces `condition` by type, with the rules of
+    /// [`set_with`](Self::set_with) (see [`crate::konditionner::ConditionsExt::insert`]).
+    pub(crate) fn insert_condition(
+        &mut self,
+        condition: Condition<T, S>,
+    ) -> Result<Change<S>, ConditionError> {
         validate(
             condition.type_.as_str(),
             &condition.reason,
@@ -652,7 +560,7 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// ```
     /// use konditions_core::{Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// list.set("Ready", Verdict::new(Status::True, "Ok")).unwrap();
+    /// list.set(None, "Ready", Verdict::new(Status::True, "Ok")).unwrap();
     /// assert_eq!(list.remove("Ready").unwrap().reason, "Ok");
     /// assert!(list.is_empty());
     /// assert!(list.remove("Ready").is_none());
@@ -679,18 +587,20 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     }
 
     /// Reports every declared type ([`ConditionType::declared`]) that has no
-    /// entry yet as `S::UNKNOWN` with reason [`INITIAL_REASON`], using the
-    /// system clock. See [`initialize_with`](Self::initialize_with).
+    /// entry yet as `S::UNKNOWN` with reason [`INITIAL_REASON`], for
+    /// `generation`, using the system clock: the list-level primitive under
+    /// [`ConditionalResource::initialize_conditions`](crate::ConditionalResource::initialize_conditions).
+    /// See [`initialize_with`](Self::initialize_with).
     ///
     /// ```
     /// use konditions_core::Conditions;
     /// use konditions_core::example::WidgetCondition;
     /// let mut list = Conditions::<WidgetCondition>::default();
-    /// assert_eq!(list.initialize(), 6); // four, and kstatus' two
-    /// assert_eq!(list.initialize(), 0);
+    /// assert_eq!(list.initialize(Some(1)), 6); // four, and kstatus' two
+    /// assert_eq!(list.initialize(Some(1)), 0);
     /// ```
-    pub fn initialize(&mut self) -> usize {
-        self.initialize_with(&SystemClock, None)
+    pub fn initialize(&mut self, generation: Option<i64>) -> usize {
+        self.initialize_with(&SystemClock, generation)
     }
 
     /// Reports every declared type that has no entry yet (neither a valid
@@ -710,7 +620,7 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// let mut list = Conditions::<WidgetCondition>::default();
     /// list.set_with(&clock, Some(1), &DatabaseReady, Verdict::new(Status::True, "Connected")).unwrap();
     /// assert_eq!(list.initialize_with(&clock, Some(1)), 5);
-    /// assert!(list.type_has_status(&DatabaseReady, &Status::True));
+    /// assert!(list.is_true(&DatabaseReady));
     /// assert!(list.is_true(&Reconciling));
     /// assert_eq!(list.find(&Ready).unwrap().reason, "Reconciling");
     /// ```
@@ -819,7 +729,7 @@ impl<'a, T: ConditionType, S: ConditionStatus> IntoIterator for &'a Conditions<T
 }
 
 impl<T: ConditionType, S: ConditionStatus> FromIterator<Condition<T, S>> for Conditions<T, S> {
-    /// Collects conditions as successive [`Conditions::insert`] calls
+    /// Collects conditions as successive [`insert`](crate::konditionner::ConditionsExt::insert) calls
     /// would, without validation: a later condition of a type replaces the
     /// earlier one in its position.
     ///
@@ -868,6 +778,7 @@ impl<'de, T: ConditionType, S: ConditionStatus> Deserialize<'de> for Conditions<
 mod tests {
     use super::*;
     use crate::example::WidgetCondition::{self, *};
+    use crate::konditionner::ConditionsExt;
     use crate::{ManualClock, Verdict};
     use jiff::SignedDuration;
     use serde_json::json;
@@ -935,11 +846,16 @@ mod tests {
     #[test]
     fn invalid_input_changes_nothing() {
         let mut list = List::default();
-        list.set(&Ready, Verdict::new(Status::True, "Ok")).unwrap();
+        list.set(None, &Ready, Verdict::new(Status::True, "Ok"))
+            .unwrap();
         let before = list.clone();
-        assert!(list.set(&Ready, Verdict::new(Status::False, "")).is_err());
+        assert!(
+            list.set(None, &Ready, Verdict::new(Status::False, ""))
+                .is_err()
+        );
         assert!(
             list.set(
+                None,
                 &Ready,
                 Verdict::new(Status::False, "Ok").message("x".repeat(40_000))
             )
@@ -948,7 +864,7 @@ mod tests {
         assert_eq!(list, before);
         let mut untyped = Conditions::<String>::default();
         assert!(matches!(
-            untyped.set("not a type", Verdict::new(Status::True, "Ok")),
+            untyped.set(None, "not a type", Verdict::new(Status::True, "Ok")),
             Err(ConditionError::InvalidType { .. })
         ));
     }
@@ -956,9 +872,9 @@ mod tests {
     #[test]
     fn lookups() {
         let mut list = List::default();
-        list.set(&DatabaseReady, Verdict::new(Status::True, "Up"))
+        list.set(None, &DatabaseReady, Verdict::new(Status::True, "Up"))
             .unwrap();
-        list.set(&Degraded, Verdict::new(Status::False, "Fine"))
+        list.set(None, &Degraded, Verdict::new(Status::False, "Fine"))
             .unwrap();
         assert!(list.is_true(&DatabaseReady));
         assert!(list.is_false(&Degraded));
@@ -1084,7 +1000,7 @@ mod tests {
     fn initialize_reports_declared_types_in_order_and_keeps_existing_ones() {
         let input = json!([{"type":"BucketCreated","status":"Nope"}]);
         let mut list: List = serde_json::from_value(input).unwrap();
-        list.set(&Degraded, Verdict::new(Status::True, "Slow"))
+        list.set(None, &Degraded, Verdict::new(Status::True, "Slow"))
             .unwrap();
         assert_eq!(list.initialize_with(&clock(), Some(4)), 4);
         let types: Vec<_> = list.iter().map(|c| c.type_).collect();

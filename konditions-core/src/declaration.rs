@@ -106,6 +106,43 @@ pub trait ConditionType: Clone + PartialEq + Eq + fmt::Debug + Send + Sync + 'st
     }
 }
 
+/// A condition type the [lock](crate::lock) may write: one declared
+/// `(lock)`, which the apply helpers never send.
+///
+/// `Lock::new` takes this, not the condition enum: a condition that
+/// `apply_status` also writes would be written back from stale copies,
+/// undoing a lock another worker holds, and its task would run twice. So
+/// locking a condition that is not declared `(lock)` does not compile.
+///
+/// `#[derive(ConditionalResource)]` implements it on a second enum holding
+/// only the types declared `(lock)`: for `kind = "Transfer"` and
+/// `types(Posted(lock), Notified(lock), Validated)`, `TransferLock::Posted`
+/// and `TransferLock::Notified` (the condition enum's name with `Condition`
+/// replaced by `Lock`). An open set (`Conditions<String>`) declares nothing:
+/// lock it by name with [`lock::Untyped`](crate::lock::Untyped).
+///
+/// ```
+/// use konditions_core::{ConditionType, LockedType, WrittenBy};
+/// use konditions_core::example::{WidgetCondition, WidgetLock};
+/// let locked = WidgetLock::BucketCreated;
+/// assert_eq!(locked.condition_type(), WidgetCondition::BucketCreated);
+/// assert_eq!(locked.condition_type().written_by(), WrittenBy::Lock);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a condition type the lock may write",
+    label = "the lock takes only conditions declared `(lock)`",
+    note = "a condition the lock writes must never be sent by `apply_status`: a status write from a stale copy would undo a lock another worker holds, and the task would run twice",
+    note = "declare it `(lock)` in the derive, e.g. `#[konditions(types(Posted(lock)), summary = Ready)]`, and pass the generated lock enum's variant: `<Kind>Lock::Posted` (the condition enum's name with `Condition` replaced by `Lock`)",
+    note = "for untyped conditions (`Conditions<String>`), lock by name with `konditions_core::lock::Untyped` and keep that type out of every apply"
+)]
+pub trait LockedType: Clone + Send + Sync + 'static {
+    /// The condition type the lock writes.
+    type Type: ConditionType;
+
+    /// The condition type itself.
+    fn condition_type(&self) -> Self::Type;
+}
+
 impl ConditionType for String {
     fn as_str(&self) -> &str {
         self

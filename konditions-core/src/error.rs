@@ -6,7 +6,7 @@
 /// ```
 /// use konditions_core::{ConditionError, Conditions, Status, Verdict};
 /// let mut conditions = Conditions::<String>::default();
-/// let err = conditions.set("Ready", Verdict::new(Status::True, "not CamelCase")).unwrap_err();
+/// let err = conditions.set(None, "Ready", Verdict::new(Status::True, "not CamelCase")).unwrap_err();
 /// assert!(matches!(err, ConditionError::InvalidReason { .. }));
 /// assert!(conditions.is_empty());
 /// ```
@@ -74,4 +74,13 @@ pub enum ApplyError {
     /// The API server (or the connection to it) refused the write.
     #[error("the status write was rejected")]
     Api(#[from] kube::Error),
+    /// A condition to send is locked (reason `Locked`) in the copy being
+    /// written: writing it back could undo a lock another worker holds now,
+    /// or bring back one already released, so nothing was sent. The lock
+    /// writes this condition: leave it out of the apply (declare it
+    /// `(lock)`, which `apply_status` skips).
+    #[error(
+        "the condition `{0}` is locked in the copy being written; the lock writes it, so the apply must leave it out (declare it `(lock)`): nothing was sent"
+    )]
+    Locked(String),
 }

@@ -51,7 +51,7 @@ impl<S: ConditionStatus> Change<S> {
     /// ```
     /// use konditions_core::{Conditions, Status, Verdict};
     /// let mut list = Conditions::<String>::default();
-    /// let change = list.set("Ready", Verdict::new(Status::True, "AsExpected")).unwrap();
+    /// let change = list.set(None, "Ready", Verdict::new(Status::True, "AsExpected")).unwrap();
     /// let event = change.event(list.find("Ready").unwrap()).unwrap();
     /// assert_eq!(event.reason, "ReadyTrue");
     /// assert_eq!(event.note, "Ready: True (AsExpected)");

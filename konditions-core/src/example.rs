@@ -1,11 +1,15 @@
-//! A small hand-written condition set used by this crate's documentation
-//! examples, showing what `#[derive(ConditionalResource)]` generates.
+//! The fixture of this crate's documentation examples: an imaginary
+//! `Widget` resource and its condition set, written by hand to show what
+//! `#[derive(ConditionalResource)]` generates (`WidgetCondition`, and
+//! `WidgetLock` for its type declared `(lock)`). Use it to try the API in
+//! a doctest or a playground; your own resources use the derive.
 
-use crate::{ConditionType, Polarity};
+use crate::{ConditionType, LockedType, Polarity, WrittenBy};
 
 /// The conditions of an imaginary `Widget` resource: `Ready` summarises
 /// `DatabaseReady`, `BucketCreated` and the negative-polarity `Degraded`;
 /// kstatus' `Reconciling` and `Stalled` follow (`QuotaExceeded` stalls).
+/// `BucketCreated` is declared `(lock)`: the lock writes it (see [`WidgetLock`]).
 ///
 /// ```
 /// use konditions_core::{ConditionType, Polarity};
@@ -22,7 +26,7 @@ pub enum WidgetCondition {
     Ready,
     /// The widget's database accepts connections.
     DatabaseReady,
-    /// The widget's bucket exists.
+    /// The widget's bucket exists (written by the lock).
     BucketCreated,
     /// The widget runs with reduced capacity (`False` is good).
     Degraded,
@@ -32,6 +36,9 @@ pub enum WidgetCondition {
     Stalled,
 }
 
+// The fixture is public: keep it out of "the trait is implemented for"
+// hints in the errors of users' own types.
+#[diagnostic::do_not_recommend]
 impl ConditionType for WidgetCondition {
     fn as_str(&self) -> &str {
         match self {
@@ -77,6 +84,13 @@ impl ConditionType for WidgetCondition {
         &[Self::DatabaseReady, Self::BucketCreated, Self::Degraded]
     }
 
+    fn written_by(&self) -> WrittenBy {
+        match self {
+            Self::BucketCreated => WrittenBy::Lock,
+            _ => WrittenBy::Apply,
+        }
+    }
+
     fn reconciling() -> Option<Self> {
         Some(Self::Reconciling)
     }
@@ -91,6 +105,27 @@ impl ConditionType for WidgetCondition {
     }
 }
 
+/// The conditions of a `Widget` the lock writes: what the derive generates
+/// for the types declared `(lock)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WidgetLock {
+    /// [`WidgetCondition::BucketCreated`].
+    BucketCreated,
+}
+
+// The fixture is public: keep it out of "the trait is implemented for"
+// hints in the errors of users' own types.
+#[diagnostic::do_not_recommend]
+impl LockedType for WidgetLock {
+    type Type = WidgetCondition;
+
+    fn condition_type(&self) -> WidgetCondition {
+        match self {
+            Self::BucketCreated => WidgetCondition::BucketCreated,
+        }
+    }
+}
+
 /// The status of the imaginary `Widget`: its conditions.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WidgetStatus {
@@ -102,6 +137,9 @@ pub struct WidgetStatus {
     pub observed_generation: Option<i64>,
 }
 
+// The fixture is public: keep it out of "the trait is implemented for"
+// hints in the errors of users' own types.
+#[diagnostic::do_not_recommend]
 impl crate::ConditionalStatus for WidgetStatus {
     type Type = WidgetCondition;
     type Status = crate::Status;
@@ -148,6 +186,9 @@ impl Widget {
     }
 }
 
+// The fixture is public: keep it out of "the trait is implemented for"
+// hints in the errors of users' own types.
+#[diagnostic::do_not_recommend]
 impl crate::ConditionalResource for Widget {
     type Type = WidgetCondition;
     type Status = crate::Status;

@@ -1,7 +1,9 @@
 //! Health that Flux, Argo CD, kpt and `kubectl wait` agree on.
 //!
 //! [kstatus](https://github.com/kubernetes-sigs/cli-utils/tree/master/pkg/kstatus)
-//! (what Flux health checks, Argo CD and appliers use) decides a custom
+//! (what Flux health checks and appliers use; Argo CD reads conditions only
+//! through a health script per kind, which the `crd` feature generates:
+//! `konditions_core::argocd`) decides a custom
 //! resource's status in this order:
 //!
 //! 1. `metadata.deletionTimestamp` set: **Terminating**;

@@ -126,24 +126,11 @@ pub trait ConditionalResource {
     /// using the system clock: see [`Conditions::set_with`].
     ///
     /// ```
-    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
-    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
-    /// # impl ConditionalStatus for WidgetStatus {
-    /// #     type Type = String; type Status = Status;
-    /// #     fn conditions(&self) -> &Conditions { &self.conditions }
-    /// #     fn conditions_mut(&mut self) -> &mut Conditions { &mut self.conditions }
-    /// # }
-    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
-    /// # impl ConditionalResource for Widget {
-    /// #     type Type = String; type Status = Status; type ResourceStatus = WidgetStatus;
-    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
-    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
-    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
-    /// # }
-    /// let mut w = Widget { metadata: ObjectMeta { generation: Some(5), ..Default::default() }, status: None };
-    /// w.set_condition("Ready", Verdict::new(Status::True, "Ok")).unwrap();
-    /// assert_eq!(w.conditions().unwrap().find("Ready").unwrap().observed_generation, Some(5));
+    /// use konditions_core::{ConditionalResource, Status, Verdict};
+    /// use konditions_core::example::{Widget, WidgetCondition::*};
+    /// let mut w = Widget::new("w", 5);
+    /// w.set_condition(&DatabaseReady, Verdict::new(Status::True, "Connected")).unwrap();
+    /// assert_eq!(w.conditions().unwrap().find(&DatabaseReady).unwrap().observed_generation, Some(5));
     /// ```
     fn set_condition<Q>(
         &mut self,
@@ -160,26 +147,13 @@ pub trait ConditionalResource {
     /// [`set_condition`](Self::set_condition) with the time from `clock`.
     ///
     /// ```
-    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, ManualClock, Status, Verdict};
-    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
-    /// # impl ConditionalStatus for WidgetStatus {
-    /// #     type Type = String; type Status = Status;
-    /// #     fn conditions(&self) -> &Conditions { &self.conditions }
-    /// #     fn conditions_mut(&mut self) -> &mut Conditions { &mut self.conditions }
-    /// # }
-    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
-    /// # impl ConditionalResource for Widget {
-    /// #     type Type = String; type Status = Status; type ResourceStatus = WidgetStatus;
-    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
-    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
-    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
-    /// # }
+    /// use konditions_core::{ConditionalResource, ManualClock, Status, Verdict};
+    /// use konditions_core::example::{Widget, WidgetCondition::*};
     /// let clock = ManualClock::new("2024-05-01T10:00:00Z".parse().unwrap());
-    /// let mut w = Widget { metadata: ObjectMeta { generation: Some(2), ..Default::default() }, status: None };
-    /// w.set_condition_with(&clock, "Ready", Verdict::new(Status::False, "Waiting")).unwrap();
-    /// let ready = w.conditions().unwrap().find("Ready").unwrap();
-    /// assert_eq!(ready.last_transition_time.0.to_string(), "2024-05-01T10:00:00Z");
+    /// let mut w = Widget::new("w", 2);
+    /// w.set_condition_with(&clock, &DatabaseReady, Verdict::new(Status::False, "Waiting")).unwrap();
+    /// let db = w.conditions().unwrap().find(&DatabaseReady).unwrap();
+    /// assert_eq!(db.last_transition_time.0.to_string(), "2024-05-01T10:00:00Z");
     /// ```
     fn set_condition_with<Q, C>(
         &mut self,
@@ -203,27 +177,13 @@ pub trait ConditionalResource {
     /// how many were added.
     ///
     /// ```
-    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
-    /// # use konditions_core::example::WidgetCondition;
-    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions<WidgetCondition> }
-    /// # impl ConditionalStatus for WidgetStatus {
-    /// #     type Type = WidgetCondition; type Status = Status;
-    /// #     fn conditions(&self) -> &Conditions<WidgetCondition> { &self.conditions }
-    /// #     fn conditions_mut(&mut self) -> &mut Conditions<WidgetCondition> { &mut self.conditions }
-    /// # }
-    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
-    /// # impl ConditionalResource for Widget {
-    /// #     type Type = WidgetCondition; type Status = Status; type ResourceStatus = WidgetStatus;
-    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
-    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
-    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
-    /// # }
-    /// let mut w = Widget { metadata: ObjectMeta { generation: Some(1), ..Default::default() }, status: None };
+    /// use konditions_core::{ConditionalResource, Status};
+    /// use konditions_core::example::{Widget, WidgetCondition::*};
+    /// let mut w = Widget::new("w", 1);
     /// assert_eq!(w.initialize_conditions(), 6);
     /// let conditions = w.conditions().unwrap();
     /// assert!(conditions.iter().all(|c| c.observed_generation == Some(1)));
-    /// assert_eq!(conditions.find(&WidgetCondition::Ready).unwrap().status, Status::Unknown);
+    /// assert_eq!(conditions.find(&Ready).unwrap().status, Status::Unknown);
     /// ```
     fn initialize_conditions(&mut self) -> usize {
         self.initialize_conditions_with(&SystemClock)
@@ -232,25 +192,12 @@ pub trait ConditionalResource {
     /// [`initialize_conditions`](Self::initialize_conditions) with the time from `clock`.
     ///
     /// ```
-    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, ManualClock, Status, Verdict};
-    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
-    /// # impl ConditionalStatus for WidgetStatus {
-    /// #     type Type = String; type Status = Status;
-    /// #     fn conditions(&self) -> &Conditions { &self.conditions }
-    /// #     fn conditions_mut(&mut self) -> &mut Conditions { &mut self.conditions }
-    /// # }
-    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
-    /// # impl ConditionalResource for Widget {
-    /// #     type Type = String; type Status = Status; type ResourceStatus = WidgetStatus;
-    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
-    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
-    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
-    /// # }
-    /// // `String` declares no types: nothing to initialise, but a status is created.
-    /// let mut w = Widget { metadata: ObjectMeta::default(), status: None };
-    /// assert_eq!(w.initialize_conditions_with(&ManualClock::default()), 0);
-    /// assert!(w.status.is_some());
+    /// use konditions_core::{ConditionalResource, ManualClock};
+    /// use konditions_core::example::Widget;
+    /// let clock = ManualClock::new("2024-05-01T10:00:00Z".parse().unwrap());
+    /// let mut w = Widget::new("w", 1);
+    /// assert_eq!(w.initialize_conditions_with(&clock), 6);
+    /// assert!(w.conditions().unwrap().iter().all(|c| c.last_transition_time.0.to_string() == "2024-05-01T10:00:00Z"));
     /// ```
     fn initialize_conditions_with<C: Clock + ?Sized>(&mut self, clock: &C) -> usize {
         let generation = self.generation();
@@ -261,23 +208,9 @@ pub trait ConditionalResource {
     /// dependents count as unknown): see [`Conditions::update_summary_with`].
     ///
     /// ```
-    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
-    /// # use konditions_core::example::WidgetCondition::{self, *};
-    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions<WidgetCondition> }
-    /// # impl ConditionalStatus for WidgetStatus {
-    /// #     type Type = WidgetCondition; type Status = Status;
-    /// #     fn conditions(&self) -> &Conditions<WidgetCondition> { &self.conditions }
-    /// #     fn conditions_mut(&mut self) -> &mut Conditions<WidgetCondition> { &mut self.conditions }
-    /// # }
-    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
-    /// # impl ConditionalResource for Widget {
-    /// #     type Type = WidgetCondition; type Status = Status; type ResourceStatus = WidgetStatus;
-    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
-    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
-    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
-    /// # }
-    /// let mut w = Widget { metadata: ObjectMeta { generation: Some(1), ..Default::default() }, status: None };
+    /// use konditions_core::{ConditionalResource, Status, Verdict};
+    /// use konditions_core::example::{Widget, WidgetCondition::*};
+    /// let mut w = Widget::new("w", 1);
     /// w.set_condition(&DatabaseReady, Verdict::new(Status::True, "Up")).unwrap();
     /// w.set_condition(&BucketCreated, Verdict::new(Status::True, "Made")).unwrap();
     /// w.set_condition(&Degraded, Verdict::new(Status::False, "Full")).unwrap();
@@ -294,24 +227,13 @@ pub trait ConditionalResource {
     /// [`update_summary`](Self::update_summary) with the time from `clock`.
     ///
     /// ```
-    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{Change, ConditionalResource, ConditionalStatus, Conditions, ManualClock, Status, Verdict};
-    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
-    /// # impl ConditionalStatus for WidgetStatus {
-    /// #     type Type = String; type Status = Status;
-    /// #     fn conditions(&self) -> &Conditions { &self.conditions }
-    /// #     fn conditions_mut(&mut self) -> &mut Conditions { &mut self.conditions }
-    /// # }
-    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
-    /// # impl ConditionalResource for Widget {
-    /// #     type Type = String; type Status = Status; type ResourceStatus = WidgetStatus;
-    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
-    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
-    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
-    /// # }
-    /// let mut w = Widget { metadata: ObjectMeta::default(), status: None };
-    /// // `String` declares no summary.
-    /// assert!(!w.update_summary_with(&ManualClock::default()).unwrap().is_changed());
+    /// use konditions_core::{ConditionalResource, ManualClock, Status};
+    /// use konditions_core::example::{Widget, WidgetCondition::*};
+    /// let clock = ManualClock::new("2024-05-01T10:00:00Z".parse().unwrap());
+    /// let mut w = Widget::new("w", 1);
+    /// assert!(w.update_summary_with(&clock).unwrap().is_changed());
+    /// let ready = w.conditions().unwrap().find(&Ready).unwrap();
+    /// assert_eq!((ready.status, ready.last_transition_time.0.to_string().as_str()), (Status::Unknown, "2024-05-01T10:00:00Z"));
     /// ```
     fn update_summary_with<C: Clock + ?Sized>(
         &mut self,
@@ -337,26 +259,13 @@ pub trait ConditionalResource {
     /// (or does not record one): a stale condition is not returned.
     ///
     /// ```
-    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
-    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
-    /// # impl ConditionalStatus for WidgetStatus {
-    /// #     type Type = String; type Status = Status;
-    /// #     fn conditions(&self) -> &Conditions { &self.conditions }
-    /// #     fn conditions_mut(&mut self) -> &mut Conditions { &mut self.conditions }
-    /// # }
-    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
-    /// # impl ConditionalResource for Widget {
-    /// #     type Type = String; type Status = Status; type ResourceStatus = WidgetStatus;
-    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
-    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
-    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
-    /// # }
-    /// let mut w = Widget { metadata: ObjectMeta { generation: Some(1), ..Default::default() }, status: None };
-    /// w.set_condition("Ready", Verdict::new(Status::True, "Ok")).unwrap();
-    /// assert!(w.fresh_condition("Ready").is_some());
+    /// use konditions_core::{ConditionalResource, Status, Verdict};
+    /// use konditions_core::example::{Widget, WidgetCondition::*};
+    /// let mut w = Widget::new("w", 1);
+    /// w.set_condition(&DatabaseReady, Verdict::new(Status::True, "Up")).unwrap();
+    /// assert!(w.fresh_condition(&DatabaseReady).is_some());
     /// w.metadata.generation = Some(2);
-    /// assert!(w.fresh_condition("Ready").is_none());
+    /// assert!(w.fresh_condition(&DatabaseReady).is_none());
     /// assert_eq!(w.stale_conditions().count(), 1);
     /// ```
     fn fresh_condition<Q>(&self, type_: &Q) -> Option<&Condition<Self::Type, Self::Status>>
@@ -373,22 +282,9 @@ pub trait ConditionalResource {
     /// The conditions computed for an older generation than the object's.
     ///
     /// ```
-    /// # use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
-    /// # #[derive(Default)] struct WidgetStatus { conditions: Conditions }
-    /// # impl ConditionalStatus for WidgetStatus {
-    /// #     type Type = String; type Status = Status;
-    /// #     fn conditions(&self) -> &Conditions { &self.conditions }
-    /// #     fn conditions_mut(&mut self) -> &mut Conditions { &mut self.conditions }
-    /// # }
-    /// # struct Widget { metadata: ObjectMeta, status: Option<WidgetStatus> }
-    /// # impl ConditionalResource for Widget {
-    /// #     type Type = String; type Status = Status; type ResourceStatus = WidgetStatus;
-    /// #     fn resource_status(&self) -> Option<&WidgetStatus> { self.status.as_ref() }
-    /// #     fn resource_status_mut(&mut self) -> &mut Option<WidgetStatus> { &mut self.status }
-    /// #     fn generation(&self) -> Option<i64> { self.metadata.generation }
-    /// # }
-    /// let w = Widget { metadata: ObjectMeta::default(), status: None };
+    /// use konditions_core::ConditionalResource;
+    /// use konditions_core::example::Widget;
+    /// let w = Widget::new("w", 1);
     /// assert_eq!(w.stale_conditions().count(), 0);
     /// ```
     fn stale_conditions(&self) -> impl Iterator<Item = &Condition<Self::Type, Self::Status>> {

@@ -50,10 +50,10 @@ pub const NOT_STALLED_MESSAGE: &str = "Nothing needs attention";
 /// use konditions_core::{Change, Conditions, Status};
 /// use konditions_core::example::WidgetCondition;
 /// let mut list = Conditions::<WidgetCondition>::default();
-/// let change = list.update_summary().unwrap();
+/// let change = list.update_summary(None).unwrap();
 /// assert_eq!(change.summary, Change::Added);
 /// assert!(change.is_changed());
-/// assert!(!list.update_summary().unwrap().is_changed());
+/// assert!(!list.update_summary(None).unwrap().is_changed());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SummaryChange<S> {
@@ -107,8 +107,8 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// use konditions_core::{Conditions, Status, Verdict};
     /// use konditions_core::example::WidgetCondition::{self, *};
     /// let mut list = Conditions::<WidgetCondition>::default();
-    /// list.set(&DatabaseReady, Verdict::new(Status::True, "Connected")).unwrap();
-    /// list.set(&BucketCreated, Verdict::new(Status::False, "QuotaExceeded").message("bucket quota is 10")).unwrap();
+    /// list.set(None, &DatabaseReady, Verdict::new(Status::True, "Connected")).unwrap();
+    /// list.set(None, &BucketCreated, Verdict::new(Status::False, "QuotaExceeded").message("bucket quota is 10")).unwrap();
     /// let summary = list.compute_summary(None).unwrap();
     /// assert_eq!((summary.status, &*summary.reason, &*summary.message), (Status::False, "QuotaExceeded", "bucket quota is 10"));
     /// ```
@@ -188,19 +188,25 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     }
 
     /// Sets the summary condition from [`compute_summary`](Self::compute_summary)
-    /// with the system clock and no generation (and `Reconciling`,
-    /// `Stalled` when declared). Unchanged when `T` declares none of them.
+    /// for `generation` (and `Reconciling`, `Stalled` when declared), with
+    /// the system clock: the list-level primitive under
+    /// [`ConditionalResource::update_summary`](crate::ConditionalResource::update_summary).
+    /// Unchanged when `T` declares none of them. See
+    /// [`update_summary_with`](Self::update_summary_with) for the rules.
     ///
     /// ```
     /// use konditions_core::{Change, Conditions, Status};
     /// use konditions_core::example::WidgetCondition::{self, *};
     /// let mut list = Conditions::<WidgetCondition>::default();
-    /// assert_eq!(list.update_summary().unwrap().summary, Change::Added);
+    /// assert_eq!(list.update_summary(Some(1)).unwrap().summary, Change::Added);
     /// assert_eq!(list.find(&Ready).unwrap().status, Status::Unknown);
-    /// assert!(!list.update_summary().unwrap().is_changed());
+    /// assert!(!list.update_summary(Some(1)).unwrap().is_changed());
     /// ```
-    pub fn update_summary(&mut self) -> Result<SummaryChange<S>, ConditionError> {
-        self.update_summary_with(&SystemClock, None)
+    pub fn update_summary(
+        &mut self,
+        generation: Option<i64>,
+    ) -> Result<SummaryChange<S>, ConditionError> {
+        self.update_summary_with(&SystemClock, generation)
     }
 
     /// Sets the summary condition from [`compute_summary`](Self::compute_summary),
@@ -371,6 +377,7 @@ mod tests {
     fn negative_polarity_true_is_bad() {
         let mut list = all_good(None);
         list.set(
+            None,
             &Degraded,
             Verdict::new(Status::True, "HalfCapacity").message("2 of 4"),
         )
@@ -386,12 +393,16 @@ mod tests {
     fn first_bad_in_declaration_order_wins_even_over_earlier_unknowns() {
         let mut list = List::default();
         // List order differs from declaration order on purpose.
-        list.set(&Degraded, Verdict::new(Status::True, "Slow"))
+        list.set(None, &Degraded, Verdict::new(Status::True, "Slow"))
             .unwrap();
-        list.set(&BucketCreated, Verdict::new(Status::False, "NoQuota"))
+        list.set(None, &BucketCreated, Verdict::new(Status::False, "NoQuota"))
             .unwrap();
-        list.set(&DatabaseReady, Verdict::new(Status::Unknown, "Probing"))
-            .unwrap();
+        list.set(
+            None,
+            &DatabaseReady,
+            Verdict::new(Status::Unknown, "Probing"),
+        )
+        .unwrap();
         let s = list.compute_summary(None).unwrap();
         assert_eq!((s.status, &*s.reason), (Status::False, "NoQuota"));
     }
@@ -400,6 +411,7 @@ mod tests {
     fn unknown_missing_and_stale_make_unknown() {
         let mut list = all_good(None);
         list.set(
+            None,
             &BucketCreated,
             Verdict::new(Status::Unknown, "Creating").message("in progress"),
         )
@@ -456,7 +468,7 @@ mod tests {
     fn no_summary_declared_is_a_no_op() {
         let mut list = Conditions::<String>::default();
         assert!(list.compute_summary(None).is_none());
-        assert!(!list.update_summary().unwrap().is_changed());
+        assert!(!list.update_summary(None).unwrap().is_changed());
         assert!(list.is_empty());
     }
 

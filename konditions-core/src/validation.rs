@@ -2,23 +2,25 @@
 //! and lengths the API server enforces, so a bad reason is a typed error at
 //! the call site instead of a 422 at the end of a reconcile.
 //!
-//! Hand-written matchers rather than a regex engine: the patterns are tiny,
-//! and [`Conditions::set`](crate::Conditions::set) must stay allocation-free.
+//! The rules are konditions-rules', the crate the derive checks declarations
+//! with at compile time: one matcher per pattern, next to the pattern the
+//! CRD schema gives the API server. They never allocate:
+//! [`Conditions::set`](crate::Conditions::set) stays allocation-free.
 
 use crate::ConditionError;
 
 /// Longest `type` accepted by `metav1.Condition` (253-byte prefix, `/`, 62-byte name).
-pub const MAX_TYPE_LEN: usize = 316;
+pub const MAX_TYPE_LEN: usize = konditions_rules::MAX_TYPE_LEN;
 /// Longest `reason` accepted by `metav1.Condition`.
-pub const MAX_REASON_LEN: usize = 1024;
+pub const MAX_REASON_LEN: usize = konditions_rules::MAX_REASON_LEN;
 /// Longest `message` accepted by `metav1.Condition`, in characters.
-pub const MAX_MESSAGE_LEN: usize = 32768;
+pub const MAX_MESSAGE_LEN: usize = konditions_rules::MAX_MESSAGE_LEN;
 
 /// `metav1.Condition`'s `type` pattern:
 /// `^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$`.
-pub const TYPE_PATTERN: &str = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$";
+pub const TYPE_PATTERN: &str = konditions_rules::TYPE_PATTERN;
 /// `metav1.Condition`'s `reason` pattern.
-pub const REASON_PATTERN: &str = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$";
+pub const REASON_PATTERN: &str = konditions_rules::REASON_PATTERN;
 
 /// Checks a condition type against [`TYPE_PATTERN`] and [`MAX_TYPE_LEN`].
 ///
@@ -30,28 +32,10 @@ pub const REASON_PATTERN: &str = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$";
 /// assert!(validate_type("Example.com/Ready").is_err()); // the prefix is lower case
 /// ```
 pub fn validate_type(type_: &str) -> Result<(), ConditionError> {
-    let problem = if type_.len() > MAX_TYPE_LEN {
-        Some("longer than 316 characters")
-    } else {
-        let (prefix, name) = match type_.split_once('/') {
-            Some((prefix, name)) => (Some(prefix), name),
-            None => (None, type_),
-        };
-        if prefix.is_some_and(|p| !p.split('.').all(is_dns_label)) {
-            Some("the prefix before `/` must be a lower-case DNS subdomain")
-        } else if !is_qualified_name(name) {
-            Some("the name must be alphanumeric (`-`, `_`, `.` allowed inside), e.g. `Ready`")
-        } else {
-            None
-        }
-    };
-    match problem {
-        None => Ok(()),
-        Some(problem) => Err(ConditionError::InvalidType {
-            type_: type_.to_owned(),
-            problem,
-        }),
-    }
+    konditions_rules::check_type(type_).map_err(|problem| ConditionError::InvalidType {
+        type_: type_.to_owned(),
+        problem: problem.summary(),
+    })
 }
 
 /// Checks a reason against [`REASON_PATTERN`], non-empty and at most [`MAX_REASON_LEN`].
@@ -64,29 +48,10 @@ pub fn validate_type(type_: &str) -> Result<(), ConditionError> {
 /// assert!(validate_reason("Trailing:").is_err());
 /// ```
 pub fn validate_reason(reason: &str) -> Result<(), ConditionError> {
-    let bytes = reason.as_bytes();
-    let problem = match bytes {
-        [] => Some("a reason is required"),
-        _ if bytes.len() > MAX_REASON_LEN => Some("longer than 1024 characters"),
-        [first, ..] if !first.is_ascii_alphabetic() => Some("must start with a letter"),
-        [.., last] if !(last.is_ascii_alphanumeric() || *last == b'_') => {
-            Some("must end with a letter, a digit or `_`")
-        }
-        _ if !bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b',' | b':')) =>
-        {
-            Some("only letters, digits, `_`, `,` and `:` are allowed (CamelCase, e.g. `PodsReady`)")
-        }
-        _ => None,
-    };
-    match problem {
-        None => Ok(()),
-        Some(problem) => Err(ConditionError::InvalidReason {
-            reason: reason.to_owned(),
-            problem,
-        }),
-    }
+    konditions_rules::check_reason(reason).map_err(|problem| ConditionError::InvalidReason {
+        reason: reason.to_owned(),
+        problem: problem.summary(),
+    })
 }
 
 /// Checks that a message is at most [`MAX_MESSAGE_LEN`] characters.
@@ -97,16 +62,8 @@ pub fn validate_reason(reason: &str) -> Result<(), ConditionError> {
 /// assert!(validate_message(&"x".repeat(32769)).is_err());
 /// ```
 pub fn validate_message(message: &str) -> Result<(), ConditionError> {
-    // Byte length bounds the character count: skip counting in the common case.
-    if message.len() <= MAX_MESSAGE_LEN {
-        return Ok(());
-    }
-    let len = message.chars().count();
-    if len <= MAX_MESSAGE_LEN {
-        Ok(())
-    } else {
-        Err(ConditionError::MessageTooLong { len })
-    }
+    konditions_rules::check_message(message)
+        .map_err(|too_long| ConditionError::MessageTooLong { len: too_long.len })
 }
 
 /// All three checks, in wire order.
@@ -116,82 +73,51 @@ pub(crate) fn validate(type_: &str, reason: &str, message: &str) -> Result<(), C
     validate_message(message)
 }
 
-fn is_dns_label(label: &str) -> bool {
-    let b = label.as_bytes();
-    let edge = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    match b {
-        [] => false,
-        [only] => edge(only),
-        [first, inner @ .., last] => {
-            edge(first) && edge(last) && inner.iter().all(|c| edge(c) || *c == b'-')
-        }
-    }
-}
-
-fn is_qualified_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    match b {
-        [] => false,
-        [only] => only.is_ascii_alphanumeric(),
-        [first, inner @ .., last] => {
-            first.is_ascii_alphanumeric()
-                && last.is_ascii_alphanumeric()
-                && inner
-                    .iter()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // Which types and reasons are valid is konditions-rules' table
+    // (konditions-rules/cases/metav1.rs), run here against the API server in
+    // tests/apiserver_conditions.rs. These tests pin what the errors carry.
+
     #[test]
-    fn types() {
-        for ok in [
-            "Ready",
-            "A",
-            "a1",
-            "my-thing_v2.ok",
-            "example.com/Ready",
-            "a/B",
-            "x-1.y/Z",
-        ] {
-            assert!(validate_type(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            "-Ready",
-            "Ready-",
-            "Re ady",
-            "/Ready",
-            "Ex.com/Ready",
-            "a./B",
-            "a//B",
-            "a/B/C",
-            "é",
-        ] {
-            assert!(validate_type(bad).is_err(), "{bad:?}");
-        }
+    fn an_invalid_type_is_returned_with_its_problem() {
+        assert_eq!(
+            validate_type("Ex.com/Ready"),
+            Err(ConditionError::InvalidType {
+                type_: "Ex.com/Ready".to_owned(),
+                problem: "the prefix before `/` must be a lower-case DNS subdomain",
+            })
+        );
         let long = format!("{}/{}", "a".repeat(253), "B".repeat(63));
-        assert_eq!(long.len(), 317);
-        assert!(validate_type(&long).is_err());
+        assert_eq!(long.len(), MAX_TYPE_LEN + 1);
+        assert!(matches!(
+            validate_type(&long),
+            Err(ConditionError::InvalidType {
+                problem: "longer than 316 characters",
+                ..
+            })
+        ));
     }
 
     #[test]
-    fn reasons() {
-        for ok in ["A", "Ok", "Some_Reason", "A,B:C", "x9", "Trailing_"] {
-            assert!(validate_reason(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "", "9Lives", "_x", "a b", "End,", "End:", "Ünicode", "dash-ed",
-        ] {
-            assert!(validate_reason(bad).is_err(), "{bad:?}");
-        }
-        assert!(validate_reason(&"A".repeat(1024)).is_ok());
-        let err = validate_reason(&"A".repeat(1025)).unwrap_err();
-        assert!(matches!(err, ConditionError::InvalidReason { .. }));
+    fn an_invalid_reason_is_returned_with_its_problem() {
+        assert_eq!(
+            validate_reason("End:"),
+            Err(ConditionError::InvalidReason {
+                reason: "End:".to_owned(),
+                problem: "must end with a letter, a digit or `_`",
+            })
+        );
+        assert!(validate_reason(&"A".repeat(MAX_REASON_LEN)).is_ok());
+        assert!(matches!(
+            validate_reason(&"A".repeat(MAX_REASON_LEN + 1)),
+            Err(ConditionError::InvalidReason {
+                problem: "longer than 1024 characters",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -203,5 +129,18 @@ mod tests {
                 len: MAX_MESSAGE_LEN + 1
             })
         );
+    }
+
+    #[test]
+    fn validate_checks_type_then_reason_then_message() {
+        assert!(matches!(
+            validate("bad type", "bad reason", ""),
+            Err(ConditionError::InvalidType { .. })
+        ));
+        assert!(matches!(
+            validate("Ready", "bad reason", ""),
+            Err(ConditionError::InvalidReason { .. })
+        ));
+        assert!(validate("Ready", "Fine", "").is_ok());
     }
 }

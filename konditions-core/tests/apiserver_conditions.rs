@@ -17,6 +17,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+/// konditions-rules' table of `metav1.Condition` types and reasons, which
+/// konditions-rules and konditions-derive test their checks against too.
+#[path = "../../konditions-rules/cases/metav1.rs"]
+mod metav1_cases;
+
 /// The spec of a test resource whose status holds typed conditions.
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, JsonSchema)]
 #[kube(
@@ -163,7 +168,10 @@ async fn valid_conditions_are_stored_and_read_back() {
     let stored = apply_status(&api, &gadget, "gadget-controller")
         .await
         .unwrap();
-    assert_eq!(stored.status, gadget.status);
+    // Everything but BucketCreated, which the lock writes (declared so).
+    let mut applied = gadget.status.clone().unwrap();
+    applied.conditions.remove(&BucketCreated).unwrap();
+    assert_eq!(stored.status, Some(applied));
     let generation = stored.metadata.generation;
     assert!(
         stored
@@ -239,6 +247,61 @@ async fn bad_status_type_reason_and_duplicates_are_rejected() {
         .unwrap();
 }
 
+/// Whether the API server stores `conditions`, or refuses them with a 422
+/// naming `field` (anything else fails the test).
+async fn api_server_accepts(api: &Api<Gadget>, name: &str, conditions: Value, field: &str) -> bool {
+    match patch_raw(api, name, conditions).await {
+        Ok(_) => true,
+        Err(kube::Error::Api(status)) if status.code == 422 && status.message.contains(field) => {
+            false
+        }
+        Err(other) => panic!("expected the conditions stored or a 422 naming `{field}`: {other:?}"),
+    }
+}
+
+/// The same table of types and reasons through the run-time checks
+/// (`validate_type`, `validate_reason`, which the derive's compile-time
+/// checks share through konditions-rules) and through the API server
+/// evaluating the CRD's `pattern` and `maxLength`: every verdict agrees
+/// with the table.
+#[tokio::test]
+async fn run_time_checks_and_the_api_server_agree_on_the_metav1_table() {
+    let (api, gadget) = gadget("metav1-table").await;
+    let name = gadget.name_any();
+    for (type_, accepted) in metav1_cases::types() {
+        let checked = konditions_core::validation::validate_type(&type_);
+        assert_eq!(
+            checked.is_ok(),
+            accepted,
+            "validate_type({type_:?}): {checked:?}"
+        );
+        let stored = api_server_accepts(
+            &api,
+            &name,
+            json!([condition(&type_, "True", "Ok")]),
+            "status.conditions[0].type",
+        )
+        .await;
+        assert_eq!(stored, accepted, "the API server on type {type_:?}");
+    }
+    for (reason, accepted) in metav1_cases::reasons() {
+        let checked = konditions_core::validation::validate_reason(&reason);
+        assert_eq!(
+            checked.is_ok(),
+            accepted,
+            "validate_reason({reason:?}): {checked:?}"
+        );
+        let stored = api_server_accepts(
+            &api,
+            &name,
+            json!([condition("Ready", "True", &reason)]),
+            "status.conditions[0].reason",
+        )
+        .await;
+        assert_eq!(stored, accepted, "the API server on reason {reason:?}");
+    }
+}
+
 #[tokio::test]
 async fn two_field_managers_keep_each_others_conditions() {
     let (api, gadget) = gadget("shared").await;
@@ -277,14 +340,14 @@ async fn two_field_managers_keep_each_others_conditions() {
     .unwrap();
     a.set_condition_with(
         &clock,
-        &BucketCreated,
-        Verdict::new(Status::True, "Created"),
+        &Degraded,
+        Verdict::new(Status::True, "HalfCapacity"),
     )
     .unwrap();
     let stored = apply_status(&api, &a, "controller-a").await.unwrap();
     let conditions = stored.conditions().unwrap();
     assert!(conditions.is_false(&DatabaseReady));
-    assert!(conditions.is_true(&BucketCreated));
+    assert!(conditions.is_true(&Degraded));
     assert_eq!(conditions.foreign().count(), 1);
 
     // B transitions its condition: A's stay as A last wrote them.
@@ -300,7 +363,7 @@ async fn two_field_managers_keep_each_others_conditions() {
         .unwrap();
     let conditions = stored.conditions().unwrap();
     assert_eq!(conditions.find(&DatabaseReady).unwrap().reason, "Lost");
-    assert!(conditions.is_true(&BucketCreated));
+    assert!(conditions.is_true(&Degraded));
     let untyped: Conditions =
         serde_json::from_value(serde_json::to_value(conditions).unwrap()).unwrap();
     assert!(untyped.is_true("backup.example.com/Done"));

@@ -5,8 +5,8 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use konditions_core::{
-    Change, ConditionType, ConditionalResource, ConditionalStatus, Conditions, ManualClock,
-    Polarity, Status, Verdict, WrittenBy,
+    Change, ConditionType, ConditionalResource, ConditionalStatus, Conditions, LockedType,
+    ManualClock, Polarity, Status, Verdict, WrittenBy,
 };
 use kube::{CustomResource, CustomResourceExt};
 use schemars::JsonSchema;
@@ -233,7 +233,7 @@ fn status_accessors_reach_the_conditions_field() {
     let mut status = PostgresWriterStatus::default();
     status
         .conditions_mut()
-        .set(&RowWritten, Verdict::new(Status::False, "Pending"))
+        .set(None, &RowWritten, Verdict::new(Status::False, "Pending"))
         .unwrap();
     assert!(status.conditions().is_false(&RowWritten));
     assert!(std::ptr::eq(status.conditions(), &status.conditions));
@@ -335,6 +335,20 @@ fn lock_types_are_written_by_the_lock() {
         assert_eq!(t.written_by(), WrittenBy::Apply, "{t}");
     }
     assert_eq!(WidgetCondition::Assembled.written_by(), WrittenBy::Apply);
+}
+
+#[test]
+fn the_lock_enum_holds_the_lock_types_only() {
+    assert_eq!(PostgresWriterLock::ALL, &[PostgresWriterLock::RowWritten]);
+    let locked = PostgresWriterLock::RowWritten;
+    assert_eq!(locked.condition_type(), RowWritten);
+    assert_eq!(LockedType::condition_type(&locked), RowWritten);
+    assert_eq!(PostgresWriterCondition::from(locked), RowWritten);
+    assert_eq!(locked.to_string(), "RowWritten");
+    // Every type it names is one the apply leaves out.
+    for locked in PostgresWriterLock::ALL {
+        assert_eq!(locked.condition_type().written_by(), WrittenBy::Lock);
+    }
 }
 
 /// A resource that opts out of kstatus' conditions, with a status that

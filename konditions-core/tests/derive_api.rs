@@ -70,7 +70,7 @@ async fn conditions_set_through_the_derive_are_stored_and_read_back() {
     assert!(generation.is_some(), "the server sets metadata.generation");
     assert_eq!(writer.generation(), generation);
 
-    writer.conditions_mut().initialize();
+    writer.conditions_mut().initialize(None);
     writer
         .set_condition(
             &PostgresWriterCondition::TableReady,

@@ -16,14 +16,17 @@ use std::time::Duration;
 use futures::FutureExt;
 use konditions_core::lock::{
     Backoff, Busy, FencingToken, INVALID_RELEASE_REASON, LOCKED_REASON, LeaseLost, LockInfo,
-    Reason, TASK_FAILED_REASON, TASK_PANICKED_REASON, TaskError,
+    Reason, TASK_FAILED_REASON, TASK_PANICKED_REASON, TaskError, Untyped,
 };
 use konditions_core::{
-    Clock, ConditionalResource, KonditionnerStatus, Lock, ManualClock, Outcome, Status, Verdict,
+    ApplyError, Clock, ConditionalResource, KonditionnerStatus, Lock, LockError, ManualClock,
+    Outcome, Status, Verdict, apply_conditions, apply_status,
 };
 use kube::Api;
 use kube::api::{Patch, PatchParams};
-use lock_support::{Relic, Vault, counting_client, create_relic, create_vault, install};
+use lock_support::{
+    Relic, Urn, UrnSpec, Vault, counting_client, create_relic, create_vault, install,
+};
 use serde_json::json;
 use tokio::sync::{Barrier, oneshot};
 
@@ -82,7 +85,7 @@ async fn eight_racing_workers_run_each_transition_exactly_once() {
                     let message = target.clone();
                     // Each round is a new intended transition of the same
                     // generation: `rerun` lifts the done-for-this-generation rule.
-                    let outcome = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+                    let outcome = Lock::new(api.clone(), &copy, Untyped::new(PROVISIONED))
                         .holder(format!("worker-{worker}"))
                         .lease(Duration::from_secs(120))
                         .rerun()
@@ -160,7 +163,7 @@ async fn workers_locking_different_conditions_never_conflict() {
                 let copy = api.get("multi").await.unwrap();
                 barrier.wait().await;
                 let (_, patches_before, _) = requests.snapshot();
-                let outcome = Lock::new(api.clone(), &copy, type_.clone())
+                let outcome = Lock::new(api.clone(), &copy, Untyped::new(type_.clone()))
                     .holder(format!("worker-{worker}"))
                     .rerun()
                     .run(|_ctx| async move { done("Stepped", format!("round {round}")) })
@@ -198,38 +201,57 @@ async fn workers_locking_different_conditions_never_conflict() {
     }
 }
 
+/// Worker `holder` acquires `name`'s condition on a runtime of its own,
+/// which is then dropped while the task runs: a crash, after which nothing
+/// of that process runs (no release, no renewal, no hand-over). Returns the
+/// acquisition's token.
+fn crash_while_holding(
+    ns: &konditions_testing::TestNamespace,
+    name: &str,
+    holder: &str,
+    lease: Duration,
+) -> FencingToken {
+    let (ns, name, holder) = (ns.name().to_owned(), name.to_owned(), holder.to_owned());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let (started, started_rx) = std::sync::mpsc::channel();
+        runtime.spawn(async move {
+            let api: Api<Vault> = Api::namespaced(konditions_testing::client().await, &ns);
+            let copy = api.get(&name).await.unwrap();
+            Lock::new(api, &copy, Untyped::new(PROVISIONED))
+                .holder(holder)
+                .lease(lease)
+                // A dead process renews nothing.
+                .renew_every(Duration::MAX)
+                .run(|ctx| async move {
+                    started.send(ctx.token()).unwrap();
+                    futures::future::pending::<Result<Released, Infallible>>().await
+                })
+                .await
+        });
+        let token = started_rx.recv().unwrap();
+        runtime.shutdown_background();
+        token
+    })
+    .join()
+    .unwrap()
+}
+
 #[tokio::test]
 async fn an_abandoned_lock_is_busy_until_its_lease_expires_then_taken_over() {
     let ns = setup().await;
     create_vault(&ns.api(), "crash").await;
     let lease = Duration::from_secs(4);
 
-    // Worker A acquires, then its task is aborted mid-way: no release.
-    let a = own_vaults(&ns).await;
-    let copy = a.get("crash").await.unwrap();
-    let (started, started_rx) = oneshot::channel();
-    let crashed = tokio::spawn(async move {
-        Lock::new(a, &copy, PROVISIONED.to_owned())
-            .holder("worker-a")
-            .lease(lease)
-            // A dead process renews nothing.
-            .renew_every(Duration::MAX)
-            .run(|ctx| async move {
-                started.send(ctx.token()).unwrap();
-                futures::future::pending::<Result<Released, Infallible>>().await
-            })
-            .await
-    });
-    let first_token = started_rx.await.unwrap();
-    crashed.abort();
-    assert!(crashed.await.unwrap_err().is_cancelled());
+    // Worker A acquires, then its process dies mid-task: no release.
+    let first_token = crash_while_holding(&ns, "crash", "worker-a", lease);
 
     let b = own_vaults(&ns).await;
     let runs = Arc::new(AtomicUsize::new(0));
     let seen_takeover = Arc::new(Mutex::new(None::<LockInfo>));
     let attempt = |copy: Vault| {
         let (runs, seen_takeover) = (runs.clone(), seen_takeover.clone());
-        Lock::new(b.clone(), &copy, PROVISIONED.to_owned())
+        Lock::new(b.clone(), &copy, Untyped::new(PROVISIONED))
             .holder("worker-b")
             .lease(lease)
             .run(move |ctx| async move {
@@ -295,7 +317,7 @@ async fn an_expired_holder_cannot_release_over_the_new_holder() {
     let (started, started_rx) = oneshot::channel();
     let (finish, finish_rx) = oneshot::channel::<()>();
     let slow = tokio::spawn(async move {
-        Lock::new(a, &copy, PROVISIONED.to_owned())
+        Lock::new(a, &copy, Untyped::new(PROVISIONED))
             .holder("worker-a")
             .lease(Duration::from_secs(60))
             .run(|_ctx| async move {
@@ -310,14 +332,14 @@ async fn an_expired_holder_cannot_release_over_the_new_holder() {
     // B with the real clock: busy. B with a clock past A's lease: takes over.
     let b = own_vaults(&ns).await;
     let locked = b.get("fenced").await.unwrap();
-    let busy = Lock::new(b.clone(), &locked, PROVISIONED.to_owned())
+    let busy = Lock::new(b.clone(), &locked, Untyped::new(PROVISIONED))
         .holder("worker-b")
         .run(|_ctx| async move { done("ByB", "must not run") })
         .await
         .unwrap();
     assert!(matches!(busy, Outcome::Busy(_)), "{busy:?}");
     let later = ManualClock::new(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(120));
-    let took = Lock::new(b.clone(), &locked, PROVISIONED.to_owned())
+    let took = Lock::new(b.clone(), &locked, Untyped::new(PROVISIONED))
         .holder("worker-b")
         .clock(later)
         .run(|ctx| async move {
@@ -389,7 +411,7 @@ async fn a_failed_task_releases_false_with_its_reason_and_text() {
     ] {
         // The text, and the failure record the backoff is judged by.
         let text = format!("{error} (attempt {attempt}, retry in 0s)");
-        let outcome = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+        let outcome = Lock::new(api.clone(), &copy, Untyped::new(PROVISIONED))
             .backoff(Backoff::NONE)
             .run(|_ctx| async move { Err::<Released, _>(error) })
             .await
@@ -417,7 +439,7 @@ async fn a_failed_task_releases_false_with_its_reason_and_text() {
     }
 
     // A release the server would reject is an error too, never a stuck lock.
-    let outcome = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+    let outcome = Lock::new(api.clone(), &copy, Untyped::new(PROVISIONED))
         .backoff(Backoff::NONE)
         .run(|_ctx| async move { done(LOCKED_REASON, "sneaky") })
         .await
@@ -448,8 +470,8 @@ async fn a_panicking_task_releases_false_then_the_panic_resumes() {
     let api = ns.api::<Vault>();
     create_vault(&api, "panicky").await;
     let copy = api.get("panicky").await.unwrap();
-    let run =
-        Lock::new(api.clone(), &copy, PROVISIONED.to_owned()).run(|_ctx| async move { explode() });
+    let run = Lock::new(api.clone(), &copy, Untyped::new(PROVISIONED))
+        .run(|_ctx| async move { explode() });
     let payload = AssertUnwindSafe(run).catch_unwind().await.unwrap_err();
     assert_eq!(
         payload.downcast_ref::<&str>(),
@@ -473,7 +495,7 @@ async fn a_task_that_runs_costs_two_writes_and_no_read() {
     let api: Api<Vault> = Api::namespaced(client, ns.name());
 
     // On a fresh object (no status at all)...
-    let outcome = Lock::new(api.clone(), &fresh, PROVISIONED.to_owned())
+    let outcome = Lock::new(api.clone(), &fresh, Untyped::new(PROVISIONED))
         .run(|_ctx| async move { done("Provisioned", "first") })
         .await
         .unwrap();
@@ -482,7 +504,7 @@ async fn a_task_that_runs_costs_two_writes_and_no_read() {
         panic!("{outcome:?}")
     };
     // ...and on one whose condition exists.
-    let outcome = Lock::new(api.clone(), &object, PROVISIONED.to_owned())
+    let outcome = Lock::new(api.clone(), &object, Untyped::new(PROVISIONED))
         .rerun()
         .run(|ctx| async move {
             assert_eq!(ctx.previous().unwrap().message, "first");
@@ -501,7 +523,7 @@ async fn changes_to_other_conditions_and_fields_do_not_fail_the_acquire() {
     create_vault(&api, "busy-object").await;
     for type_ in ["Other", PROVISIONED] {
         let copy = api.get("busy-object").await.unwrap();
-        let outcome = Lock::new(api.clone(), &copy, type_.to_owned())
+        let outcome = Lock::new(api.clone(), &copy, Untyped::new(type_))
             .run(|_ctx| async move { done("Set", "initial") })
             .await
             .unwrap();
@@ -521,7 +543,7 @@ async fn changes_to_other_conditions_and_fields_do_not_fail_the_acquire() {
     )
     .await
     .unwrap();
-    let outcome = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+    let outcome = Lock::new(api.clone(), &copy, Untyped::new(PROVISIONED))
         .rerun()
         .run(|_ctx| async move { done("Set", "mine") })
         .await
@@ -539,7 +561,7 @@ async fn changes_to_other_conditions_and_fields_do_not_fail_the_acquire() {
     );
 
     // The same copy is stale for our condition now: refused, task not run.
-    let outcome = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+    let outcome = Lock::new(api.clone(), &copy, Untyped::new(PROVISIONED))
         .rerun()
         .run(|_ctx| async move { must_not_run() })
         .await;
@@ -552,7 +574,7 @@ async fn a_second_insert_of_the_type_is_refused_by_the_map_list() {
     let api = ns.api::<Vault>();
     create_vault(&api, "inserts").await;
     let copy = api.get("inserts").await.unwrap();
-    let first = Lock::new(api.clone(), &copy, "Other".to_owned())
+    let first = Lock::new(api.clone(), &copy, Untyped::new("Other"))
         .run(|_ctx| async move { done("Set", "") })
         .await
         .unwrap();
@@ -560,12 +582,12 @@ async fn a_second_insert_of_the_type_is_refused_by_the_map_list() {
         panic!("{first:?}")
     };
     // Two workers whose copies lack the condition: both append it.
-    let winner = Lock::new(own_vaults(&ns).await, &object, PROVISIONED.to_owned())
+    let winner = Lock::new(own_vaults(&ns).await, &object, Untyped::new(PROVISIONED))
         .run(|_ctx| async move { done("Set", "winner") })
         .await
         .unwrap();
     assert!(matches!(winner, Outcome::Ran { .. }));
-    let loser = Lock::new(own_vaults(&ns).await, &object, PROVISIONED.to_owned())
+    let loser = Lock::new(own_vaults(&ns).await, &object, Untyped::new(PROVISIONED))
         .run(|_ctx| async move { done("Set", "loser") })
         .await
         .unwrap();
@@ -581,7 +603,7 @@ async fn messages_go_escapes_compare_equal_so_the_next_lock_is_not_stale() {
     let api = ns.api::<Vault>();
     let fresh = create_vault(&api, "escapes").await;
     let text = "size <10> & \u{2028}odd\u{2029} \"quoted\" é";
-    let outcome = Lock::new(api.clone(), &fresh, PROVISIONED.to_owned())
+    let outcome = Lock::new(api.clone(), &fresh, Untyped::new(PROVISIONED))
         .holder("pod <a>&b")
         .run(|_ctx| async move { done("Provisioned", text) })
         .await
@@ -590,7 +612,7 @@ async fn messages_go_escapes_compare_equal_so_the_next_lock_is_not_stale() {
         panic!("{outcome:?}")
     };
     assert_eq!(find(&object, PROVISIONED).unwrap().message, text);
-    let again = Lock::new(api.clone(), &object, PROVISIONED.to_owned())
+    let again = Lock::new(api.clone(), &object, Untyped::new(PROVISIONED))
         .holder("pod <a>&b")
         .rerun()
         .run(|_ctx| async move { done("Provisioned", "again") })
@@ -611,7 +633,7 @@ async fn cluster_scoped_resources_with_konditionner_statuses() {
     let name = relic.metadata.name.clone().unwrap();
     let observer = api.clone();
     let observed = name.clone();
-    let outcome = Lock::new(api.clone(), &relic, "Excavated".to_owned())
+    let outcome = Lock::new(api.clone(), &relic, Untyped::new("Excavated"))
         .holder("digger")
         .run(|ctx| async move {
             assert!(ctx.previous().is_none());
@@ -638,7 +660,7 @@ async fn cluster_scoped_resources_with_konditionner_statuses() {
         Some(&condition)
     );
     // The copy from before is stale now.
-    let stale = Lock::new(api.clone(), &relic, "Excavated".to_owned())
+    let stale = Lock::new(api.clone(), &relic, Untyped::new("Excavated"))
         .run(|_ctx| async move { Ok::<_, Infallible>(Verdict::succeeded("Again")) })
         .await
         .unwrap();
@@ -682,7 +704,7 @@ async fn a_lock_kept_raw_still_blocks_until_it_expires() {
         "the entry is kept raw, untyped"
     );
     let counter = ran.clone();
-    let busy = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+    let busy = Lock::new(api.clone(), &copy, Untyped::new(PROVISIONED))
         .run(|_ctx| async move {
             counter.fetch_add(1, Ordering::SeqCst);
             done("Set", "")
@@ -701,7 +723,7 @@ async fn a_lock_kept_raw_still_blocks_until_it_expires() {
     )
     .await;
     let counter = ran.clone();
-    let taken = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+    let taken = Lock::new(api.clone(), &copy, Untyped::new(PROVISIONED))
         .run(|ctx| async move {
             assert_eq!(
                 ctx.takeover().and_then(|t| t.holder.as_deref()),
@@ -759,7 +781,7 @@ async fn a_failing_task_runs_on_the_backoff_schedule_whatever_wakes_it() {
     let runs = Arc::new(AtomicUsize::new(0));
     let attempt = |copy: &Vault| {
         let runs = runs.clone();
-        Lock::new(api.clone(), copy, PROVISIONED.to_owned())
+        Lock::new(api.clone(), copy, Untyped::new(PROVISIONED))
             .holder("worker-a")
             .clock(Shared(clock.clone()))
             .run(move |_ctx| async move {
@@ -860,7 +882,7 @@ async fn a_done_task_does_not_run_again_and_a_deletion_is_a_transition_of_its_ow
     let runs = Arc::new(AtomicUsize::new(0));
     let run = |copy: &Vault, holder: &str| {
         let runs = runs.clone();
-        Lock::new(counted.clone(), copy, PROVISIONED.to_owned())
+        Lock::new(counted.clone(), copy, Untyped::new(PROVISIONED))
             .holder(holder)
             .run(move |_ctx| async move {
                 runs.fetch_add(1, Ordering::SeqCst);
@@ -895,7 +917,7 @@ async fn a_done_task_does_not_run_again_and_a_deletion_is_a_transition_of_its_ow
     assert_eq!(deleting.metadata.generation, Some(2));
     let cleanup = |copy: &Vault, holder: &str| {
         let runs = runs.clone();
-        Lock::new(counted.clone(), copy, PROVISIONED.to_owned())
+        Lock::new(counted.clone(), copy, Untyped::new(PROVISIONED))
             .holder(holder)
             .run(move |_ctx| async move {
                 runs.fetch_add(1, Ordering::SeqCst);
@@ -911,7 +933,7 @@ async fn a_done_task_does_not_run_again_and_a_deletion_is_a_transition_of_its_ow
     let again = cleanup(&after, "replica-b").await.unwrap();
     assert!(matches!(again, Outcome::Done(_)), "{again:?}");
     assert_eq!(runs.load(Ordering::SeqCst), 2);
-    let forced = Lock::new(counted.clone(), &after, PROVISIONED.to_owned())
+    let forced = Lock::new(counted.clone(), &after, Untyped::new(PROVISIONED))
         .rerun()
         .run(
             |_ctx| async move { Ok::<_, Infallible>(Verdict::new(Status::False, "Deprovisioned")) },
@@ -941,7 +963,7 @@ async fn an_object_deleted_under_the_lock_is_an_outcome_not_an_error() {
     let api = ns.api::<Vault>();
     let vault = create_vault(&api, "vanishing").await;
     let deleter = api.clone();
-    let outcome = Lock::new(api.clone(), &vault, PROVISIONED.to_owned())
+    let outcome = Lock::new(api.clone(), &vault, Untyped::new(PROVISIONED))
         .run(|_ctx| async move {
             deleter
                 .delete("vanishing", &Default::default())
@@ -962,7 +984,7 @@ async fn an_object_deleted_under_the_lock_is_an_outcome_not_an_error() {
         "{outcome:?}"
     );
     // A copy of an object that is gone: nothing runs.
-    let outcome = Lock::new(api.clone(), &vault, "Other".to_owned())
+    let outcome = Lock::new(api.clone(), &vault, Untyped::new("Other"))
         .run(|_ctx| async move { must_not_run() })
         .await
         .unwrap();
@@ -1016,7 +1038,7 @@ async fn a_lock_claiming_more_than_the_reader_trusts_expires_at_the_readers_leas
         )
         .await;
         let probe = |clock: Arc<ManualClock>| {
-            Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+            Lock::new(api.clone(), &copy, Untyped::new(PROVISIONED))
                 .holder("reader")
                 .lease(lease)
                 .clock(Shared(clock))
@@ -1063,7 +1085,7 @@ async fn a_lease_taken_just_before_a_second_boundary_lasts_the_whole_lease() {
     let (finish, finish_rx) = oneshot::channel::<()>();
     let a = own_vaults(&ns).await;
     let holder = tokio::spawn(async move {
-        Lock::new(a, &vault, PROVISIONED.to_owned())
+        Lock::new(a, &vault, Untyped::new(PROVISIONED))
             .holder("worker-a")
             .lease(lease)
             .renew_every(Duration::MAX)
@@ -1079,7 +1101,7 @@ async fn a_lease_taken_just_before_a_second_boundary_lasts_the_whole_lease() {
     assert!(expires_at.duration_since(taken_at) >= jiff::SignedDuration::from_secs(2));
     let copy = api.get("boundary").await.unwrap();
     let b = |at: jiff::Timestamp| {
-        Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+        Lock::new(api.clone(), &copy, Untyped::new(PROVISIONED))
             .holder("worker-b")
             .lease(lease)
             .clock(ManualClock::new(at))
@@ -1135,7 +1157,7 @@ async fn a_task_three_times_longer_than_its_lease_is_renewed_and_never_runs_twic
                 let copy = api.get("long").await.unwrap();
                 let (running, max_running, runs) =
                     (running.clone(), max_running.clone(), runs.clone());
-                let outcome = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+                let outcome = Lock::new(api.clone(), &copy, Untyped::new(PROVISIONED))
                     .holder(format!("worker-{worker}"))
                     .lease(lease)
                     .run(|ctx| async move {
@@ -1182,7 +1204,7 @@ async fn a_lost_renewal_reaches_the_task_before_its_side_effect() {
     let (started, started_rx) = oneshot::channel();
     let effects = side_effects.clone();
     let holder = tokio::spawn(
-        Lock::new(own_vaults(&ns).await, &vault, PROVISIONED.to_owned())
+        Lock::new(own_vaults(&ns).await, &vault, Untyped::new(PROVISIONED))
             .holder("worker-a")
             .lease(Duration::from_secs(6))
             .renew_every(Duration::from_millis(300))
@@ -1230,7 +1252,7 @@ async fn a_lost_acquire_response_is_taken_back_at_once_by_the_same_holder() {
     let drop_next = lock_support::DropNextStatusReply::default();
     let lossy: Api<Vault> = Api::namespaced(drop_next.client().await, ns.name());
     drop_next.arm();
-    let outcome = Lock::new(lossy.clone(), &vault, PROVISIONED.to_owned())
+    let outcome = Lock::new(lossy.clone(), &vault, Untyped::new(PROVISIONED))
         .holder("worker-a")
         .lease(Duration::from_secs(300))
         .run(|_ctx| async move { must_not_run() })
@@ -1250,7 +1272,7 @@ async fn a_lost_acquire_response_is_taken_back_at_once_by_the_same_holder() {
             .parse()
             .unwrap(),
     );
-    let other = Lock::new(api.clone(), &locked, PROVISIONED.to_owned())
+    let other = Lock::new(api.clone(), &locked, Untyped::new(PROVISIONED))
         .holder("worker-b")
         .run(|_ctx| async move { must_not_run() })
         .await
@@ -1258,7 +1280,7 @@ async fn a_lost_acquire_response_is_taken_back_at_once_by_the_same_holder() {
     assert!(matches!(other, Outcome::Busy(_)), "{other:?}");
     // The same holder gets it back at once: no takeover (it knows no task
     // ran under it), and a greater token.
-    let outcome = Lock::new(lossy, &locked, PROVISIONED.to_owned())
+    let outcome = Lock::new(lossy, &locked, Untyped::new(PROVISIONED))
         .holder("worker-a")
         .lease(Duration::from_secs(300))
         .run(|ctx| async move {
@@ -1288,7 +1310,7 @@ async fn fencing_tokens_grow_across_holders_releases_edits_and_takeovers() {
     let mut tokens = Vec::new();
     for (holder, edit) in [("a", false), ("b", true), ("a", false), ("c", true)] {
         let copy = api.get("tokens").await.unwrap();
-        let outcome = Lock::new(api.clone(), &copy, PROVISIONED.to_owned())
+        let outcome = Lock::new(api.clone(), &copy, Untyped::new(PROVISIONED))
             .holder(holder)
             .rerun()
             .run(|ctx| async move { done("Provisioned", format!("token {}", ctx.token())) })
@@ -1310,4 +1332,345 @@ async fn fencing_tokens_grow_across_holders_releases_edits_and_takeovers() {
         }
     }
     assert!(tokens.windows(2).all(|w| w[0] < w[1]), "{tokens:?}");
+}
+
+#[tokio::test]
+async fn no_apply_writes_back_a_lock_from_a_stale_copy() {
+    let ns = setup().await;
+    let api = ns.api::<Vault>();
+    let fresh = create_vault(&api, "stale-apply").await;
+    // Another replica reads the object while the lock is held...
+    let (seen_tx, seen_rx) = oneshot::channel();
+    let reader = api.clone();
+    let outcome = Lock::new(api.clone(), &fresh, Untyped::new(PROVISIONED))
+        .holder("worker-a")
+        .run(|_ctx| async move {
+            let _ = seen_tx.send(reader.get("stale-apply").await.unwrap());
+            done("Provisioned", "by worker-a")
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, Outcome::Ran { error: None, .. }),
+        "{outcome:?}"
+    );
+    let mut stale = seen_rx.await.unwrap();
+    assert_eq!(find(&stale, PROVISIONED).unwrap().reason, LOCKED_REASON);
+
+    // ...and, after the release, writes its status from that copy: the
+    // open set declares nothing, so `apply_status` would send the lock.
+    stale
+        .set_condition(&"Audited".to_owned(), Verdict::new(Status::True, "Checked"))
+        .unwrap();
+    let error = apply_status(&api, &stale, "other-replica")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ApplyError::Locked(t) if t == PROVISIONED),
+        "{error:?}"
+    );
+    let conditions = stale.conditions().unwrap().iter();
+    let error = apply_conditions(&api, "stale-apply", "other-replica", conditions)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, ApplyError::Locked(t) if t == PROVISIONED),
+        "{error:?}"
+    );
+
+    // Nothing was sent: the release stands, and no lock came back.
+    let stored = api.get("stale-apply").await.unwrap();
+    let provisioned = find(&stored, PROVISIONED).unwrap();
+    assert_eq!(
+        (provisioned.reason.as_str(), provisioned.message.as_str()),
+        ("Provisioned", "by worker-a")
+    );
+    assert!(find(&stored, "Audited").is_none());
+    assert_eq!(stored.metadata.resource_version, outcome_version(&outcome));
+}
+
+/// The resourceVersion of the object a run returned.
+fn outcome_version(outcome: &Outcome<Vault, Infallible>) -> Option<String> {
+    match outcome {
+        Outcome::Ran { object, .. } => object.metadata.resource_version.clone(),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn every_run_of_one_change_has_one_idempotency_key() {
+    let ns = setup().await;
+    let api = ns.api::<Vault>();
+    let fresh = create_vault(&api, "keys").await;
+    let uid = fresh.metadata.uid.clone().unwrap();
+    let (key_tx, key_rx) = oneshot::channel();
+    let outcome = Lock::new(api.clone(), &fresh, Untyped::new(PROVISIONED))
+        .backoff(Backoff::NONE)
+        .run(|ctx| async move {
+            let _ = key_tx.send(ctx.idempotency_key().clone());
+            Err::<Released, _>("the sink timed out".to_owned())
+        })
+        .await
+        .unwrap();
+    let first = key_rx.await.unwrap();
+    assert_eq!(first.as_str(), format!("{uid}:1:{PROVISIONED}"));
+    let Outcome::Ran { object, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+
+    // The retry of the same generation: the same change, the same key.
+    let (key_tx, key_rx) = oneshot::channel();
+    let retried = Lock::new(api.clone(), &object, Untyped::new(PROVISIONED))
+        .backoff(Backoff::NONE)
+        .run(|ctx| async move {
+            let _ = key_tx.send(ctx.idempotency_key().clone());
+            done("Provisioned", "second attempt")
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(retried, Outcome::Ran { error: None, .. }),
+        "{retried:?}"
+    );
+    assert_eq!(key_rx.await.unwrap(), first);
+
+    // A spec change is a new change: a new key.
+    let patch = json!({"spec": {"size": 2}});
+    let changed = api
+        .patch("keys", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    let (key_tx, key_rx) = oneshot::channel();
+    let next = Lock::new(api.clone(), &changed, Untyped::new(PROVISIONED))
+        .run(|ctx| async move {
+            let _ = key_tx.send(ctx.idempotency_key().clone());
+            done("Provisioned", "generation 2")
+        })
+        .await
+        .unwrap();
+    assert!(matches!(next, Outcome::Ran { error: None, .. }), "{next:?}");
+    let second = key_rx.await.unwrap();
+    assert_eq!(second.as_str(), format!("{uid}:2:{PROVISIONED}"));
+    assert_eq!(second.generation(), 2);
+}
+
+#[tokio::test]
+async fn a_closed_set_type_not_declared_for_the_lock_is_refused_before_any_request() {
+    // A hand-written lock type that skips the declaration.
+    #[derive(Clone)]
+    struct Sneaky;
+    impl konditions_core::LockedType for Sneaky {
+        type Type = lock_support::HandWritten;
+        fn condition_type(&self) -> lock_support::HandWritten {
+            lock_support::HandWritten::ByApply
+        }
+    }
+    let ns = setup().await;
+    let (client, requests) = counting_client().await;
+    let api: Api<lock_support::Gadget> = Api::namespaced(client, ns.name());
+    let object = lock_support::Gadget::new("sneaky", Default::default());
+    let error = Lock::new(api, &object, Sneaky)
+        .run(|_ctx| async move { Ok::<_, Infallible>(Verdict::new(Status::True, "Done")) })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, LockError::NotLockDeclared(t) if t == "ByApply"),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("declare it `(lock)`"), "{error}");
+    assert_eq!(requests.snapshot(), (0, 0, 0), "GET, PATCH, other");
+}
+
+#[tokio::test]
+async fn an_apply_from_an_old_copy_is_not_written() {
+    use konditions_core::apply::apply_status_if_current;
+    let ns = setup().await;
+    let api = ns.api::<Vault>();
+    let mut copy = create_vault(&api, "if-current").await;
+    copy.set_condition(&"Audited".to_owned(), Verdict::new(Status::True, "First"))
+        .unwrap();
+    let stored = apply_status_if_current(&api, &copy, "replica-a")
+        .await
+        .unwrap()
+        .expect("a current copy is written");
+    // The same transition from the same (now old) copy, by another replica.
+    let mut old = copy.clone();
+    old.set_condition(&"Audited".to_owned(), Verdict::new(Status::True, "Second"))
+        .unwrap();
+    assert!(
+        apply_status_if_current(&api, &old, "replica-b")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let now = api.get("if-current").await.unwrap();
+    assert_eq!(
+        now.metadata.resource_version,
+        stored.metadata.resource_version
+    );
+    assert_eq!(find(&now, "Audited").unwrap().reason, "First");
+}
+
+#[tokio::test]
+async fn a_cancelled_run_hands_its_lock_over_at_once() {
+    let ns = setup().await;
+    create_vault(&ns.api(), "cancelled").await;
+    // Far longer than this test: a takeover can only come from the hand-over.
+    let lease = Duration::from_secs(600);
+    let a = own_vaults(&ns).await;
+    let copy = a.get("cancelled").await.unwrap();
+    let (started, started_rx) = oneshot::channel();
+    let running = tokio::spawn(async move {
+        Lock::new(a, &copy, Untyped::new(PROVISIONED))
+            .holder("worker-a")
+            .lease(lease)
+            .run(|ctx| async move {
+                started.send(ctx.token()).unwrap();
+                futures::future::pending::<Result<Released, Infallible>>().await
+            })
+            .await
+    });
+    let first_token = started_rx.await.unwrap();
+    let cancelled_at = jiff::Timestamp::now();
+    running.abort();
+    assert!(running.await.unwrap_err().is_cancelled());
+
+    let b = own_vaults(&ns).await;
+    let mut busy = 0;
+    let outcome = loop {
+        let copy = b.get("cancelled").await.unwrap();
+        let outcome = Lock::new(b.clone(), &copy, Untyped::new(PROVISIONED))
+            .holder("worker-b")
+            .lease(lease)
+            .run(|_ctx| async move { done("Provisioned", "after the hand-over") })
+            .await
+            .unwrap();
+        match outcome {
+            // The hand-over is written by A's renewal task: wait for it.
+            Outcome::Busy(held) => {
+                assert_eq!(held.lock.holder.as_deref(), Some("worker-a"));
+                busy += 1;
+                assert!(busy < 300, "never handed over: {held:?}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => break other,
+        }
+    };
+    let Outcome::Ran {
+        takeover: Some(previous),
+        token,
+        error: None,
+        ..
+    } = outcome
+    else {
+        panic!("expected a takeover of the handed-over lock, got {outcome:?}")
+    };
+    assert_eq!(previous.holder.as_deref(), Some("worker-a"));
+    // Handed over: it expired when it was rewritten, not a lease later.
+    assert!(
+        previous.expires_at <= jiff::Timestamp::now()
+            && previous.expires_at
+                >= cancelled_at
+                    .saturating_sub(jiff::SignedDuration::from_secs(1))
+                    .unwrap(),
+        "{previous:?}"
+    );
+    assert_eq!(previous.renewed, Some(previous.expires_at));
+    assert!(token > first_token);
+}
+
+#[tokio::test]
+async fn a_lock_on_a_list_that_is_not_a_map_is_taken_back_at_once() {
+    let ns = setup().await;
+    let api = ns.api::<Urn>();
+    let mut urn = Urn::new("plain", UrnSpec { size: 1 });
+    urn.metadata.namespace = Some(ns.name().to_owned());
+    let urn = api
+        .create(&kube::api::PostParams::default(), &urn)
+        .await
+        .unwrap();
+    // Another writer's entry of the type, which the copy does not show:
+    // the plain list takes a second one.
+    let theirs = json!({
+        "type": PROVISIONED, "status": "True", "reason": "ByOthers",
+        "lastTransitionTime": "2024-05-01T10:00:00Z", "message": "",
+    });
+    api.patch_status(
+        "plain",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"conditions": [theirs]}})),
+    )
+    .await
+    .unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let counted = ran.clone();
+    let outcome = Lock::new(api.clone(), &urn, Untyped::new(PROVISIONED))
+        .run(|_ctx| async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            done("Provisioned", "")
+        })
+        .await;
+    assert!(
+        matches!(outcome, Err(LockError::NotAMapList)),
+        "{outcome:?}"
+    );
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "the task did not run");
+    // Taken back: only the other writer's entry is left, no lock.
+    let stored = api.get_status("plain").await.unwrap();
+    let entries = serde_json::to_value(&stored.status.unwrap().conditions).unwrap();
+    assert_eq!(entries, json!([theirs]));
+}
+
+#[tokio::test]
+async fn a_lock_the_first_release_wrote_is_honoured_until_it_expires_during_a_rolling_upgrade() {
+    let ns = setup().await;
+    let api = ns.api::<Vault>();
+    create_vault(&api, "upgrade").await;
+    let since: jiff::Timestamp = "2032-01-01T00:00:00Z".parse().unwrap();
+    let at = |s: i64| since + jiff::SignedDuration::from_secs(s);
+    // Written by a replica of the first release (format 1, no version),
+    // renewed at +30 s until +90 s.
+    let copy = write_lock(
+        &api,
+        "upgrade",
+        format!(
+            "locked by old-replica (lock 5f3e91c2) since {} until {} (renewed {})",
+            stamp(since),
+            stamp(at(90)),
+            stamp(at(30))
+        ),
+        since,
+    )
+    .await;
+    let lease = Duration::from_secs(60);
+    let probe = |now: jiff::Timestamp| {
+        Lock::new(api.clone(), &copy, Untyped::new(PROVISIONED))
+            .holder("new-replica")
+            .lease(lease)
+            .clock(ManualClock::new(now))
+            .run(|ctx| async move {
+                let previous = ctx.takeover().unwrap();
+                assert_eq!(previous.format, Some(1));
+                done("Provisioned", "taken over by this release")
+            })
+    };
+    let outcome = probe(at(80)).await.unwrap();
+    let Outcome::Busy(busy) = &outcome else {
+        panic!("the renewed lock holds until +90 s: {outcome:?}")
+    };
+    assert_eq!(busy.lock.holder.as_deref(), Some("old-replica"));
+    assert_eq!(busy.lock.id.as_deref(), Some("5f3e91c2"));
+    assert_eq!(busy.lock.format, Some(1));
+    assert_eq!(busy.retry_after, Duration::from_secs(10));
+
+    let outcome = probe(at(90)).await.unwrap();
+    let Outcome::Ran {
+        takeover: Some(previous),
+        error: None,
+        ..
+    } = &outcome
+    else {
+        panic!("expected a takeover at +90 s, got {outcome:?}")
+    };
+    assert_eq!(previous.holder.as_deref(), Some("old-replica"));
 }

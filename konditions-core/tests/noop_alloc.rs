@@ -2,14 +2,15 @@
 //! for every condition on every reconcile; nor must an update that fits the
 //! stored strings, a transition, or a lookup, whether the condition types
 //! are a declared enum or `String`s (borrowed as `&str` or `&String`).
-//! Counted with dhat's global allocator (its own test binary: one
-//! allocator, one profiler per process, so the tests take turns).
+//! Counted with dhat's global allocator, which sees every thread of the
+//! process: this binary has no libtest harness (`harness = false`), because
+//! the harness's own threads (spawning the next test, printing results)
+//! allocate while a measurement runs and made the count flaky.
 
 #[path = "common/numbered.rs"]
 mod numbered;
 
 use std::hint::black_box;
-use std::sync::Mutex;
 
 use konditions_core::{Change, Conditions, ManualClock, Status, Verdict};
 use numbered::Numbered;
@@ -17,18 +18,32 @@ use numbered::Numbered;
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
 
-/// dhat allows one profiler at a time, and counts every thread's
-/// allocations: the tests run one after the other.
-static PROFILER: Mutex<()> = Mutex::new(());
-
-fn profiler() -> (std::sync::MutexGuard<'static, ()>, dhat::Profiler) {
-    let turn = PROFILER.lock().unwrap_or_else(|p| p.into_inner());
-    (turn, dhat::Profiler::builder().testing().build())
+/// The cases, run one after the other on the main thread: dhat allows one
+/// profiler at a time. A failed assertion panics, which fails the binary.
+#[allow(clippy::print_stdout)] // no harness: these lines are the binary's report
+fn main() {
+    let cases: [(&str, fn()); 2] = [
+        (
+            "no_op_set_and_lookups_do_not_allocate",
+            no_op_set_and_lookups_do_not_allocate,
+        ),
+        (
+            "string_types_set_update_transition_and_find_without_allocating",
+            string_types_set_update_transition_and_find_without_allocating,
+        ),
+    ];
+    for (name, case) in cases {
+        case();
+        println!("test {name} ... ok");
+    }
 }
 
-#[test]
+fn profiler() -> dhat::Profiler {
+    dhat::Profiler::builder().testing().build()
+}
+
 fn no_op_set_and_lookups_do_not_allocate() {
-    let (_turn, _profiler) = profiler();
+    let _profiler = profiler();
     let clock = ManualClock::default();
 
     // 32 typed conditions plus foreign and invalid entries, which the setter
@@ -84,9 +99,8 @@ fn no_op_set_and_lookups_do_not_allocate() {
     assert_ne!(list, list_before);
 }
 
-#[test]
 fn string_types_set_update_transition_and_find_without_allocating() {
-    let (_turn, _profiler) = profiler();
+    let _profiler = profiler();
     let clock = ManualClock::default();
     let names: Vec<String> = numbered::NAMES.iter().map(|n| (*n).to_owned()).collect();
 

@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use konditions_core::lock::Untyped;
 use konditions_core::{ConditionalResource, KonditionnerStatus, Lock, Outcome, Verdict};
 use kube::api::PostParams;
 use kube::{Api, Client};
@@ -237,7 +238,7 @@ async fn lock_worker(
     while Instant::now() < deadline {
         let mut started = None;
         let record = std::sync::Mutex::new(None);
-        let outcome = Lock::new(api.clone(), &copy, a.condition.clone())
+        let outcome = Lock::new(api.clone(), &copy, Untyped::new(a.condition.clone()))
             .holder(format!("bench-{}-{}", std::process::id(), a.index))
             .lease(LEASE)
             .rerun()

@@ -4,6 +4,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use konditions_core::lock::Untyped;
 use konditions_core::{KonditionnerStatus, Lock, Outcome, Verdict};
 use kube::Api;
 
@@ -31,7 +32,7 @@ pub(crate) async fn run(api: &Api<Relic>) {
             let mut lost = 0;
             for _ in 0..TASKS {
                 let (g0, p0, _) = requests.snapshot();
-                let outcome = Lock::new(counted.clone(), &copy, "Long".to_owned())
+                let outcome = Lock::new(counted.clone(), &copy, Untyped::new("Long"))
                     .holder("bench-writes")
                     .lease(lease)
                     .rerun()

@@ -5,9 +5,9 @@
 //! ```no_run
 //! use std::time::Duration;
 //! use konditions_core::{ConditionalResource, Status, Verdict};
-//! use konditions_core::example::{Widget, WidgetCondition::BucketCreated};
+//! use konditions_core::example::{Widget, WidgetLock::BucketCreated}; // a condition declared `(lock)`
 //! use konditions_core::lock::{Lock, LockError, Outcome};
-//! # async fn create_bucket(_name: &str, _token: i64) -> std::io::Result<()> { Ok(()) }
+//! # async fn create_bucket(_name: &str, _token: i64, _key: &str) -> std::io::Result<()> { Ok(()) }
 //!
 //! /// One reconcile of a `Widget`: create its bucket once per generation.
 //! async fn reconcile(api: kube::Api<Widget>, widget: &Widget) -> Result<Option<Duration>, LockError> {
@@ -19,8 +19,9 @@
 //!                 // A previous holder may have died mid-task: the bucket may exist already.
 //!             }
 //!             ctx.check()?; // still ours? (renewed while the task runs)
-//!             // The bucket store refuses a token lower than the highest it has seen.
-//!             create_bucket("my-bucket", ctx.token().to_i64()).await?;
+//!             // The bucket store refuses a token lower than the highest it has seen,
+//!             // and creates the bucket of one change once, whoever runs it.
+//!             create_bucket("my-bucket", ctx.token().to_i64()?, ctx.idempotency_key().as_str()).await?;
 //!             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
 //!                 Verdict::new(Status::True, "BucketCreated").message("my-bucket"),
 //!             )
@@ -42,9 +43,10 @@
 //!
 //! The locked condition has status `Unknown` (or the status set's own
 //! `Locked` member, see [`locked_status`]), reason [`LOCKED_REASON`] and a
-//! message `locked by <holder> (lock <id>) since <RFC 3339> until <RFC 3339>`,
-//! with ` (renewed <RFC 3339>)` once renewed ([`LockInfo`]). The id is new
-//! for every acquisition. Everything
+//! message `locked by <holder> (lock <id>, format 2) since <RFC 3339> until
+//! <RFC 3339>`, with ` (renewed <RFC 3339>)` once renewed ([`LockInfo`];
+//! [`FORMAT`] says how replicas of two releases read each other's). The id
+//! is new for every acquisition. Everything
 //! machine-readable is in the message: the CRD schema prunes extra fields.
 //!
 //! # Acquire: a compare-and-swap on one condition
@@ -151,6 +153,21 @@
 //! A release, a renewal, a takeover or a `kubectl edit` of the object only
 //! raises the resourceVersion, so the order of tokens survives all of them.
 //!
+//! # Exactly once: the idempotency key
+//!
+//! The token orders holders; it cannot undo an effect. A holder that dies
+//! between its side effect and its release leaves the lock to expire, and
+//! the next holder runs the task again: an append-only sink (a ledger, a
+//! queue, an email) would hold the effect twice. [`LockContext::idempotency_key`]
+//! is the same for every holder that works on one change (the object's
+//! uid, its generation, the condition) and new for the next change. A sink
+//! that stores it once turns "at least once after a crash" into exactly once:
+//!
+//! ```sql
+//! INSERT INTO ledger (idempotency_key, account, amount) VALUES ($1, $2, $3)
+//! ON CONFLICT (idempotency_key) DO NOTHING;  -- a second run of the same change adds nothing
+//! ```
+//!
 //! # Release: fenced, and on every path the process survives
 //!
 //! The release is a CAS too: `test` that the entry is still the locked
@@ -174,10 +191,35 @@
 //! `observedGeneration` is the generation of the object the caller passed
 //! (what the task worked from), `lastTransitionTime` follows the usual rules.
 //!
-//! Not covered: a process that dies, or a `run` future that is dropped
-//! (cancelled) while the task runs, leaves the condition locked until the
-//! lease expires (or, for the same holder name, until its next run); the
-//! next holder is then told it is a takeover.
+//! # Stopping: hand the locks over
+//!
+//! A process that stops calls [`hand_over`]: the tasks are told their lease
+//! is lost, and each lock is rewritten to expire now, so another replica
+//! takes over at its next reconcile rather than at the end of the lease. A
+//! `run` future that is dropped (cancelled) while its task runs hands its
+//! lock over the same way. The next holder is told it is a takeover, and
+//! runs the task again with the same
+//! [idempotency key](LockContext::idempotency_key). A lock whose acquire
+//! stored it but which cannot be held safely
+//! ([`LockError::UnorderedResourceVersion`], [`LockError::NotAMapList`]) is
+//! taken back at once.
+//!
+//! Not covered: a process that dies (a crash, SIGKILL, a lost node) leaves
+//! the condition locked until the lease expires (or, for the same holder
+//! name, until its next run).
+//!
+//! # Only conditions declared `(lock)`
+//!
+//! [`Lock::new`] takes a [`LockedType`]: the derive's lock enum
+//! (`TransferLock::Posted` for a `Transfer` declaring `types(Posted(lock))`),
+//! never the condition enum. `apply_status` leaves those types out; a type
+//! it also sent would be written back from a stale copy over a lock another
+//! worker holds, and the task would run twice. So that mistake does not
+//! compile, and a hand-written closed set whose type is not
+//! [`WrittenBy::Lock`] is refused before any request
+//! ([`LockError::NotLockDeclared`]). Whatever the declaration, no apply
+//! writes a condition that is locked in its copy
+//! ([`ApplyError::Locked`](crate::ApplyError::Locked)).
 //!
 //! # Cost
 //!
@@ -192,9 +234,12 @@
 //! second), so they land at their first try; writes from other processes
 //! (replicas) still meet inside the server.
 
+mod message;
 mod registry;
+mod renewal;
 #[cfg(test)]
 mod tests;
+mod turns;
 mod types;
 mod wire;
 
@@ -215,20 +260,27 @@ use tokio::sync::{oneshot, watch};
 use tracing::Instrument;
 
 use crate::{
-    Clock, Condition, ConditionStatus, ConditionType, ConditionalResource, Conditions, SystemClock,
-    Verdict,
+    Clock, Condition, ConditionStatus, ConditionType, ConditionalResource, Conditions, LockedType,
+    SystemClock, Verdict, WrittenBy,
 };
 
-use registry::Key;
-pub use types::{
-    BackingOff, Backoff, Busy, FencingToken, LeaseLost, LockContext, LockError, LockInfo, Outcome,
-    Reason, TaskError,
+pub use message::FORMAT;
+pub(crate) use message::is_locked;
+use message::{
+    Failure, check_reason, failure_message, is_our_lock, lock_id, lock_info, lock_message,
+    parse_failure, raw_lock_info, same_result, truncate,
 };
-use types::{Lease, LostBecause, add, until};
+use registry::Key;
+pub use renewal::hand_over;
+use renewal::{Holding, Renewal, Renewed};
+pub use types::{
+    BackingOff, Backoff, Busy, FencingToken, IdempotencyKey, LeaseLost, LockContext, LockError,
+    LockInfo, Outcome, Reason, TaskError, TokenOutOfRange, Untyped,
+};
+use types::{Lease, add, ceil_to_second, until};
 use wire::{
-    Failure, LIST, Op, Seen, Shape, ceil_to_second, check_reason, count, failure_message,
-    go_escape, is_duplicate, is_gone, is_locked, is_refusal, lock_id, lock_message, parse_failure,
-    parse_lock_message, position, same_result, seen, truncate, turn, wire,
+    Cas, LIST, Op, Seen, Shape, Writer, count, is_duplicate, is_gone, is_refusal, position, seen,
+    wire,
 };
 
 /// The reason of a locked condition.
@@ -308,10 +360,15 @@ impl<K> Lock<K>
 where
     K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    /// A lock on `condition_type` of `object`, as the caller sees it:
-    /// `object` is the copy (possibly stale) the reconciler works from, and
-    /// `api` reaches it (namespaced or cluster-scoped).
-    pub fn new(api: Api<K>, object: &K, condition_type: K::Type) -> Self {
+    /// A lock on `condition` of `object`, as the caller sees it: `object`
+    /// is the copy (possibly stale) the reconciler works from, and `api`
+    /// reaches it (namespaced or cluster-scoped).
+    ///
+    /// `condition` is a type declared `(lock)`: the derive's lock enum
+    /// (`<Kind>Lock::Posted`), never the condition enum, so a condition
+    /// that `apply_status` writes cannot be locked (see [`LockedType`]).
+    pub fn new(api: Api<K>, object: &K, condition: impl LockedType<Type = K::Type>) -> Self {
+        let condition_type = condition.condition_type();
         let conditions = ConditionalResource::conditions(object);
         let previous = conditions.and_then(|c| c.find(&condition_type)).cloned();
         let seen = seen(conditions, &condition_type);
@@ -399,10 +456,18 @@ where
         E: Reason,
     {
         let name = self.name.clone().ok_or(LockError::MissingName)?;
+        // A closed set declares who writes each type; a hand-written one
+        // may not say the lock writes this one, and then the apply would too.
+        if !K::Type::declared().is_empty() && self.type_.written_by() != WrittenBy::Lock {
+            return Err(LockError::NotLockDeclared(self.type_.as_str().to_owned()));
+        }
         self.holder.get_or_insert_with(default_holder);
         let holder = self.holder_name();
         if holder.is_empty() || holder.chars().count() > 253 || holder.contains(['\n', '\r']) {
             return Err(LockError::InvalidHolder(holder.to_owned()));
+        }
+        if renewal::stopping() {
+            return Err(LockError::ShuttingDown);
         }
         let object = format!("{}/{name}", self.api.resource_url());
         let condition = self.type_.as_str().to_owned();
@@ -440,6 +505,7 @@ where
             }
         };
         registry::forget(&key);
+        let holding = Holding::new();
 
         let (lease_tx, lease_rx) = watch::channel(Lease {
             expires_at: held.until,
@@ -451,6 +517,11 @@ where
             holder: self.holder_name().to_owned(),
             acquired_at: held.since,
             token: held.token,
+            key: IdempotencyKey::new(
+                self.uid.as_deref().unwrap_or(&object),
+                self.generation.unwrap_or_default(),
+                &condition,
+            ),
             lease: lease_rx,
         };
         let (stop, stopped) = oneshot::channel();
@@ -466,6 +537,7 @@ where
                 index: held.index,
                 fence: held.fence.clone(),
                 held_until: held.held_until,
+                holding: holding.clone(),
             }
             .run(lease_tx, stopped)
             .instrument(tracing::debug_span!("renew", %object, %condition, %holder)),
@@ -475,18 +547,38 @@ where
             .catch_unwind()
             .await;
         let _ = stop.send(());
-        let (index, fence) = match renewal.await {
-            Ok(fence) => fence,
+        let renewed = match renewal.await {
+            Ok(renewed) => renewed,
             // The renewal never panics; if it did, the acquire's fence is
             // still a safe base: a stale fence makes the release re-read.
-            Err(_) => (held.index, held.fence.clone()),
+            Err(_) => Renewed {
+                index: held.index,
+                fence: held.fence.clone(),
+                handed_over: false,
+            },
         };
         let settled = self.settle(result);
-        let span = tracing::debug_span!("release", %object, %condition, %holder);
-        let outcome = self
-            .release(&writer, *held, index, fence, settled.verdict, settled.error)
+        let outcome = if renewed.handed_over && settled.retry_after.is_some() {
+            // Failed (or panicked) after the hand-over: the next holder runs
+            // the task at once, without this failure's backoff.
+            Ok(Outcome::LostLease {
+                current: parsed::<K>(&renewed.fence),
+                error: settled.error,
+            })
+        } else {
+            let span = tracing::debug_span!("release", %object, %condition, %holder);
+            self.release(
+                &writer,
+                *held,
+                renewed.index,
+                renewed.fence,
+                settled.verdict,
+                settled.error,
+            )
             .instrument(span)
-            .await;
+            .await
+        };
+        drop(holding);
         if let Some(payload) = settled.panic {
             std::panic::resume_unwind(payload);
         }
@@ -613,8 +705,8 @@ where
             Verdict::new(locked_status::<K::Status>(), LOCKED_REASON).message(&message),
         )?;
         let locked = serde_json::to_value(base.find(&self.type_))?;
-        let held = |object: K| {
-            let (index, fence, token) = self.stored(&object, &locked)?;
+        let held = |object: &K| {
+            let (index, fence, token) = self.stored(object, &locked)?;
             tracing::debug!(index, %token, takeover = takeover.is_some(), "acquired");
             Ok(Acquired::Held(Box::new(Held {
                 index,
@@ -634,7 +726,7 @@ where
             Seen::Entry { index, value } => {
                 let path = format!("{LIST}/{index}");
                 return match writer.patch(&Op::swap(&path, value, &locked)).await {
-                    Ok(object) => held(object),
+                    Ok(object) => self.kept(writer, &object, &locked, held(&object)).await,
                     Err(e) => self.refused(key, &locked, e),
                 };
             }
@@ -655,7 +747,7 @@ where
                 }
             };
             match writer.patch(&ops).await {
-                Ok(object) => return held(object),
+                Ok(object) => return self.kept(writer, &object, &locked, held(&object)).await,
                 // The structure differs from the view: try the next shape.
                 Err(e) if is_refusal(&e) && i + 1 < shapes.len() && !is_duplicate(&e) => {
                     tracing::debug!(error = %e, ?shape, "insert refused");
@@ -665,6 +757,46 @@ where
             }
         }
         Ok(Acquired::Stale)
+    }
+
+    /// The acquire's result; when the lock was stored but cannot be held
+    /// safely (no fencing token, or no map-list), takes the write back at
+    /// once: the entry as the caller saw it, or none.
+    async fn kept(
+        &self,
+        writer: &Writer<K>,
+        object: &K,
+        locked: &Value,
+        held: Result<Acquired, LockError>,
+    ) -> Result<Acquired, LockError> {
+        let Err(error @ (LockError::UnorderedResourceVersion(_) | LockError::NotAMapList)) = held
+        else {
+            return held;
+        };
+        let entries = wire(ConditionalResource::conditions(object)).unwrap_or_default();
+        let Some(index) = entries.iter().position(|e| e == locked) else {
+            return Err(error);
+        };
+        let path = format!("{LIST}/{index}");
+        // The entry as the caller saw it comes back by the same swap the
+        // release uses; an inserted one is removed.
+        let taken_back = match &self.seen {
+            Seen::Entry { value, .. } => writer.patch(&Op::swap(&path, locked, value)).await,
+            _ => {
+                let ops = json!([
+                    {"op": "test", "path": &path, "value": locked},
+                    {"op": "remove", "path": &path},
+                ]);
+                writer.patch(&ops).await
+            }
+        };
+        match taken_back {
+            Ok(_) => tracing::info!(%error, "lock taken back: it cannot be held safely"),
+            Err(e) => {
+                tracing::warn!(%error, write = %e, "could not take the lock back: it expires with its lease");
+            }
+        }
+        Err(error)
     }
 
     /// What a failed acquire write means.
@@ -897,302 +1029,7 @@ struct Settled<S, E> {
     panic: Option<Box<dyn Any + Send>>,
 }
 
-/// The lock recorded by `condition`, or `None` when it is not locked.
-fn lock_info<T: ConditionType, S: ConditionStatus>(
-    condition: &Condition<T, S>,
-    lease: Duration,
-) -> Option<LockInfo> {
-    if !is_locked(condition) {
-        return None;
-    }
-    Some(
-        parse_lock_message(&condition.message).unwrap_or_else(|| LockInfo {
-            holder: None,
-            id: None,
-            since: None,
-            renewed: None,
-            expires_at: add(condition.last_transition_time.0, lease),
-        }),
-    )
-}
-
-/// The lock recorded by an entry of our type that could not be typed
-/// (kept raw by [`Conditions`]), e.g. one written by konditionner: status
-/// `Locked` and no message. Without a readable `lastTransitionTime` the
-/// lock counts as expired, since nothing says when it was taken.
-fn raw_lock_info(entry: &Value, lease: Duration) -> Option<LockInfo> {
-    let text = |key: &str| entry.get(key).and_then(Value::as_str);
-    if text("reason") != Some(LOCKED_REASON) && text("status") != Some("Locked") {
-        return None;
-    }
-    Some(
-        text("message")
-            .and_then(parse_lock_message)
-            .unwrap_or_else(|| LockInfo {
-                holder: None,
-                id: None,
-                since: None,
-                renewed: None,
-                expires_at: text("lastTransitionTime")
-                    .and_then(|t| t.parse::<Timestamp>().ok())
-                    .map_or(Timestamp::UNIX_EPOCH, |t| add(t, lease)),
-            }),
-    )
-}
-
-impl LockInfo {
-    /// The lock recorded by `condition`, or `None` when it is not locked
-    /// (its reason is not [`LOCKED_REASON`] and its status is not spelled
-    /// `Locked`). A lock whose message does not parse expires `lease` after
-    /// its `lastTransitionTime`.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use konditions_core::{Condition, Status, lock::LockInfo};
-    /// let at = "2024-05-01T10:00:00Z".parse().unwrap();
-    /// let c: Condition = Condition::new("Created".into(), Status::Unknown, "Locked",
-    ///     "locked by pod-a since 2024-05-01T10:00:00Z until 2024-05-01T10:05:00Z", at).unwrap();
-    /// let info = LockInfo::from_condition(&c, Duration::from_secs(60)).unwrap();
-    /// assert_eq!(info.holder.as_deref(), Some("pod-a"));
-    /// assert_eq!(info.expires_at.to_string(), "2024-05-01T10:05:00Z");
-    /// ```
-    pub fn from_condition<T: ConditionType, S: ConditionStatus>(
-        condition: &Condition<T, S>,
-        lease: Duration,
-    ) -> Option<Self> {
-        lock_info(condition, lease)
-    }
-}
-
-/// Whether `entry` is the lock with id `id` (however renewed).
-fn is_our_lock(entry: &Value, id: &str) -> bool {
-    entry.get("reason").and_then(Value::as_str) == Some(LOCKED_REASON)
-        && entry
-            .get("message")
-            .and_then(Value::as_str)
-            .and_then(parse_lock_message)
-            .is_some_and(|l| l.id.as_deref() == Some(id))
-}
-
 /// The typed condition in a stored entry.
 fn parsed<K: ConditionalResource>(entry: &Value) -> Option<Condition<K::Type, K::Status>> {
     serde_json::from_value(entry.clone()).ok()
-}
-
-/// What a compare-and-swap on our entry found.
-enum Cas<K> {
-    /// The replacement is stored (by this write, or by an earlier one whose
-    /// response was lost).
-    Stored {
-        object: K,
-        index: usize,
-        entry: Value,
-    },
-    /// Our entry is unchanged but moved: retry at `index`.
-    Moved { index: usize, entry: Value },
-    /// Our entry is no longer there; this is what is.
-    Changed(Value),
-    /// The object is gone.
-    Gone,
-}
-
-/// Writes to one object's status.
-struct Writer<K> {
-    api: Api<K>,
-    name: String,
-    /// Who the object is, for taking turns: its URL and UID.
-    object: String,
-}
-
-impl<K: Clone> Clone for Writer<K> {
-    fn clone(&self) -> Self {
-        Self {
-            api: self.api.clone(),
-            name: self.name.clone(),
-            object: self.object.clone(),
-        }
-    }
-}
-
-impl<K> Writer<K>
-where
-    K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug,
-{
-    /// Sends a JSON Patch to the status subresource. The body is written
-    /// with Go's escaping (see the module documentation) so `test` values
-    /// compare equal to what the server re-encodes.
-    ///
-    /// Writes of this process to one object take turns ([`turn`]): sent
-    /// together, they conflict inside the server, which retries each one
-    /// against the others' results, recomputing it every time.
-    async fn patch(&self, ops: &impl serde::Serialize) -> Result<K, kube::Error> {
-        let body = go_escape(serde_json::to_vec(ops).map_err(kube::Error::SerdeError)?);
-        let url = format!("{}/{}/status", self.api.resource_url(), self.name);
-        let mut request = http::Request::patch(url)
-            .header(http::header::CONTENT_TYPE, "application/json-patch+json")
-            .header(http::header::ACCEPT, "application/json")
-            .body(body)
-            .map_err(|e| kube::Error::BuildRequest(kube::core::request::Error::BuildRequest(e)))?;
-        request.extensions_mut().insert("patch_status");
-        let _turn = turn(&self.object).await;
-        self.api.clone().into_client().request::<K>(request).await
-    }
-
-    /// Replaces our entry `fence` at `index` with `replacement`. When the
-    /// server refuses, re-reads the status to tell apart our entry moved
-    /// or changed by us (`ours` recognises it), the replacement already
-    /// stored (a lost response), and someone else's entry.
-    async fn cas(
-        &self,
-        index: usize,
-        fence: &Value,
-        replacement: &Value,
-        ours: impl Fn(&Value) -> bool,
-    ) -> Result<Cas<K>, kube::Error> {
-        let path = format!("{LIST}/{index}");
-        let error = match self.patch(&Op::swap(&path, fence, replacement)).await {
-            Ok(object) => {
-                let entry = ConditionalResource::conditions(&object)
-                    .and_then(|c| wire(Some(c)).ok())
-                    .and_then(|entries| entries.into_iter().nth(index))
-                    .unwrap_or_else(|| replacement.clone());
-                return Ok(Cas::Stored {
-                    object,
-                    index,
-                    entry,
-                });
-            }
-            Err(e) if is_gone(&e) => return Ok(Cas::Gone),
-            Err(e) if is_refusal(&e) => e,
-            Err(e) => return Err(e),
-        };
-        tracing::debug!(%error, "refused: looking where our entry is");
-        let current = match self.api.get_status(&self.name).await {
-            Ok(current) => current,
-            Err(e) if is_gone(&e) => return Ok(Cas::Gone),
-            Err(e) => return Err(e),
-        };
-        let entries = wire(ConditionalResource::conditions(&current)).unwrap_or_default();
-        let type_ = fence
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let Some(i) = position(&entries, type_) else {
-            return Ok(Cas::Changed(Value::Null));
-        };
-        let entry = entries[i].clone();
-        Ok(if entry == *replacement {
-            Cas::Stored {
-                object: current,
-                index: i,
-                entry,
-            }
-        } else if entry == *fence || ours(&entry) {
-            Cas::Moved { index: i, entry }
-        } else {
-            Cas::Changed(entry)
-        })
-    }
-}
-
-/// The renewal of a held lease while its task runs.
-struct Renewal<K> {
-    writer: Writer<K>,
-    holder: String,
-    id: String,
-    since: Timestamp,
-    lease: Duration,
-    every: Duration,
-    clock: Arc<dyn Clock>,
-    index: usize,
-    fence: Value,
-    held_until: tokio::time::Instant,
-}
-
-/// How long a failed renewal waits before the next try.
-const RENEW_RETRY: Duration = Duration::from_millis(500);
-
-impl<K> Renewal<K>
-where
-    K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug,
-{
-    /// Renews until `stop` fires or the lease is lost; returns where our
-    /// lock is and its stored JSON, for the release.
-    async fn run(
-        mut self,
-        lease: watch::Sender<Lease>,
-        mut stop: oneshot::Receiver<()>,
-    ) -> (usize, Value) {
-        if self.every >= self.lease {
-            let _ = stop.await;
-            return (self.index, self.fence);
-        }
-        let mut wait = self.every;
-        loop {
-            tokio::select! {
-                _ = &mut stop => return (self.index, self.fence),
-                () = tokio::time::sleep(wait) => {}
-            }
-            // A renewal that cannot finish within the lease has failed.
-            let renewed = tokio::time::timeout_at(self.held_until, self.renew()).await;
-            let because = match renewed {
-                Ok(Ok(Some(expires_at))) => {
-                    lease.send_modify(|l| l.expires_at = expires_at);
-                    wait = self.every;
-                    continue;
-                }
-                Ok(Ok(None)) if tokio::time::Instant::now() + RENEW_RETRY < self.held_until => {
-                    wait = RENEW_RETRY;
-                    continue;
-                }
-                Ok(Ok(None)) | Err(_) => LostBecause::Unrenewed,
-                Ok(Err(because)) => because,
-            };
-            tracing::warn!(%because, "lease lost while the task runs");
-            lease.send_modify(|l| l.lost = Some(because));
-            let _ = stop.await;
-            return (self.index, self.fence);
-        }
-    }
-
-    /// One renewal: `Ok(Some(until))` when stored, `Ok(None)` when the
-    /// request failed and may be retried, `Err` when the lease is lost.
-    async fn renew(&mut self) -> Result<Option<Timestamp>, LostBecause> {
-        let started = tokio::time::Instant::now();
-        let now = self.clock.now();
-        let until = ceil_to_second(add(now, self.lease));
-        let mut replacement = self.fence.clone();
-        replacement["message"] = Value::String(lock_message(
-            &self.holder,
-            &self.id,
-            self.since,
-            until,
-            Some(ceil_to_second(now)),
-        ));
-        let mut index = self.index;
-        let mut fence = self.fence.clone();
-        // An entry that moved is followed once per renewal.
-        for _ in 0..2 {
-            let ours = |e: &Value| is_our_lock(e, &self.id);
-            match self.writer.cas(index, &fence, &replacement, ours).await {
-                Ok(Cas::Stored { index, entry, .. }) => {
-                    tracing::debug!(%until, "renewed");
-                    self.index = index;
-                    self.fence = entry;
-                    self.held_until = started + self.lease;
-                    return Ok(Some(until));
-                }
-                Ok(Cas::Moved { index: i, entry }) => {
-                    (index, fence) = (i, entry);
-                }
-                Ok(Cas::Changed(_)) => return Err(LostBecause::Changed),
-                Ok(Cas::Gone) => return Err(LostBecause::Gone),
-                Err(error) => {
-                    tracing::debug!(%error, "renewal failed; retrying within the lease");
-                    return Ok(None);
-                }
-            }
-        }
-        Ok(None)
-    }
 }

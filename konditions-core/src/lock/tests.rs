@@ -1,6 +1,8 @@
 //! Unit tests of the lock's pure logic; the behaviour against a real API
 //! server is tested in `tests/lock.rs`.
 
+use super::message::parse_lock_message;
+use super::wire::go_escape;
 use super::*;
 use crate::validation::MAX_MESSAGE_LEN;
 use crate::{KonditionnerStatus, Status};
@@ -124,11 +126,32 @@ fn fencing_tokens_are_decimal_resource_versions() {
         "-1",
         "1e3",
         "abc",
-        "99999999999999999999999",
+        // 2^128: one above the bound Kubernetes sets (KEP-5504).
+        "340282366920938463463374607431768211456",
     ] {
         assert_eq!(FencingToken::from_resource_version(bad), None, "{bad}");
     }
     assert!(FencingToken::new(9) < FencingToken::new(10));
+}
+
+#[test]
+fn fencing_tokens_reach_the_bound_kubernetes_sets_and_never_saturate() {
+    // 2^128 - 1: the greatest comparable resourceVersion (KEP-5504).
+    let max = FencingToken::from_resource_version("340282366920938463463374607431768211455");
+    assert_eq!(max, Some(FencingToken::new(u128::MAX)));
+    // Beyond etcd's int64 revisions: still ordered, digit for digit.
+    let above_i64 = FencingToken::from_resource_version("9223372036854775808").unwrap();
+    let i64_max = FencingToken::from_resource_version("9223372036854775807").unwrap();
+    assert!(i64_max < above_i64);
+    assert_eq!(above_i64.to_string(), "9223372036854775808");
+    // A 64-bit column takes every etcd revision, and refuses what it cannot
+    // hold instead of saturating (which would make two tokens equal).
+    assert_eq!(i64_max.to_i64(), Ok(i64::MAX));
+    let refused = above_i64.to_i64().unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "the fencing token 9223372036854775808 does not fit in a signed 64-bit integer; store it in a wider column (NUMERIC(39) holds every token)"
+    );
 }
 
 #[test]
@@ -219,10 +242,15 @@ fn the_view_decides_the_patch_shape() {
         seen(Some(&list), &ready),
         Seen::Absent(&[Shape::Append, Shape::CreateList])
     );
-    list.set("Other", Verdict::new(Status::True, "Ok")).unwrap();
-    assert_eq!(seen(Some(&list), &ready), Seen::Absent(&[Shape::Append]));
-    list.set(&ready, Verdict::new(Status::True, "Ok").message("<&>"))
+    list.set(None, "Other", Verdict::new(Status::True, "Ok"))
         .unwrap();
+    assert_eq!(seen(Some(&list), &ready), Seen::Absent(&[Shape::Append]));
+    list.set(
+        None,
+        &ready,
+        Verdict::new(Status::True, "Ok").message("<&>"),
+    )
+    .unwrap();
     let value = serde_json::to_value(list.find(&ready)).unwrap();
     assert_eq!(seen(Some(&list), &ready), Seen::Entry { index: 1, value });
     let raw: Conditions =

@@ -13,6 +13,7 @@ use crate::{Condition, ConditionError, ConditionalResource};
 
 /// Who holds a lock and until when, read from a locked condition.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LockInfo {
     /// The holder named in the message; `None` when the message does not
     /// follow the lock's format (a lock written by another tool).
@@ -26,12 +27,98 @@ pub struct LockInfo {
     /// When the lease expires by the holder's clock, as written. A reader
     /// does not trust it blindly: see the [module documentation](super#expiry-judged-by-the-reader).
     pub expires_at: Timestamp,
+    /// The version of the message's format: 1 for a message without a
+    /// version (the first release's), else the number it carries; `None`
+    /// when the message does not follow the lock's format. See
+    /// [`FORMAT`](super::FORMAT).
+    pub format: Option<u32>,
 }
 
 impl LockInfo {
     /// The last time the holder wrote the lock (renewal or acquisition).
     pub(super) fn stamp(&self) -> Option<Timestamp> {
         self.renewed.or(self.since)
+    }
+}
+
+/// The key of one intended change: the same for every acquisition that
+/// works on it (a retry after a failure, a takeover after a crash), and a
+/// new one for the next change. Give it to the external system with the
+/// side effect: a system that stores it once (a unique column with `ON
+/// CONFLICT DO NOTHING`, a file created only if absent) applies the change
+/// exactly once, even when a holder died between its side effect and its
+/// release and the next holder runs the task again.
+///
+/// An intended change is a generation of the object (a spec change, or its
+/// deletion, which raises the generation too) for one condition of it:
+/// the key is `<uid>:<generation>:<condition type>`. The uid tells apart
+/// two objects that had the same name at different times. [`Lock::rerun`](super::Lock::rerun)
+/// runs the task again for the same generation, with the same key.
+///
+/// ```
+/// use konditions_core::lock::IdempotencyKey;
+/// let key = IdempotencyKey::new("6e1b6f0e-9f3c-4f55-b2d1-0c6b1c0f9a11", 3, "Posted");
+/// assert_eq!(key.as_str(), "6e1b6f0e-9f3c-4f55-b2d1-0c6b1c0f9a11:3:Posted");
+/// assert_eq!(key.generation(), 3);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IdempotencyKey {
+    key: String,
+    generation: i64,
+}
+
+impl IdempotencyKey {
+    /// The key of `condition` of the object with `uid` at `generation`.
+    pub fn new(uid: &str, generation: i64, condition: &str) -> Self {
+        Self {
+            key: format!("{uid}:{generation}:{condition}"),
+            generation,
+        }
+    }
+
+    /// The key as text: `<uid>:<generation>:<condition type>`.
+    pub fn as_str(&self) -> &str {
+        &self.key
+    }
+
+    /// The generation of the change.
+    pub fn generation(&self) -> i64 {
+        self.generation
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key)
+    }
+}
+
+/// A condition of an open set (`Conditions<String>`, which declares no
+/// type `(lock)`) to lock by name. Nothing checks that the apply leaves it
+/// alone: never send this type with [`apply_status`](crate::apply_status)
+/// (which sends every condition of an open set) or
+/// [`apply_conditions`](crate::apply_conditions). Prefer a derived enum
+/// and `(lock)`, which the compiler checks.
+///
+/// ```
+/// use konditions_core::{LockedType, lock::Untyped};
+/// assert_eq!(Untyped::new("Provisioned").condition_type(), "Provisioned");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Untyped(pub String);
+
+impl Untyped {
+    /// The condition type named `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+}
+
+impl crate::LockedType for Untyped {
+    type Type = String;
+
+    fn condition_type(&self) -> String {
+        self.0.clone()
     }
 }
 
@@ -46,41 +133,72 @@ impl LockInfo {
 /// the system keeps the greatest token it has seen for the object and
 /// refuses a write with a smaller one (see the [module documentation](super#fencing-the-external-system)).
 ///
+/// Its width follows KEP-5504, which bounds a comparable resourceVersion
+/// by 2^128 − 1. etcd's revisions are signed 64-bit integers, so on an
+/// etcd-backed server every token fits a `BIGINT` ([`to_i64`](Self::to_i64));
+/// a system that stores tokens of any server uses `NUMERIC(39)` and the
+/// decimal text ([`Display`](fmt::Display)).
+///
 /// ```
 /// use konditions_core::lock::FencingToken;
 /// let older = FencingToken::new(1041);
 /// let newer = FencingToken::new(1187);
 /// assert!(older < newer);
 /// assert_eq!(newer.to_string(), "1187");
-/// assert_eq!(newer.to_i64(), 1187);
+/// assert_eq!(newer.to_i64(), Ok(1187));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct FencingToken(u64);
+pub struct FencingToken(u128);
 
 impl FencingToken {
     /// A token with this value (tests, and systems that store tokens).
-    pub const fn new(value: u64) -> Self {
+    pub const fn new(value: u128) -> Self {
         Self(value)
     }
 
     /// The token's value.
-    pub const fn get(self) -> u64 {
+    pub const fn get(self) -> u128 {
         self.0
     }
 
-    /// The value as a signed 64-bit integer, for databases without
-    /// unsigned types. Resource versions are etcd revisions, which are
-    /// signed 64-bit integers, so this never saturates in practice.
-    pub fn to_i64(self) -> i64 {
-        i64::try_from(self.0).unwrap_or(i64::MAX)
+    /// The value as a signed 64-bit integer, for a `BIGINT` column. Every
+    /// etcd revision fits; a greater token is refused rather than cut,
+    /// since two tokens cut to the same value would no longer be ordered.
+    /// It converts into `std::io::Error`, `String` and boxed errors, so
+    /// `ctx.token().to_i64()?` works in a task.
+    pub fn to_i64(self) -> Result<i64, TokenOutOfRange> {
+        i64::try_from(self.0).map_err(|_| TokenOutOfRange(self))
     }
 
-    /// Parses a resourceVersion: a decimal integer without sign or leading zeros.
+    /// Parses a resourceVersion: a decimal integer without sign or leading
+    /// zeros, at most 2^128 − 1.
     pub(super) fn from_resource_version(rv: &str) -> Option<Self> {
         let digits = !rv.is_empty() && rv.bytes().all(|b| b.is_ascii_digit());
         (digits && !rv.starts_with('0'))
             .then(|| rv.parse().ok().map(Self))
             .flatten()
+    }
+}
+
+/// A fencing token too great for a signed 64-bit integer
+/// ([`FencingToken::to_i64`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the fencing token {0} does not fit in a signed 64-bit integer; store it in a wider column (NUMERIC(39) holds every token)"
+)]
+pub struct TokenOutOfRange(pub FencingToken);
+
+/// So `ctx.token().to_i64()?` works in a task returning `std::io::Error`.
+impl From<TokenOutOfRange> for std::io::Error {
+    fn from(error: TokenOutOfRange) -> Self {
+        std::io::Error::other(error)
+    }
+}
+
+/// So `ctx.token().to_i64()?` works in a task returning `String`.
+impl From<TokenOutOfRange> for String {
+    fn from(error: TokenOutOfRange) -> Self {
+        error.to_string()
     }
 }
 
@@ -140,6 +258,16 @@ impl Default for Backoff {
 pub(super) fn add(at: Timestamp, by: Duration) -> Timestamp {
     let by = SignedDuration::try_from(by).unwrap_or(SignedDuration::MAX);
     at.saturating_add(by).unwrap_or(at)
+}
+
+/// `at` rounded up to the next whole second (the wire has seconds, and a
+/// lease must never come out shorter than asked).
+pub(super) fn ceil_to_second(at: Timestamp) -> Timestamp {
+    let down = crate::condition::truncate_to_second(at);
+    if down == at {
+        return at;
+    }
+    Timestamp::from_second(down.as_second().saturating_add(1)).unwrap_or(down)
 }
 
 /// How long from `now` until `at`; zero when `at` is not later.
@@ -221,6 +349,20 @@ impl<E: fmt::Display> fmt::Display for TaskError<E> {
 #[error("the lock's lease was lost: {0}")]
 pub struct LeaseLost(pub(super) LostBecause);
 
+/// So `ctx.check()?` works in a task returning `std::io::Error`.
+impl From<LeaseLost> for std::io::Error {
+    fn from(lost: LeaseLost) -> Self {
+        std::io::Error::other(lost)
+    }
+}
+
+/// So `ctx.check()?` works in a task returning `String`.
+impl From<LeaseLost> for String {
+    fn from(lost: LeaseLost) -> Self {
+        lost.to_string()
+    }
+}
+
 /// Why a lease was lost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum LostBecause {
@@ -230,6 +372,9 @@ pub(super) enum LostBecause {
     Gone,
     /// Renewals failed until the lease ran out.
     Unrenewed,
+    /// This process is stopping and handed the lock over
+    /// ([`hand_over`](super::hand_over)).
+    HandedOver,
 }
 
 impl fmt::Display for LostBecause {
@@ -238,6 +383,7 @@ impl fmt::Display for LostBecause {
             Self::Changed => "the condition is no longer this holder's lock",
             Self::Gone => "the object was deleted",
             Self::Unrenewed => "it could not be renewed before it expired",
+            Self::HandedOver => "this process is stopping and handed the lock over",
         })
     }
 }
@@ -257,6 +403,7 @@ pub struct LockContext<K: ConditionalResource> {
     pub(super) holder: String,
     pub(super) acquired_at: Timestamp,
     pub(super) token: FencingToken,
+    pub(super) key: IdempotencyKey,
     pub(super) lease: watch::Receiver<Lease>,
 }
 
@@ -288,6 +435,13 @@ impl<K: ConditionalResource> LockContext<K> {
     /// This acquisition's fencing token: give it to the external system.
     pub fn token(&self) -> FencingToken {
         self.token
+    }
+
+    /// The key of the change this task makes, the same for every holder
+    /// that runs it: give it to the external system to make the side
+    /// effect exactly-once across crashes (see [`IdempotencyKey`]).
+    pub fn idempotency_key(&self) -> &IdempotencyKey {
+        &self.key
     }
 
     /// When the lease expires unless renewed again (it is renewed while the
@@ -457,6 +611,14 @@ pub enum LockError {
     /// The object passed in has no name.
     #[error("the object has no metadata.name")]
     MissingName,
+    /// The condition type is one of a closed set (a hand-written
+    /// `ConditionType`) that does not say the lock writes it
+    /// ([`WrittenBy::Lock`](crate::WrittenBy)): `apply_status` would send
+    /// it too and undo the lock. Nothing was written.
+    #[error(
+        "the condition `{0}` is not declared as written by the lock, so `apply_status` would write it back from stale copies and undo the lock: declare it `(lock)` (`types({0}(lock))` in the derive, or `written_by` returning `WrittenBy::Lock`)"
+    )]
+    NotLockDeclared(String),
     /// The holder is empty, longer than 253 characters or holds a line break.
     #[error("invalid lock holder `{0}`: it must be 1 to 253 characters, on one line")]
     InvalidHolder(String),
@@ -474,20 +636,25 @@ pub enum LockError {
     /// Two entries of the condition type after an insert: the CRD's
     /// `conditions` schema is not a map-list keyed by `type`, so the lock
     /// cannot be safe. The lock was stored but the task did not run; the
-    /// condition stays locked until its lease ends.
+    /// lock takes its write back at once (the condition as it was; if that
+    /// write fails too, the lock expires with its lease).
     #[error(
         "status.conditions holds the type twice: the CRD must declare it `x-kubernetes-list-type: map` keyed by `type`"
     )]
     NotAMapList,
     /// The server's resourceVersion is not a decimal integer, so it cannot
     /// be a fencing token (Kubernetes before 1.35 did not promise it; an
-    /// aggregated API server may not). The lock was stored but the task
-    /// did not run; the condition stays locked until its lease ends, as
-    /// after [`NotAMapList`](Self::NotAMapList).
+    /// aggregated API server may not), or is above 2^128 − 1, the bound
+    /// Kubernetes sets. The lock was stored but the task did not run; it is
+    /// taken back at once, as after [`NotAMapList`](Self::NotAMapList).
     #[error(
         "the object's resourceVersion `{0}` is not a comparable integer, so it cannot serve as a fencing token (Kubernetes 1.35 or later guarantees it)"
     )]
     UnorderedResourceVersion(String),
+    /// This process called [`hand_over`](super::hand_over): it is stopping
+    /// and takes no new lock. Nothing was written.
+    #[error("this process is shutting down and takes no new lock")]
+    ShuttingDown,
     /// The task ran but every release write failed: the condition stays
     /// locked until the lease expires, then the next holder takes over.
     #[error("releasing the lock failed after {attempts} attempts")]

@@ -1,21 +1,20 @@
 //! How the lock talks to the API server: the caller's view of the
-//! condition, the JSON Patch shapes, which refusals mean "stale", the
-//! escaping that makes `test` values compare equal on the server, the
-//! turns this process's writes to one object take, and the text formats
-//! of a locked condition and of a failure record.
+//! condition, the JSON Patch shapes, the compare-and-swap on one entry,
+//! which refusals mean "stale", and the escaping that makes `test` values
+//! compare equal on the server. The text the lock stores is in
+//! [`message`](super::message).
 
-use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Duration;
+use std::fmt::Debug;
 
-use jiff::Timestamp;
+use kube::Resource;
+use kube::api::Api;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::LOCKED_REASON;
-use super::types::{LockError, LockInfo};
-use crate::validation::{MAX_MESSAGE_LEN, validate_reason};
-use crate::{Condition, ConditionError, ConditionStatus, ConditionType, Conditions};
+use super::turns::turn;
+use super::types::LockError;
+use crate::{ConditionStatus, ConditionType, ConditionalResource, Conditions};
 
 /// The caller's view of our condition.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,61 +81,6 @@ impl<'a> Op<'a> {
     }
 }
 
-/// How long a write waits for its turn before it is sent anyway: a write
-/// takes milliseconds, so a turn held longer is a request that hangs, and
-/// must not hold up the renewals of other locks on the object.
-const TURN_WAIT: Duration = Duration::from_secs(1);
-
-/// The queue of each object this process is writing to (removed when no
-/// write holds or waits for it).
-static TURNS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
-    LazyLock::new(Mutex::default);
-
-fn turns() -> std::sync::MutexGuard<'static, HashMap<String, Arc<tokio::sync::Mutex<()>>>> {
-    // Plain data: a panic elsewhere leaves it consistent.
-    TURNS
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A write's turn on one object, until it drops.
-pub(super) struct Turn {
-    object: String,
-    queue: Arc<tokio::sync::Mutex<()>>,
-    held: Option<tokio::sync::OwnedMutexGuard<()>>,
-}
-
-/// Waits (first come, first served, at most [`TURN_WAIT`]) until no other
-/// write of this process to `object` is in flight. Writes to one object
-/// sent at once conflict inside the API server, which retries each against
-/// the others' results (patching, validating and re-encoding the object
-/// every time): with 8 concurrent writers, the lock benchmark measures
-/// about 4.7 etcd writes and 5 times the API server's CPU per write. Taking
-/// turns makes each write land at its first try. Writes from other
-/// processes still meet inside the server.
-pub(super) async fn turn(object: &str) -> Turn {
-    let queue = turns().entry(object.to_owned()).or_default().clone();
-    let held = tokio::time::timeout(TURN_WAIT, queue.clone().lock_owned())
-        .await
-        .ok();
-    Turn {
-        object: object.to_owned(),
-        queue,
-        held,
-    }
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        self.held.take();
-        let mut turns = turns();
-        // Only the map and this turn know the queue: nobody waits.
-        if Arc::strong_count(&self.queue) == 2 {
-            turns.remove(&self.object);
-        }
-    }
-}
-
 pub(super) fn seen<T: ConditionType, S: ConditionStatus>(
     conditions: Option<&Conditions<T, S>>,
     type_: &T,
@@ -187,25 +131,6 @@ pub(super) fn count(entries: &[Value], type_: &str) -> usize {
 
 fn is_of_type(entry: &Value, type_: &str) -> bool {
     entry.get("type").and_then(Value::as_str) == Some(type_)
-}
-
-pub(super) fn check_reason(reason: &str) -> Result<(), ConditionError> {
-    validate_reason(reason)?;
-    if reason == LOCKED_REASON {
-        return Err(ConditionError::InvalidReason {
-            reason: reason.to_owned(),
-            problem: "`Locked` is reserved for the lock itself",
-        });
-    }
-    Ok(())
-}
-
-/// At most `max` characters, cut at a character boundary.
-pub(super) fn truncate(message: &str, max: usize) -> &str {
-    match message.char_indices().nth(max) {
-        Some((end, _)) => &message[..end],
-        None => message,
-    }
 }
 
 /// A write the server refused because the caller's view is stale: a
@@ -263,180 +188,118 @@ pub(super) fn go_escape(json: Vec<u8>) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// `at` rounded up to the next whole second (the wire has seconds, and a
-/// lease must never come out shorter than asked).
-pub(super) fn ceil_to_second(at: Timestamp) -> Timestamp {
-    let down = crate::condition::truncate_to_second(at);
-    if down == at {
-        return at;
+/// What a compare-and-swap on our entry found.
+pub(super) enum Cas<K> {
+    /// The replacement is stored (by this write, or by an earlier one whose
+    /// response was lost).
+    Stored {
+        object: K,
+        index: usize,
+        entry: Value,
+    },
+    /// Our entry is unchanged but moved: retry at `index`.
+    Moved { index: usize, entry: Value },
+    /// Our entry is no longer there; this is what is.
+    Changed(Value),
+    /// The object is gone.
+    Gone,
+}
+
+/// Writes to one object's status.
+pub(super) struct Writer<K> {
+    pub(super) api: Api<K>,
+    pub(super) name: String,
+    /// Who the object is, for taking turns: its URL and UID.
+    pub(super) object: String,
+}
+
+impl<K: Clone> Clone for Writer<K> {
+    fn clone(&self) -> Self {
+        Self {
+            api: self.api.clone(),
+            name: self.name.clone(),
+            object: self.object.clone(),
+        }
     }
-    Timestamp::from_second(down.as_second().saturating_add(1)).unwrap_or(down)
 }
 
-/// A new lock id: 8 hex digits, unique enough to tell this acquisition's
-/// lock from any other, even of the same holder in the same second (so the
-/// acquire always changes the object, and gets a new fencing token).
-pub(super) fn lock_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    // RandomState is seeded randomly per process; the counter separates
-    // the acquisitions of one process.
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(NEXT.fetch_add(1, Ordering::Relaxed));
-    hasher.write_u32(std::process::id());
-    format!("{:08x}", hasher.finish() as u32)
-}
-
-/// The message of lock `id` held by `holder`, taken at `since`, expiring
-/// at `until`, last renewed at `renewed`.
-pub(super) fn lock_message(
-    holder: &str,
-    id: &str,
-    since: Timestamp,
-    until: Timestamp,
-    renewed: Option<Timestamp>,
-) -> String {
-    let mut message = format!("locked by {holder} (lock {id}) since {since} until {until}");
-    if let Some(renewed) = renewed {
-        message.push_str(&format!(" (renewed {renewed})"));
-    }
-    message
-}
-
-/// Parses [`lock_message`]'s format (the lock id is optional).
-pub(super) fn parse_lock_message(message: &str) -> Option<LockInfo> {
-    let rest = message.strip_prefix("locked by ")?;
-    let (rest, renewed) = match rest
-        .strip_suffix(')')
-        .and_then(|r| r.rsplit_once(" (renewed "))
-    {
-        Some((rest, renewed)) => (rest, Some(renewed.parse().ok()?)),
-        None => (rest, None),
-    };
-    // Timestamps hold no spaces: split from the right, so any holder name parses.
-    let (rest, until) = rest.rsplit_once(" until ")?;
-    let (holder, since) = rest.rsplit_once(" since ")?;
-    let (holder, id) = match holder
-        .strip_suffix(')')
-        .and_then(|h| h.rsplit_once(" (lock "))
-    {
-        Some((holder, id)) => (holder, Some(id.to_owned())),
-        None => (holder, None),
-    };
-    Some(LockInfo {
-        holder: Some(holder.to_owned()),
-        id,
-        since: Some(since.parse().ok()?),
-        renewed,
-        expires_at: until.parse().ok()?,
-    })
-}
-
-/// A failed attempt, as the lock records it at the end of the message.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Failure {
-    /// How many attempts failed in a row.
-    pub(super) attempt: u32,
-    /// The wait the writer chose before the next attempt.
-    pub(super) retry_in: Duration,
-}
-
-/// `text` with the failure record appended, within the message limit.
-pub(super) fn failure_message(text: &str, failure: Failure) -> String {
-    let suffix = format!(
-        " (attempt {}, retry in {}s)",
-        failure.attempt,
-        failure.retry_in.as_secs()
-    );
-    let room = MAX_MESSAGE_LEN.saturating_sub(suffix.chars().count());
-    let mut message = truncate(text, room).to_owned();
-    message.push_str(&suffix);
-    message
-}
-
-/// The failure record at the end of `message`, if there is one.
-pub(super) fn parse_failure(message: &str) -> Option<Failure> {
-    let rest = message.strip_suffix("s)")?;
-    let (_, record) = rest.rsplit_once(" (attempt ")?;
-    let (attempt, retry_in) = record.split_once(", retry in ")?;
-    Some(Failure {
-        attempt: attempt.parse().ok()?,
-        retry_in: Duration::from_secs(retry_in.parse().ok()?),
-    })
-}
-
-/// The lock state of a condition: held, a failure record, or neither.
-pub(super) fn is_locked<T: ConditionType, S: ConditionStatus>(c: &Condition<T, S>) -> bool {
-    c.reason == LOCKED_REASON || c.status.as_str() == "Locked"
-}
-
-pub(super) fn same_result<T: ConditionType, S: ConditionStatus>(
-    a: &Condition<T, S>,
-    b: &Condition<T, S>,
-) -> bool {
-    a.status == b.status
-        && a.reason == b.reason
-        && a.message == b.message
-        && a.observed_generation == b.observed_generation
-}
-
-#[cfg(test)]
-mod turn_tests {
-    use super::*;
-    use futures::FutureExt;
-
-    fn queued(object: &str) -> bool {
-        turns().contains_key(object)
+impl<K> Writer<K>
+where
+    K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug,
+{
+    /// Sends a JSON Patch to the status subresource. The body is written
+    /// with Go's escaping (see the module documentation) so `test` values
+    /// compare equal to what the server re-encodes.
+    ///
+    /// Writes of this process to one object take turns ([`turn`]): sent
+    /// together, they conflict inside the server, which retries each one
+    /// against the others' results, recomputing it every time.
+    pub(super) async fn patch(&self, ops: &impl serde::Serialize) -> Result<K, kube::Error> {
+        let body = go_escape(serde_json::to_vec(ops).map_err(kube::Error::SerdeError)?);
+        let url = format!("{}/{}/status", self.api.resource_url(), self.name);
+        let mut request = http::Request::patch(url)
+            .header(http::header::CONTENT_TYPE, "application/json-patch+json")
+            .header(http::header::ACCEPT, "application/json")
+            .body(body)
+            .map_err(|e| kube::Error::BuildRequest(kube::core::request::Error::BuildRequest(e)))?;
+        request.extensions_mut().insert("patch_status");
+        let _turn = turn(&self.object).await;
+        self.api.clone().into_client().request::<K>(request).await
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn writes_to_one_object_take_turns_first_come_first_served() {
-        let first = turn("turns/one").await;
-        assert!(first.held.is_some());
-        let mut second = Box::pin(turn("turns/one"));
-        let mut third = Box::pin(turn("turns/one"));
-        assert!(
-            (&mut second).now_or_never().is_none(),
-            "waits for the first"
-        );
-        assert!((&mut third).now_or_never().is_none(), "waits for the first");
-        // Another object does not wait.
-        assert!(turn("turns/other").now_or_never().is_some());
-        drop(first);
-        let second = second.await;
-        assert!(second.held.is_some());
-        assert!(
-            (&mut third).now_or_never().is_none(),
-            "waits for the second"
-        );
-        drop(second);
-        let third = third.await;
-        assert!(third.held.is_some());
-        drop(third);
-        assert!(!queued("turns/one"), "nobody waits: the queue is gone");
-        assert!(!queued("turns/other"));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_turn_held_too_long_does_not_hold_up_the_next_write() {
-        let stuck = turn("turns/stuck").await;
-        let started = tokio::time::Instant::now();
-        let next = turn("turns/stuck").await;
-        assert!(next.held.is_none(), "sent without its turn");
-        assert_eq!(started.elapsed(), TURN_WAIT);
-        drop(stuck);
-        assert!(queued("turns/stuck"), "`next` still knows the queue");
-        drop(next);
-        assert!(!queued("turns/stuck"));
-    }
-
-    #[tokio::test]
-    async fn a_dropped_wait_leaves_the_queue_clean() {
-        let first = turn("turns/cancel").await;
-        let waiting = turn("turns/cancel");
-        assert!(Box::pin(waiting).now_or_never().is_none());
-        drop(first);
-        assert!(!queued("turns/cancel"));
+    /// Replaces our entry `fence` at `index` with `replacement`. When the
+    /// server refuses, re-reads the status to tell apart our entry moved
+    /// or changed by us (`ours` recognises it), the replacement already
+    /// stored (a lost response), and someone else's entry.
+    pub(super) async fn cas(
+        &self,
+        index: usize,
+        fence: &Value,
+        replacement: &Value,
+        ours: impl Fn(&Value) -> bool,
+    ) -> Result<Cas<K>, kube::Error> {
+        let path = format!("{LIST}/{index}");
+        let error = match self.patch(&Op::swap(&path, fence, replacement)).await {
+            Ok(object) => {
+                let entry = ConditionalResource::conditions(&object)
+                    .and_then(|c| wire(Some(c)).ok())
+                    .and_then(|entries| entries.into_iter().nth(index))
+                    .unwrap_or_else(|| replacement.clone());
+                return Ok(Cas::Stored {
+                    object,
+                    index,
+                    entry,
+                });
+            }
+            Err(e) if is_gone(&e) => return Ok(Cas::Gone),
+            Err(e) if is_refusal(&e) => e,
+            Err(e) => return Err(e),
+        };
+        tracing::debug!(%error, "refused: looking where our entry is");
+        let current = match self.api.get_status(&self.name).await {
+            Ok(current) => current,
+            Err(e) if is_gone(&e) => return Ok(Cas::Gone),
+            Err(e) => return Err(e),
+        };
+        let entries = wire(ConditionalResource::conditions(&current)).unwrap_or_default();
+        let type_ = fence
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(i) = position(&entries, type_) else {
+            return Ok(Cas::Changed(Value::Null));
+        };
+        let entry = entries[i].clone();
+        Ok(if entry == *replacement {
+            Cas::Stored {
+                object: current,
+                index: i,
+                entry,
+            }
+        } else if entry == *fence || ours(&entry) {
+            Cas::Moved { index: i, entry }
+        } else {
+            Cas::Changed(entry)
+        })
     }
 }

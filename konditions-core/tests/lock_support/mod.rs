@@ -109,10 +109,133 @@ impl ConditionalResource for Relic {
     }
 }
 
+/// A resource whose CRD declares `status.conditions` a plain list, not a
+/// map keyed by `type` (a schema written by hand, not by konditions): two
+/// entries of one type are accepted, so no lock can be held on it safely.
+#[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "lock.konditions.dev",
+    version = "v1",
+    kind = "Urn",
+    namespaced,
+    status = "UrnStatus"
+)]
+pub struct UrnSpec {
+    pub size: i64,
+}
+
+/// Standard conditions in a list without list-type `map`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct UrnStatus {
+    #[serde(default, skip_serializing_if = "Conditions::is_empty")]
+    #[schemars(schema_with = "plain_list")]
+    pub conditions: Conditions,
+}
+
+fn plain_list(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+    })
+}
+
+impl ConditionalResource for Urn {
+    type Type = String;
+    type Status = Status;
+    type ResourceStatus = UrnStatus;
+    fn resource_status(&self) -> Option<&UrnStatus> {
+        self.status.as_ref()
+    }
+    fn resource_status_mut(&mut self) -> &mut Option<UrnStatus> {
+        &mut self.status
+    }
+    fn generation(&self) -> Option<i64> {
+        self.metadata.generation
+    }
+}
+
+impl ConditionalStatus for UrnStatus {
+    type Type = String;
+    type Status = Status;
+    fn conditions(&self) -> &Conditions {
+        &self.conditions
+    }
+    fn conditions_mut(&mut self) -> &mut Conditions {
+        &mut self.conditions
+    }
+}
+
+/// A closed set written by hand whose only type does not say the lock
+/// writes it (`written_by` is the default, the apply).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HandWritten {
+    ByApply,
+}
+
+impl konditions_core::ConditionType for HandWritten {
+    fn as_str(&self) -> &str {
+        "ByApply"
+    }
+    fn parse(value: &str) -> Option<Self> {
+        (value == "ByApply").then_some(Self::ByApply)
+    }
+    fn declared() -> &'static [Self] {
+        &[Self::ByApply]
+    }
+}
+
+/// A resource with the hand-written set (never installed: the lock must
+/// refuse it before any request).
+#[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "lock.konditions.dev",
+    version = "v1",
+    kind = "Gadget",
+    namespaced,
+    status = "GadgetStatus"
+)]
+pub struct GadgetSpec {
+    pub size: i64,
+}
+
+/// The hand-written set's conditions.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct GadgetStatus {
+    #[serde(default)]
+    pub conditions: Conditions<HandWritten>,
+}
+
+impl ConditionalStatus for GadgetStatus {
+    type Type = HandWritten;
+    type Status = Status;
+    fn conditions(&self) -> &Conditions<HandWritten> {
+        &self.conditions
+    }
+    fn conditions_mut(&mut self) -> &mut Conditions<HandWritten> {
+        &mut self.conditions
+    }
+}
+
+impl ConditionalResource for Gadget {
+    type Type = HandWritten;
+    type Status = Status;
+    type ResourceStatus = GadgetStatus;
+    fn resource_status(&self) -> Option<&GadgetStatus> {
+        self.status.as_ref()
+    }
+    fn resource_status_mut(&mut self) -> &mut Option<GadgetStatus> {
+        &mut self.status
+    }
+    fn generation(&self) -> Option<i64> {
+        self.metadata.generation
+    }
+}
+
 /// Installs both CRDs (idempotent).
 pub async fn install(client: &Client) {
     konditions_testing::install_crd(client, &Vault::crd()).await;
     konditions_testing::install_crd(client, &Relic::crd()).await;
+    konditions_testing::install_crd(client, &Urn::crd()).await;
 }
 
 /// Creates a vault named `name` with no status.
