@@ -32,7 +32,7 @@ pub(crate) fn error_spanned(
 /// errors into a `Result`, and dropping it unchecked panics (as
 /// serde_derive's `Ctxt` does), so an error recorded on some path is never
 /// silently lost. Recording takes `&self`, so the attribute holders of
-/// [`crate::attr`] can keep a reference and report duplicates themselves.
+/// [`crate::parse`] can keep a reference and report duplicates themselves.
 pub(crate) struct Errors {
     /// `None` once checked.
     errors: RefCell<Option<Vec<syn::Error>>>,
@@ -78,6 +78,21 @@ impl Errors {
         Err(combined)
     }
 
+    /// Checks, and returns the output of the derive: `items` alone, or the
+    /// errors and then `items` (code that compiles despite the errors, so
+    /// the user's code naming the generated items reports nothing more than
+    /// the errors themselves).
+    pub(crate) fn finish(self, items: TokenStream) -> TokenStream {
+        match self.check() {
+            Ok(()) => items,
+            Err(error) => {
+                let mut tokens = error.into_compile_error();
+                tokens.extend(items);
+                tokens
+            }
+        }
+    }
+
     /// Checks, and returns the messages of the errors (for tests).
     #[cfg(test)]
     pub(crate) fn into_messages(self) -> Vec<String> {
@@ -95,15 +110,6 @@ impl Drop for Errors {
             panic!("konditions-derive: a diagnostics collector was dropped without being checked");
         }
     }
-}
-
-/// The tokens of a derive that failed: the errors, then `items` (code that
-/// compiles despite the errors, so the user's code naming the generated
-/// items reports nothing more than the errors themselves).
-pub(crate) fn with_errors(error: syn::Error, items: TokenStream) -> TokenStream {
-    let mut tokens = error.into_compile_error();
-    tokens.extend(items);
-    tokens
 }
 
 /// A deprecation warning at `span`, the key `name` of an attribute. Stable
@@ -124,12 +130,24 @@ pub(crate) fn deprecated(span: Span, name: &str, note: &str) -> TokenStream {
 
 /// The closest candidate to a misspelt `word`, if one is close enough to be
 /// a likely typo. Case is ignored (`Summary` finds `summary`, `rowwritten`
-/// finds `RowWritten`); the candidate is returned as spelt.
+/// finds `RowWritten`); the candidate is returned as spelt. A word that is
+/// a candidate with an inflection added (`locked`, `locking`, `negated`)
+/// finds it too: a natural misreading, though too far for a typo.
 pub(crate) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let word = word.to_lowercase();
     candidates
         .iter()
-        .map(|candidate| (edit_distance(&word, &candidate.to_lowercase()), *candidate))
+        .map(|candidate| {
+            let lower = candidate.to_lowercase();
+            let inflected =
+                lower.len() >= 4 && word.len() <= lower.len() + 3 && word.starts_with(&lower);
+            let distance = if inflected {
+                1
+            } else {
+                edit_distance(&word, &lower)
+            };
+            (distance, *candidate)
+        })
         .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(1))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
@@ -170,6 +188,16 @@ mod tests {
         assert_eq!(did_you_mean("Summary", &keys), Some("summary"));
         assert_eq!(did_you_mean("dependent", &keys), Some("dependents"));
         assert_eq!(did_you_mean("colour", &keys), None);
+    }
+
+    #[test]
+    fn suggests_the_option_of_an_inflected_word() {
+        let options = ["negative", "lock", "allow_progressive", "doc"];
+        assert_eq!(did_you_mean("locked", &options), Some("lock"));
+        assert_eq!(did_you_mean("locks", &options), Some("lock"));
+        assert_eq!(did_you_mean("locking", &options), Some("lock"));
+        assert_eq!(did_you_mean("docs", &options), Some("doc"));
+        assert_eq!(did_you_mean("lockstep_mode", &options), None);
     }
 
     #[test]

@@ -2,31 +2,35 @@
 //! which re-exports them behind its default `derive` feature (its docs have
 //! runnable examples).
 //!
-//! The crate is cut by job, like serde_derive:
+//! Each derive reads `parse → check → expand`, as thiserror's:
 //!
-//! - `attr` parses the `#[konditions(...)]` attributes (each key held by an
-//!   `Attr` that reports a duplicate itself), `kube_attr` reads kube's
-//!   `#[kube(...)]`, `serde_attr` the naming of serde's `#[serde(...)]`;
-//! - `discover` finds the root struct, its status type, and the fields of
-//!   the conditions and of `observedGeneration`;
-//! - `validate` checks the declaration against `metav1.Condition` and the
-//!   Kubernetes API conventions, one function per rule;
-//! - `expand` runs the derives, with one generator per trait in its
-//!   submodules;
+//! - `parse` reads what the derive was given, unchecked: the
+//!   `#[konditions(...)]` attributes (each key held by an `Attr` that
+//!   reports a duplicate itself), kube's `#[kube(...)]`, the naming of
+//!   serde's `#[serde(...)]`, and where the conditions are (the root
+//!   struct, its status type, the fields of the conditions and of
+//!   `observedGeneration`);
+//! - `check` checks it against `metav1.Condition` (konditions-rules, the
+//!   checks konditions-core runs at run time) and the Kubernetes API
+//!   conventions, one function per rule, and builds the checked form,
+//!   `ast`;
+//! - `expand` generates code from `ast` alone, one generator per trait in
+//!   its submodules;
 //! - `diag` builds diagnostics and collects them in an `Errors` that must be
-//!   checked (it panics when dropped unchecked).
+//!   finished (it panics when dropped unchecked): every problem is reported
+//!   in one compile, and the items are generated even then.
 //!
 //! Every error carries the span of the tokens at fault and a `help:` line.
 
-mod attr;
+mod ast;
+mod check;
 mod diag;
-mod discover;
 mod expand;
-mod kube_attr;
-mod serde_attr;
-mod validate;
+mod parse;
 
 use proc_macro::TokenStream;
+
+use crate::diag::Errors;
 
 /// Declares the conditions of a custom resource once, and implements
 /// `konditions_core::ConditionalResource` for its root type.
@@ -172,7 +176,10 @@ use proc_macro::TokenStream;
 #[proc_macro_derive(ConditionalResource, attributes(konditions))]
 pub fn derive_conditional_resource(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    expand::conditional_resource(&input).into()
+    let errors = Errors::new();
+    let resource = parse::resource(&input, &errors).map(|parsed| check::resource(parsed, &errors));
+    let items = resource.map(|resource| expand::resource(&resource));
+    errors.finish(items.unwrap_or_default()).into()
 }
 
 /// Implements `konditions_core::ConditionalStatus` for a status struct that
@@ -220,5 +227,8 @@ pub fn derive_conditional_resource(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(ConditionalStatus, attributes(konditions))]
 pub fn derive_conditional_status(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    expand::conditional_status(&input).into()
+    let errors = Errors::new();
+    let status = parse::status(&input, &errors).and_then(check::status);
+    let items = status.map(|status| expand::status(&status));
+    errors.finish(items.unwrap_or_default()).into()
 }

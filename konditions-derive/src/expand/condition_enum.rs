@@ -6,11 +6,10 @@ use quote::{format_ident, quote};
 use syn::ext::IdentExt;
 use syn::{Ident, Visibility};
 
-use super::Paths;
-use super::{condition_type, json_schema, serialization};
-use crate::validate::Declaration;
+use super::{condition_type, json_schema, lock_enum, serialization};
+use crate::ast::{self, Declaration, Paths};
 
-/// What every generator of the enum reads.
+/// What every generator of the enum reads: the checked enum and the paths.
 pub(super) struct ConditionEnum<'a> {
     /// The enum's name.
     pub(super) name: &'a Ident,
@@ -22,7 +21,18 @@ pub(super) struct ConditionEnum<'a> {
     pub(super) declaration: &'a Declaration,
 }
 
-impl ConditionEnum<'_> {
+impl<'a> ConditionEnum<'a> {
+    /// The generators' view of the checked enum `generated`.
+    pub(super) fn new(generated: &'a ast::ConditionEnum, paths: &'a Paths) -> Self {
+        Self {
+            name: &generated.name,
+            vis: &generated.vis,
+            kind: &generated.kind,
+            paths,
+            declaration: &generated.declaration,
+        }
+    }
+
     /// The enum and all its trait implementations.
     pub(super) fn expand(&self) -> TokenStream {
         let mut out = self.definition();
@@ -34,8 +44,9 @@ impl ConditionEnum<'_> {
             self.impl_from_str(),
             self.parse_error(),
             serialization::impl_serialize(self),
-            serialization::deimpl_serialize(self),
+            serialization::impl_deserialize(self),
             json_schema::expand(self),
+            lock_enum::expand(self),
         ]);
         out
     }
@@ -109,7 +120,8 @@ impl ConditionEnum<'_> {
         }
         if t.lock.is_some() {
             doc.push_str(
-                "\n\nWritten by the lock (`WrittenBy::Lock`): `apply_status` never sends it.",
+                "\n\nWritten by the lock (`WrittenBy::Lock`): `apply_status` never sends it. \
+                 Lock it through the lock enum's variant of the same name.",
             );
         }
         doc

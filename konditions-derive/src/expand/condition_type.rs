@@ -10,7 +10,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::condition_enum::ConditionEnum;
-use crate::attr::TypeDecl;
+use crate::parse::TypeDecl;
 
 pub(super) fn expand(e: &ConditionEnum<'_>) -> TokenStream {
     let name = e.name;

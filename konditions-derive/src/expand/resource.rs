@@ -4,8 +4,8 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::Paths;
-use crate::discover::Root;
+use crate::ast::Paths;
+use crate::parse::Root;
 
 /// `impl ConditionalResource for Root`. `type_ty` is the condition type:
 /// the generated enum, or the status's.

@@ -5,6 +5,7 @@ use quote::quote;
 
 use super::condition_enum::ConditionEnum;
 
+/// Writes the wire name.
 pub(super) fn impl_serialize(e: &ConditionEnum<'_>) -> TokenStream {
     let name = e.name;
     let serde = &e.paths.serde;
@@ -20,7 +21,7 @@ pub(super) fn impl_serialize(e: &ConditionEnum<'_>) -> TokenStream {
 
 /// Accepts the wire names only; anything else is serde's "unknown variant"
 /// with the list of names.
-pub(super) fn deimpl_serialize(e: &ConditionEnum<'_>) -> TokenStream {
+pub(super) fn impl_deserialize(e: &ConditionEnum<'_>) -> TokenStream {
     let name = e.name;
     let serde = &e.paths.serde;
     let krate = &e.paths.krate;

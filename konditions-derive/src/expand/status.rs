@@ -5,19 +5,21 @@ use quote::{quote, quote_spanned};
 use syn::DeriveInput;
 use syn::spanned::Spanned;
 
-use crate::discover::StatusField;
+use crate::ast;
+use crate::parse::StatusField;
 
 /// `impl ConditionalStatus`, reading the condition type and status set out
 /// of the type of the conditions field through a local trait (so a field
 /// that is not a `Conditions` is reported at the field, in our words), and
 /// `status.observedGeneration` from `generation` through another (so a
 /// field that is not an `Option<i64>` is reported at the field too).
-pub(super) fn expand(
-    input: &DeriveInput,
-    field: &StatusField<'_>,
-    generation: Option<&StatusField<'_>>,
-    krate: &TokenStream,
-) -> TokenStream {
+pub(super) fn expand(status: &ast::Status<'_>) -> TokenStream {
+    let ast::Status {
+        input,
+        krate,
+        conditions: field,
+        observed_generation: generation,
+    } = status;
     let ident = &input.ident;
     let member = &field.member;
     let field_ty = &field.field.ty;
@@ -42,6 +44,7 @@ pub(super) fn expand(
     };
 
     let (generation_check, generation) = generation
+        .as_ref()
         .map(|generation| observed_generation(input, generation))
         .unzip();
     quote! {

@@ -36,7 +36,7 @@ fn main() {
     let mut cache: Cache = serde_json::from_str(&json).expect("valid object");
     cache
         .conditions_mut()
-        .set(&CacheCondition::Warmed, Verdict::new(Status::True, "Loaded"))
+        .set(None, &CacheCondition::Warmed, Verdict::new(Status::True, "Loaded"))
         .expect("valid condition");
     let written = serde_json::to_value(&cache).expect("serializable");
     let conditions = written["status"]["conditions"].as_array().expect("a list");

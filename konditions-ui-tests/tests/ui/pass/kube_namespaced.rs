@@ -44,7 +44,7 @@ fn main() {
     assert!(writer.conditions().is_none());
     writer
         .conditions_mut()
-        .set(&PostgresWriterCondition::TableReady, Verdict::new(Status::True, "Created").message("table t exists"))
+        .set(None, &PostgresWriterCondition::TableReady, Verdict::new(Status::True, "Created").message("table t exists"))
         .expect("valid condition");
     let conditions = writer.conditions().expect("status was created");
     assert!(conditions.is_true(&PostgresWriterCondition::TableReady));

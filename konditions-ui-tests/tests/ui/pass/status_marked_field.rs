@@ -32,7 +32,7 @@ pub struct LooseStatus(
 
 fn main() {
     let mut loose = Loose::default();
-    loose.conditions_mut().set("AnyType", Verdict::new(Status::False, "Because")).expect("valid");
+    loose.conditions_mut().set(None, "AnyType", Verdict::new(Status::False, "Because")).expect("valid");
     assert!(loose.conditions().expect("status").is_false("AnyType"));
     let status = loose.status.as_mut().expect("status");
     *status.observed_generation_mut().expect("wired") = Some(3);

@@ -15,8 +15,8 @@ use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::ext::IdentExt;
 use syn::{Attribute, DataStruct, DeriveInput, Field, LitStr, Meta};
 
+use super::kube_attr::split_items;
 use crate::diag;
-use crate::kube_attr::split_items;
 
 /// A value of serde's that may differ by direction
 /// (`rename(serialize = "...", deserialize = "...")`).

@@ -1,7 +1,7 @@
 //! Parsing of `#[konditions(...)]` attributes.
 //!
 //! Parsing only checks syntax; the rules about names (pattern, conventions,
-//! duplicates, summary and dependents) live in `validate`. Every key and
+//! duplicates, summary and dependents) live in `check`. Every key and
 //! option is held by an [`Attr`], which reports a second assignment itself.
 //! Parsing recovers where it can (an unknown key, a bad entry of `types`, a
 //! bad option), so one compile reports every problem.
@@ -120,7 +120,7 @@ pub(crate) struct TypeDecl {
     pub(crate) doc: Option<LitStr>,
     /// Whether `rename = "..."` was given.
     pub(crate) renamed: bool,
-    /// Whether a check reported the name (set by `validate`): the variant
+    /// Whether a check reported the name (set by `check`): the variant
     /// then allows rustc's own naming lint, which would say it again.
     pub(crate) name_reported: bool,
 }

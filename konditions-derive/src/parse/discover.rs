@@ -13,10 +13,10 @@ use syn::{
     Data, DataStruct, DeriveInput, Fields, GenericArgument, Ident, Member, PathArguments, Type,
 };
 
-use crate::attr::{self, StatusAttrs};
+use super::attr::{self, StatusAttrs};
+use super::kube_attr;
+use super::serde_attr;
 use crate::diag::{self, Errors};
-use crate::kube_attr;
-use crate::serde_attr;
 
 /// The root struct of a resource: the type `ConditionalResource` is
 /// implemented for.
@@ -40,7 +40,7 @@ pub(crate) struct Kind {
 }
 
 /// What `#[derive(ConditionalResource)]` found about its resource.
-pub(crate) struct Resource {
+pub(crate) struct Located {
     /// `None` when `#[kube(...)]` has no usable `kind` (reported).
     pub(crate) kind: Option<Kind>,
     /// `None` when the root or its status could not be located (reported).
@@ -90,10 +90,10 @@ pub(crate) fn struct_data<'a>(input: &'a DeriveInput, derive: &str) -> syn::Resu
 
 /// The resource of `#[derive(ConditionalResource)]`: from `#[kube(...)]`
 /// when the struct has one (it is the spec), else the struct itself.
-pub(crate) fn resource(input: &DeriveInput, fields: &Fields, errors: &Errors) -> Resource {
+pub(crate) fn resource(input: &DeriveInput, fields: &Fields, errors: &Errors) -> Located {
     let kube = kube_attr::kube_attrs(&input.attrs);
     if kube.is_empty() {
-        return Resource {
+        return Located {
             kind: Some(Kind {
                 name: input.ident.unraw().to_string(),
                 span: input.ident.span(),
@@ -114,7 +114,7 @@ pub(crate) fn resource(input: &DeriveInput, fields: &Fields, errors: &Errors) ->
         generics: syn::Generics::default(),
         status,
     });
-    Resource { kind, root }
+    Located { kind, root }
 }
 
 /// A root struct written by hand: `metadata`, `status: Option<...>`.

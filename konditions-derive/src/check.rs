@@ -1,11 +1,13 @@
-//! Checks of a declaration against `metav1.Condition` and the Kubernetes API
-//! conventions for conditions.
+//! Checks of what a derive was given, against `metav1.Condition` and the
+//! Kubernetes API conventions for conditions; builds the checked form
+//! ([`crate::ast`]) the generators read.
 //!
-//! One function per rule, as serde_derive's `check.rs`; [`declaration`]
-//! runs them in order and builds the [`Declaration`] the generators read.
+//! One function per rule, as serde_derive's `check.rs`; [`resource`] runs
+//! them in order.
 //!
 //! - A type matches the `metav1.Condition` type pattern and is at most 316
-//!   characters long (the API server rejects anything else).
+//!   characters long (the API server rejects anything else): the check of
+//!   konditions-rules, which konditions-core runs at run time.
 //! - The name (after an optional `example.com/` prefix) is CamelCase.
 //! - Conditions describe a state, not a state machine: progressive names
 //!   (`Deploying`) are rejected unless opted out with `allow_progressive`.
@@ -24,21 +26,82 @@
 
 use std::collections::HashSet;
 
+use konditions_rules::{MAX_REASON_LEN, MAX_TYPE_LEN, ReasonProblem, TypeProblem, kstatus};
 use proc_macro2::Span;
+use quote::format_ident;
 use syn::Ident;
 use syn::ext::IdentExt;
 
-use crate::attr::{Dependents, Flag, ResourceAttrs, StalledReasons, TypeDecl, Types};
+use crate::ast::{self, ConditionEnum, ConditionTypeSource, Declaration, DeprecatedKey, Paths};
 use crate::diag::{self, Errors, did_you_mean};
+use crate::parse::{self, Dependents, Flag, ResourceAttrs, StalledReasons, TypeDecl, Types};
 
-/// The maximum length of a condition type (`metav1.Condition`).
-const MAX_TYPE_LEN: usize = 316;
+/// Checks what `#[derive(ConditionalResource)]` was given: its checked
+/// form, complete enough to generate code that compiles even when a check
+/// failed (the errors are in `errors`).
+pub(crate) fn resource(parsed: parse::Resource<'_>, errors: &Errors) -> ast::Resource {
+    let parse::Resource {
+        vis,
+        attrs,
+        kind,
+        root,
+    } = parsed;
+    let paths = Paths::new(
+        attrs.krate.as_ref(),
+        attrs.serde.as_ref().map(|(_, path)| path),
+        attrs.schemars.as_ref().map(|(_, path)| path),
+    );
+    let deprecated = deprecated_keys(&attrs);
+    let enum_name = attrs.enum_name.clone().or_else(|| {
+        let kind = kind.as_ref()?;
+        Some(format_ident!("{}Condition", kind.name, span = kind.span))
+    });
+    let condition_type = match (declaration(attrs, errors), enum_name) {
+        (Some(declaration), Some(name)) => ConditionTypeSource::Generated(ConditionEnum {
+            kind: kind.map_or_else(|| name.to_string(), |kind| kind.name),
+            name,
+            vis: vis.clone(),
+            declaration,
+        }),
+        // Types are declared, but the kind that names their enum is not
+        // known (reported by `parse`).
+        (Some(_), None) => ConditionTypeSource::Unnamed,
+        (None, _) => ConditionTypeSource::OfStatus,
+    };
+    ast::Resource {
+        paths,
+        deprecated,
+        condition_type,
+        root,
+    }
+}
 
-/// The maximum length of a condition reason (`metav1.Condition`).
-const MAX_REASON_LEN: usize = 1024;
+/// Checks what `#[derive(ConditionalStatus)]` was given (its fields were
+/// checked as they were found): `None` without a conditions field, which
+/// is reported.
+pub(crate) fn status(parsed: parse::Status<'_>) -> Option<ast::Status<'_>> {
+    Some(ast::Status {
+        input: parsed.input,
+        krate: Paths::core(parsed.krate.as_ref()),
+        conditions: parsed.conditions?,
+        observed_generation: parsed.observed_generation,
+    })
+}
+
+/// `serde = "..."` and `schemars = "..."`: the generated code reaches both
+/// through konditions-core, so the keys have no use left.
+fn deprecated_keys(attrs: &ResourceAttrs) -> Vec<DeprecatedKey> {
+    [(&attrs.serde, "serde"), (&attrs.schemars, "schemars")]
+        .into_iter()
+        .filter_map(|(given, key)| {
+            let (span, _) = given.as_ref()?;
+            Some(DeprecatedKey { span: *span, key })
+        })
+        .collect()
+}
 
 /// kstatus' conditions, which the derive adds after the declared types.
-pub(crate) const KSTATUS_TYPES: [&str; 2] = ["Reconciling", "Stalled"];
+pub(crate) const KSTATUS_TYPES: [&str; 2] = kstatus::COMPUTED;
 
 /// Words ending in "-ing" that are not progressive verb forms.
 const NOT_PROGRESSIVE: &[&str] = &[
@@ -78,38 +141,9 @@ const NOT_NEGATED: &[&str] = &[
     "Until",
 ];
 
-/// A checked declaration: every type in declaration order, the summary
-/// included.
-///
-/// It always generates code that compiles, also when checks failed: a type
-/// declared twice is kept once, and dependents that are not declared are
-/// left out. So after an error the enum is still generated, and the user's
-/// code naming it reports nothing more than the declaration's errors.
-pub(crate) struct Declaration {
-    /// Every declared type, each once.
-    pub(crate) types: Vec<TypeDecl>,
-    /// Index of the summary in `types`.
-    pub(crate) summary: Option<usize>,
-    /// Indices of the dependents in `types`, when given explicitly.
-    pub(crate) dependents: Option<Vec<usize>>,
-    /// Indices of kstatus' `Reconciling` and `Stalled` in `types` (the last
-    /// two), unless `kstatus = false`.
-    pub(crate) kstatus: Option<[usize; 2]>,
-    /// The reasons of `stalled_reasons(...)`, each once.
-    pub(crate) stalled_reasons: Vec<String>,
-}
-
-impl Declaration {
-    /// Whether the type at `index` is computed by `update_summary` (the
-    /// summary, `Reconciling`, `Stalled`).
-    pub(crate) fn is_computed(&self, index: usize) -> bool {
-        self.summary == Some(index) || self.kstatus.is_some_and(|k| k.contains(&index))
-    }
-}
-
 /// Checks the declaration of a resource. Returns `None` when it declares no
 /// condition type (no `types(...)`, no `summary`).
-pub(crate) fn declaration(attrs: ResourceAttrs, errors: &Errors) -> Option<Declaration> {
+fn declaration(attrs: ResourceAttrs, errors: &Errors) -> Option<Declaration> {
     let ResourceAttrs {
         types,
         summary,
@@ -255,28 +289,21 @@ fn reason_names(reasons: &StalledReasons, kstatus: bool, errors: &Errors) -> Vec
 }
 
 /// A reason is what `metav1.Condition` accepts (pattern
-/// `^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`, at most 1024 characters),
-/// and CamelCase (API conventions), as the type names.
+/// `^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$`, at most 1024 characters:
+/// konditions-rules' check, the one konditions-core runs), and CamelCase
+/// (API conventions), as the type names.
 fn valid_reason(name: &Ident, text: &str, errors: &Errors) -> bool {
-    let problem = if text.len() > MAX_REASON_LEN {
-        Some(format!(
-            "it is {} characters long; `metav1.Condition` allows at most {MAX_REASON_LEN}",
-            text.len()
-        ))
-    } else if !text.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        Some("a reason starts with a letter".to_owned())
-    } else if !text.is_ascii() {
-        Some("a reason is ASCII letters, digits and `_`".to_owned())
-    } else {
-        None
-    };
-    if let Some(problem) = problem {
+    if let Err(problem) = konditions_rules::check_reason(text) {
+        let shown = match problem {
+            ReasonProblem::TooLong { .. } => format!("{}...", truncate(text, 40)),
+            _ => text.to_owned(),
+        };
         errors.push(diag::error(
             name.span(),
-            format_args!("`{text}` is not a valid condition reason: {problem}"),
+            format_args!("`{shown}` is not a valid condition reason: {problem}"),
             format_args!(
                 "{}: a reason matches `^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$` (pattern of `metav1.Condition`) and is CamelCase (API conventions)",
-                reason_fix(text)
+                reason_fix(text, problem)
             ),
         ));
         return false;
@@ -296,9 +323,12 @@ fn valid_reason(name: &Ident, text: &str, errors: &Errors) -> bool {
 }
 
 /// How to write an invalid reason: its CamelCase form when that is valid.
-fn reason_fix(text: &str) -> String {
+fn reason_fix(text: &str, problem: ReasonProblem) -> String {
+    if matches!(problem, ReasonProblem::TooLong { .. }) {
+        return format!("shorten it to {MAX_REASON_LEN} characters or fewer");
+    }
     let fixed = to_camel_case(text.trim_start_matches(|c: char| !c.is_ascii_alphabetic()));
-    if is_camel_case(&fixed) && fixed.len() <= MAX_REASON_LEN {
+    if is_camel_case(&fixed) && konditions_rules::check_reason(&fixed).is_ok() {
         format!("write `{fixed}`")
     } else {
         "write it in CamelCase ASCII, as `TableMissing`".to_owned()
@@ -346,11 +376,11 @@ fn types_not_empty(types: Option<&Types>, summary: Option<&Ident>, errors: &Erro
     }
 }
 
-/// The rules about one wire name; `false` when one failed. The first three
-/// are what the API server enforces; once one fails, the conventions after
-/// them have nothing to say.
+/// The rules about one wire name; `false` when one failed. The first is
+/// what the API server enforces; once it fails, the conventions after it
+/// have nothing to say.
 fn type_name(decl: &TypeDecl, errors: &Errors) -> bool {
-    if !(fits_length(decl, errors) && matches_pattern(decl, errors) && camel_case(decl, errors)) {
+    if !(metav1_type(decl, errors) && camel_case(decl, errors)) {
         return false;
     }
     let name = decl.wire.rsplit('/').next().unwrap_or(&decl.wire);
@@ -372,38 +402,30 @@ fn rename_hint(decl: &TypeDecl) -> String {
     }
 }
 
-/// At most 316 characters (`metav1.Condition`).
-fn fits_length(decl: &TypeDecl, errors: &Errors) -> bool {
+/// The type pattern and length of `metav1.Condition`: konditions-rules'
+/// check, the one konditions-core runs.
+fn metav1_type(decl: &TypeDecl, errors: &Errors) -> bool {
     let wire = decl.wire.as_str();
-    if wire.len() <= MAX_TYPE_LEN {
-        return true;
-    }
-    errors.push(diag::error(
-        decl.wire_span,
-        format_args!(
-            "condition type `{}...` is {} characters long; `metav1.Condition` allows at most {MAX_TYPE_LEN}",
-            truncate(wire, 40),
-            wire.len()
+    let error = match konditions_rules::check_type(wire) {
+        Ok(()) => return true,
+        Err(TypeProblem::TooLong { len }) => diag::error(
+            decl.wire_span,
+            format_args!(
+                "condition type `{}...` is {len} characters long; `metav1.Condition` allows at most {MAX_TYPE_LEN}",
+                truncate(wire, 40),
+            ),
+            format_args!("use a shorter name{}", rename_hint(decl)),
         ),
-        format_args!("use a shorter name{}", rename_hint(decl)),
-    ));
-    false
-}
-
-/// The type pattern of `metav1.Condition`.
-fn matches_pattern(decl: &TypeDecl, errors: &Errors) -> bool {
-    let wire = decl.wire.as_str();
-    let Err(problem) = check_pattern(wire) else {
-        return true;
+        Err(problem) => diag::error(
+            decl.wire_span,
+            format_args!("`{wire}` is not a valid condition type: {problem}"),
+            format_args!(
+                "a condition type is `CamelCase` or `example.com/CamelCase` (pattern of `metav1.Condition`: an optional lowercase DNS prefix and `/`, then ASCII letters, digits, `-`, `_`, `.`, starting and ending with a letter or digit){}",
+                rename_hint(decl)
+            ),
+        ),
     };
-    errors.push(diag::error(
-        decl.wire_span,
-        format_args!("`{wire}` is not a valid condition type: {problem}"),
-        format_args!(
-            "a condition type is `CamelCase` or `example.com/CamelCase` (pattern of `metav1.Condition`: an optional lowercase DNS prefix and `/`, then ASCII letters, digits, `-`, `_`, `.`, starting and ending with a letter or digit){}",
-            rename_hint(decl)
-        ),
-    ));
+    errors.push(error);
     false
 }
 
@@ -592,47 +614,6 @@ fn undeclared_dependent(
     )
 }
 
-/// Checks the `metav1.Condition` type pattern
-/// `^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$`.
-fn check_pattern(wire: &str) -> Result<(), String> {
-    let (prefix, name) = match wire.split_once('/') {
-        Some((prefix, name)) => (Some(prefix), name),
-        None => (None, wire),
-    };
-    if let Some(prefix) = prefix {
-        if prefix.is_empty() {
-            return Err("the prefix before `/` is empty".to_owned());
-        }
-        for label in prefix.split('.') {
-            let ok = !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-');
-            if !ok {
-                return Err(format!(
-                    "the prefix `{prefix}` is not a lowercase DNS subdomain (label `{label}`)"
-                ));
-            }
-        }
-    }
-    if name.is_empty() {
-        return Err("the name is empty".to_owned());
-    }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-    {
-        return Err(format!("it contains {bad:?}"));
-    }
-    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-    if !edge_ok(name.chars().next()) || !edge_ok(name.chars().last()) {
-        return Err("the name must start and end with a letter or digit".to_owned());
-    }
-    Ok(())
-}
-
 /// CamelCase: an uppercase ASCII letter, then ASCII letters and digits.
 fn is_camel_case(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_uppercase())
@@ -718,12 +699,11 @@ fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attr;
 
     /// The declaration of `attr` and the messages of the failed checks.
     fn declared(attr: syn::Attribute) -> (Option<Declaration>, Vec<String>) {
         let errors = Errors::new();
-        let declaration = declaration(attr::parse_resource(&[attr], &errors), &errors);
+        let declaration = declaration(parse::resource_attrs(attr, &errors), &errors);
         (declaration, errors.into_messages())
     }
 
@@ -877,36 +857,69 @@ mod tests {
         assert!(messages.is_empty(), "{messages:?}");
     }
 
+    /// konditions-rules' table of `metav1.Condition` cases, which
+    /// konditions-core's tests also run against the API server.
+    mod metav1_cases {
+        include!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../konditions-rules/cases/metav1.rs"
+        ));
+    }
+
     #[test]
-    fn pattern_accepts_metav1_types() {
-        for ok in [
-            "Ready",
-            "A",
-            "Ready2",
-            "example.com/Ready",
-            "a-b.c/X_y.z-1",
-            "9Lives",
-        ] {
-            assert_eq!(check_pattern(ok), Ok(()), "{ok}");
+    fn declared_types_are_refused_exactly_when_metav1_refuses_them() {
+        for (wire, accepted) in metav1_cases::types() {
+            let wire_lit = syn::LitStr::new(&wire, Span::call_site());
+            let (_, messages) = declared(syn::parse_quote!(
+                #[konditions(types(T(rename = #wire_lit)), kstatus = false)]
+            ));
+            let refused = messages.iter().any(|m| {
+                m.contains("is not a valid condition type")
+                    || m.contains("characters long; `metav1.Condition` allows at most 316")
+            });
+            assert_eq!(refused, !accepted, "{wire:?}: {messages:?}");
         }
     }
 
     #[test]
-    fn pattern_rejects_invalid_types() {
-        for bad in [
-            "",
-            "_Ready",
-            "Ready_",
-            "Ready Now",
-            "Prêt",
-            "/Ready",
-            "Example.com/Ready",
-            "-a.com/Ready",
-            "a..b/Ready",
-            "example.com/",
-        ] {
-            assert!(check_pattern(bad).is_err(), "{bad}");
+    fn stalled_reasons_are_refused_exactly_when_metav1_refuses_them() {
+        let mut checked = 0;
+        for (reason, accepted) in metav1_cases::reasons() {
+            // `stalled_reasons(...)` takes identifiers: the cases that are.
+            // (`parse_str` skips surrounding whitespace: compare.)
+            let Ok(ident) = syn::parse_str::<Ident>(&reason) else {
+                continue;
+            };
+            if ident != reason {
+                continue;
+            }
+            let (_, messages) = declared(syn::parse_quote!(
+                #[konditions(types(A), stalled_reasons(#ident))]
+            ));
+            let refused = messages
+                .iter()
+                .any(|m| m.contains("is not a valid condition reason"));
+            assert_eq!(refused, !accepted, "{reason:?}: {messages:?}");
+            checked += 1;
         }
+        assert!(checked >= 10, "only {checked} cases are identifiers");
+    }
+
+    #[test]
+    fn a_type_too_long_is_reported_with_its_length_in_characters() {
+        let wire = format!("{}/{}", "a".repeat(253), "B".repeat(63));
+        let wire_lit = syn::LitStr::new(&wire, Span::call_site());
+        let (_, messages) = declared(syn::parse_quote!(
+            #[konditions(types(T(rename = #wire_lit)))]
+        ));
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(
+            messages[0].starts_with(&format!(
+                "condition type `{}...` is 317 characters long",
+                "a".repeat(40)
+            )),
+            "{messages:?}"
+        );
     }
 
     #[test]
