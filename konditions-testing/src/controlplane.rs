@@ -24,6 +24,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use kube::Client;
@@ -42,6 +43,8 @@ const ETCD_READY_TIMEOUT: Duration = Duration::from_secs(60);
 const APISERVER_READY_TIMEOUT: Duration = Duration::from_secs(180);
 /// How long a server may take to exit after SIGTERM before SIGKILL.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a SIGKILLed server may take to be gone.
+const KILL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Starts on fresh ports after a port was taken between pick and bind.
 const PORT_ATTEMPTS: usize = 5;
 /// The admin user (a token in group `system:masters`, loopback only).
@@ -226,14 +229,28 @@ impl State {
             if kill(target, Signal::SIGTERM).is_err() {
                 continue;
             }
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            while running(pid, &self.dir) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            if running(pid, &self.dir) {
+            if !exited(pid, &self.dir, STOP_TIMEOUT) {
+                // SIGKILL is delivered asynchronously: wait until the
+                // process is gone, so a caller never sees it running after
+                // `stop` returned.
                 let _ = kill(target, Signal::SIGKILL);
+                exited(pid, &self.dir, KILL_TIMEOUT);
             }
         }
+    }
+}
+
+/// Waits up to `timeout` for `pid` to stop running; whether it did.
+fn exited(pid: u32, dir: &Path, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if !running(pid, dir) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -281,6 +298,35 @@ impl ControlPlane {
     /// Options: explicit binaries, a state directory, a fixed port.
     pub fn builder() -> Builder {
         Builder::default()
+    }
+
+    /// This test process's control plane, started on the first call; later
+    /// calls (from any test, any thread, any tokio runtime) return the same
+    /// one. It is stopped when the process ends (by the watchdog: a
+    /// `static` is never dropped).
+    ///
+    /// # Errors
+    /// [`Error::Shared`] with the reason it could not be started; every
+    /// later call returns the same error rather than trying again.
+    pub fn shared() -> Result<&'static ControlPlane, Error> {
+        static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
+        let started = SHARED.get_or_init(|| {
+            let begun = Instant::now();
+            crate::say("starting a control plane for this test process");
+            ControlPlane::start()
+                .inspect(|control_plane| {
+                    crate::say(&format!(
+                        "control plane ready in {:.1?}: Kubernetes {} at {}",
+                        begun.elapsed(),
+                        control_plane.state().kubernetes_version,
+                        control_plane.apiserver_url()
+                    ));
+                })
+                .map_err(|e| e.to_string())
+        });
+        started
+            .as_ref()
+            .map_err(|message| Error::Shared(message.clone()))
     }
 
     /// Starts a control plane of its own with the defaults: binaries looked

@@ -9,7 +9,7 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Api, Client};
 
-use crate::FIELD_MANAGER;
+use crate::{Error, FIELD_MANAGER};
 
 /// How long a CRD may take to become Established.
 const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
@@ -17,7 +17,8 @@ const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
 /// Applies `crd` (server-side, forcing ownership, so installing it again is
 /// idempotent) after `konditions_core::crd::prepare`, exactly as the YAML
 /// written by `konditions_core::crd` has it, and waits until it is
-/// Established.
+/// Established. [`Environment::install_crd`](crate::Environment::install_crd)
+/// returns the error instead.
 ///
 /// ```no_run
 /// # async fn demo() {
@@ -34,31 +35,15 @@ const ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(60);
 /// # Panics
 /// When the server rejects the CRD or it does not become Established within
 /// a minute.
-#[tracing::instrument(skip_all, fields(crd = crd.metadata.name.as_deref().unwrap_or_default()))]
 pub async fn install_crd(client: &Client, crd: &CustomResourceDefinition) {
-    let name = crd.metadata.name.clone().expect("a CRD has a name");
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let mut crd = crd.clone();
-    konditions_core::crd::prepare(&mut crd);
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&crd),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("applying CRD {name}: {e}"));
-    tokio::time::timeout(
-        ESTABLISHED_TIMEOUT,
-        await_condition(api, &name, conditions::is_crd_established()),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("CRD {name} not Established after {ESTABLISHED_TIMEOUT:?}"))
-    .unwrap_or_else(|e| panic!("watching CRD {name}: {e}"));
+    apply(client, crd).await.unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Installs every CRD in `path`: a YAML file (several documents allowed) or
 /// a directory of `.yaml`/`.yml` files (sorted by name), as
 /// [`install_crd`] does; returns the names installed.
+/// [`Environment::install_crd_files`](crate::Environment::install_crd_files)
+/// returns the error instead.
 ///
 /// ```no_run
 /// # async fn demo() {
@@ -72,13 +57,58 @@ pub async fn install_crd(client: &Client, crd: &CustomResourceDefinition) {
 /// When a file cannot be read, holds something other than CRDs, or a CRD
 /// is refused.
 pub async fn install_crd_files(client: &Client, path: impl AsRef<Path>) -> Vec<String> {
-    let path = path.as_ref();
+    apply_files(client, path.as_ref())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What [`install_crd`] does, with the error returned.
+#[tracing::instrument(skip_all, fields(crd = crd.metadata.name.as_deref().unwrap_or_default()))]
+pub(crate) async fn apply(client: &Client, crd: &CustomResourceDefinition) -> Result<(), Error> {
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut crd = crd.clone();
+    konditions_core::crd::prepare(&mut crd);
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .map_err(|error| Error::Api {
+        what: format!("applying CRD {name:?}"),
+        error,
+    })?;
+    tokio::time::timeout(
+        ESTABLISHED_TIMEOUT,
+        await_condition(api, &name, conditions::is_crd_established()),
+    )
+    .await
+    .map_err(|_| Error::CrdNotEstablished {
+        name: name.clone(),
+        reason: format!("not Established after {ESTABLISHED_TIMEOUT:?}"),
+    })?
+    .map_err(|e| Error::CrdNotEstablished {
+        name: name.clone(),
+        reason: format!("watching it failed: {e}"),
+    })?;
+    Ok(())
+}
+
+/// What [`install_crd_files`] does, with the error returned.
+pub(crate) async fn apply_files(client: &Client, path: &Path) -> Result<Vec<String>, Error> {
+    let failed = |path: &Path, reason: String| Error::CrdFile {
+        path: path.to_owned(),
+        reason,
+    };
     let files: Vec<PathBuf> = if path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-            .map(|entry| entry.expect("a directory entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-            .collect();
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(|e| failed(path, e.to_string()))? {
+            let file = entry.map_err(|e| failed(path, e.to_string()))?.path();
+            if file.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                files.push(file);
+            }
+        }
         files.sort();
         files
     } else {
@@ -86,19 +116,16 @@ pub async fn install_crd_files(client: &Client, path: impl AsRef<Path>) -> Vec<S
     };
     let mut names = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file)
-            .unwrap_or_else(|e| panic!("reading {}: {e}", file.display()));
+        let text = std::fs::read_to_string(&file).map_err(|e| failed(&file, e.to_string()))?;
         let crds: Vec<CustomResourceDefinition> = serde_saphyr::from_multiple(&text)
-            .unwrap_or_else(|e| panic!("{}: not a list of CRDs: {e}", file.display()));
+            .map_err(|e| failed(&file, format!("not a list of CRDs: {e}")))?;
         for crd in crds {
-            assert!(
-                crd.metadata.name.is_some(),
-                "{}: a CRD without metadata.name",
-                file.display()
-            );
-            install_crd(client, &crd).await;
-            names.extend(crd.metadata.name);
+            let Some(name) = crd.metadata.name.clone() else {
+                return Err(failed(&file, "a CRD without metadata.name".into()));
+            };
+            apply(client, &crd).await?;
+            names.push(name);
         }
     }
-    names
+    Ok(names)
 }

@@ -97,9 +97,64 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// The API server refused a request (or could not be reached).
+    #[error("{what}: {error}")]
+    Api {
+        /// What was asked, e.g. `applying CRD "widgets.example.com"`.
+        what: String,
+        /// kube's error (for an API error, its `code` and `reason`).
+        error: kube::Error,
+    },
+    /// A CRD was accepted but is not served.
+    #[error("CRD {name}: {reason}")]
+    CrdNotEstablished {
+        /// The CRD's name.
+        name: String,
+        /// Not Established in time, or the watch on it failed.
+        reason: String,
+    },
+    /// A CRD file could not be read, or holds something other than CRDs.
+    #[error("{}: {reason}", path.display())]
+    CrdFile {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The kstatus tool failed.
     #[error("kstatus: {0}")]
     Kstatus(String),
+    /// The Argo CD health tool failed (or Argo CD refused the script or
+    /// the ConfigMap: its error is in the message).
+    #[error("Argo CD health: {0}")]
+    ArgoCd(String),
+    /// The Flux status-check tool failed.
+    #[error("Flux status check: {0}")]
+    FluxCheck(String),
+    /// The object given to the compliance check is not a Kubernetes object
+    /// (JSON with `apiVersion`, `kind` and `metadata`).
+    #[error("the compliance check needs a Kubernetes object: {0}")]
+    NotAnObject(String),
+    /// A condition did not hold for the object's generation in time
+    /// ([`wait_for_condition`](crate::wait_for_condition)).
+    #[error(
+        "{object}: condition {condition} was not {status} for generation {generation} within {waited:?}; last seen: {last_seen}"
+    )]
+    ConditionTimeout {
+        /// The object, `namespace/name`.
+        object: String,
+        /// The condition type.
+        condition: String,
+        /// The status waited for.
+        status: String,
+        /// The object's generation when the wait gave up.
+        generation: i64,
+        /// How long it waited.
+        waited: std::time::Duration,
+        /// The condition as last seen (status, reason, message,
+        /// observedGeneration), or that it was absent.
+        last_seen: String,
+    },
 }
 
 impl Error {

@@ -304,6 +304,48 @@ impl GoModule {
     }
 }
 
+/// Runs a built tool with `input` (JSON) on stdin and reads its JSON
+/// answer from stdout; the error is the tool's stderr, or why it could not
+/// run.
+pub(crate) fn run_json<T: serde::de::DeserializeOwned>(
+    tool: &Path,
+    input: &serde_json::Value,
+) -> Result<T, String> {
+    use std::io::Write;
+    let mut child = Command::new(tool)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("running {}: {e}", tool.display()))?;
+    let input = serde_json::to_vec(input).map_err(|e| e.to_string())?;
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(&input)
+        .map_err(|e| format!("writing to {}: {e}", tool.display()))?;
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("waiting for {}: {e}", tool.display()))?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).trim().to_owned());
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| e.to_string())
+}
+
+/// Finds Go and builds `module` (or finds it in the cache); the path of
+/// its output `binary`.
+pub(crate) fn built_tool(module: &GoModule, binary: &str) -> Result<PathBuf, String> {
+    let cache = cache_root();
+    let go =
+        Go::find(&Go::default_candidates(), module.what, "", &cache).map_err(|e| e.to_string())?;
+    module
+        .ensure(&go, &cache)
+        .map(|dir| dir.join(binary))
+        .map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,11 +78,20 @@ fn tool() -> Result<PathBuf, Error> {
 /// # Panics
 /// When the tool cannot be built (no Go: the message says what to install)
 /// or kstatus refuses the object (its error is in the message).
+/// [`try_kstatus`] and
+/// [`Environment::kstatus`](crate::Environment::kstatus) return the error
+/// instead.
 pub fn kstatus(object: &serde_json::Value) -> KstatusResult {
-    compute(object).unwrap_or_else(|e| panic!("{e}"))
+    try_kstatus(object).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn compute(object: &serde_json::Value) -> Result<KstatusResult, Error> {
+/// What [`kstatus()`] does, with the error returned.
+///
+/// # Errors
+/// [`Error::Kstatus`] when the tool cannot be built (no Go: the message
+/// says what to install) or kstatus refuses the object.
+#[tracing::instrument(skip_all)]
+pub fn try_kstatus(object: &serde_json::Value) -> Result<KstatusResult, Error> {
     let tool = tool()?;
     let mut child = Command::new(&tool)
         .stdin(Stdio::piped())
@@ -204,7 +213,7 @@ mod tests {
 
     #[test]
     fn what_kstatus_refuses_is_an_error() {
-        let error = compute(&json!([1, 2])).unwrap_err();
+        let error = try_kstatus(&json!([1, 2])).unwrap_err();
         assert!(
             error.to_string().contains("not a Kubernetes object"),
             "{error}"

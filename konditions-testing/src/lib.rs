@@ -13,22 +13,35 @@
 //! # }
 //! ```
 //!
-//! - [`client`]: a `kube::Client` with admin rights. The control plane is
-//!   the one named by `KONDITIONS_KUBECONFIG` if set (a pre-started one, or
-//!   any disposable cluster), else the process's [`shared`] one, started on
-//!   the first call and stopped when the test process ends.
+//! Two layers, one implementation:
+//!
+//! - [`Environment`]: an explicit value (a control plane it owns, the
+//!   process's shared one, or any cluster named by a kubeconfig) whose
+//!   start, client, CRD installation, namespace and kstatus verdict return
+//!   `Result<_, Error>`. For code that handles failures: a test helper of
+//!   your own, a tool, a test that expects an error.
+//! - The helpers below, which panic: [`client`], [`shared`],
+//!   [`install_crd`], [`install_crd_files`], [`namespace()`], [`kstatus()`],
+//!   [`kubeconfig_path`], [`kubectl`]. Each is the same operation on
+//!   [`Environment::from_env`] with the error turned into a panic whose
+//!   message says what to do. A test fails when its server is missing
+//!   (it is never skipped), so in a test a panic is the right outcome and
+//!   `.unwrap()` on every line is noise.
+//!
+//! The rest:
+//!
 //! - [`ControlPlane`]: a control plane of your own (its own etcd, stopped on
 //!   drop), with options in [`Builder`].
 //! - [`Binaries`]: kube-apiserver, etcd and kubectl, from an explicit path,
 //!   `KUBEBUILDER_ASSETS`, the konditions cache, or built once from the Go
 //!   module pinned in this crate (`controlplane/go.mod`).
-//! - [`install_crd`] / [`install_crd_files`]: CRDs from your types or from
-//!   YAML, applied and waited for until `Established`.
-//! - [`namespace()`]: a fresh namespace per test, so tests run in parallel.
-//! - [`kstatus()`]: the real kstatus verdict (`sigs.k8s.io/cli-utils`) on
-//!   an object, as Flux and the cli-utils appliers compute it.
-//! - [`postgres()`]: the PostgreSQL server `cargo xtask` runs for this
-//!   workspace's example operator.
+//! - [`ComplianceCheck`]: what kstatus computes for any object of yours
+//!   and which kstatus conventions its status breaks (Flux's status-check
+//!   rules).
+//! - [`argocd_health()`]: Argo CD's own health evaluation of an object with
+//!   an `argocd-cm` (the health script `konditions_core::crd` writes).
+//! - [`cli`]: the same control plane for a shell (`up`, `down`, `env`,
+//!   `status`), as the `main` of a two-line example target of your crate.
 //!
 //! **Cleanup.** The servers stop when the test process ends, however it
 //! ends (normal exit, a failed or panicking test, `abort`, Ctrl-C, SIGKILL):
@@ -41,29 +54,34 @@
 //! seeing each other; `cargo test` runs them one after the other. Set
 //! `KONDITIONS_KUBECONFIG` to make them all join one started beforehand.
 
+mod argocd;
 mod binaries;
+pub mod cli;
+mod compliance;
 mod controlplane;
 mod crds;
+mod environment;
 mod error;
 mod go;
 mod kstatus;
 mod namespace;
-mod postgres;
+mod wait;
 mod watchdog;
 
+pub use argocd::{ArgoCdHealth, ScriptHealth, argocd_health, try_argocd_health};
 pub use binaries::{
     BINARY_NAMES, Binaries, Origin, pinned_etcd_version, pinned_kubernetes_version,
 };
+pub use compliance::{Compliance, ComplianceCheck, Rule, Severity, Violation};
 pub use controlplane::{Builder, ControlPlane, State};
 pub use crds::{install_crd, install_crd_files};
+pub use environment::Environment;
 pub use error::Error;
-pub use kstatus::{KstatusResult, kstatus};
+pub use kstatus::{KstatusResult, kstatus, try_kstatus};
 pub use namespace::{TestNamespace, namespace};
-pub use postgres::{LocalPostgres, Outage, postgres};
+pub use wait::wait_for_condition;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::time::Instant;
 
 use kube::Client;
 
@@ -75,48 +93,29 @@ pub const KUBECONFIG_ENV: &str = "KONDITIONS_KUBECONFIG";
 /// The field manager this crate applies with.
 pub const FIELD_MANAGER: &str = "konditions-testing";
 
-/// This test process's control plane, started on the first call; later
-/// calls (from any test, any thread, any tokio runtime) return the same one.
-/// It is stopped when the process ends.
+/// This test process's control plane ([`ControlPlane::shared`]), started on
+/// the first call; later calls (from any test, any thread, any tokio
+/// runtime) return the same one. It is stopped when the process ends.
 ///
 /// # Panics
 /// When it cannot be started; the message says why and what to do (every
 /// later call panics with the same message rather than trying again).
 pub fn shared() -> &'static ControlPlane {
-    static SHARED: OnceLock<Result<ControlPlane, String>> = OnceLock::new();
-    let started = SHARED.get_or_init(|| {
-        let begun = Instant::now();
-        say("starting a control plane for this test process");
-        ControlPlane::start()
-            .inspect(|control_plane| {
-                say(&format!(
-                    "control plane ready in {:.1?}: Kubernetes {} at {}",
-                    begun.elapsed(),
-                    control_plane.state().kubernetes_version,
-                    control_plane.apiserver_url()
-                ));
-            })
-            .map_err(|e| e.to_string())
-    });
-    match started {
-        Ok(control_plane) => control_plane,
-        Err(message) => panic!("{}", Error::Shared(message.clone())),
-    }
+    ControlPlane::shared().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The kubeconfig of the control plane the helpers use:
-/// `KONDITIONS_KUBECONFIG` if set, else the [`shared`] one's.
+/// `KONDITIONS_KUBECONFIG` if set, else the [`shared`] one's (see
+/// [`Environment::from_env`]).
 ///
 /// # Panics
 /// When the shared control plane cannot be started.
 pub fn kubeconfig_path() -> PathBuf {
-    match std::env::var_os(KUBECONFIG_ENV).filter(|v| !v.is_empty()) {
-        Some(path) => PathBuf::from(path),
-        None => shared().kubeconfig().to_owned(),
-    }
+    helpers_environment().kubeconfig().to_owned()
 }
 
-/// A client with admin rights for the control plane of [`kubeconfig_path`].
+/// A client with admin rights for the control plane of [`kubeconfig_path`]
+/// ([`Environment::client`] on [`Environment::from_env`]).
 ///
 /// A new client per call: each `#[tokio::test]` has its own runtime, and a
 /// client's connections belong to the runtime that created them.
@@ -125,28 +124,27 @@ pub fn kubeconfig_path() -> PathBuf {
 /// When no control plane can be started or its kubeconfig read. A test
 /// that needs a server fails without one; it is never skipped.
 pub async fn client() -> Client {
-    let path = kubeconfig_path();
-    client_for(&path)
+    helpers_environment()
+        .client()
         .await
         .unwrap_or_else(|e| panic!("a client for the control plane: {e}"))
 }
 
 /// The kubectl of the control plane's release: `KUBECTL` if set, else the
 /// shared control plane's (or, with `KONDITIONS_KUBECONFIG`, the one the
-/// [`Binaries`] lookup finds).
+/// [`Binaries`] lookup finds); see [`Environment::kubectl`].
 ///
 /// # Panics
 /// When no kubectl can be found or built.
 pub fn kubectl() -> PathBuf {
-    if let Some(path) = std::env::var_os("KUBECTL").filter(|v| !v.is_empty()) {
-        return PathBuf::from(path);
-    }
-    if std::env::var_os(KUBECONFIG_ENV).is_some_and(|v| !v.is_empty()) {
-        return Binaries::find()
-            .unwrap_or_else(|e| panic!("finding kubectl: {e}"))
-            .kubectl();
-    }
-    shared().kubectl().to_owned()
+    helpers_environment()
+        .kubectl()
+        .unwrap_or_else(|e| panic!("finding kubectl: {e}"))
+}
+
+/// The environment of the panicking helpers.
+fn helpers_environment() -> Environment {
+    Environment::from_env().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A client from a kubeconfig file.

@@ -5,6 +5,8 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client, Resource};
 
+use crate::Error;
+
 /// A namespace created for one test.
 ///
 /// It is not deleted afterwards: without a controller-manager, namespace
@@ -38,6 +40,8 @@ impl TestNamespace {
 }
 
 /// Creates a fresh namespace with a server-generated name (`kt-xxxxx`).
+/// [`Environment::namespace`](crate::Environment::namespace) returns the
+/// error instead.
 ///
 /// ```no_run
 /// # async fn demo() {
@@ -49,8 +53,13 @@ impl TestNamespace {
 ///
 /// # Panics
 /// When the server refuses to create it.
-#[tracing::instrument(skip_all)]
 pub async fn namespace(client: &Client) -> TestNamespace {
+    create(client).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What [`namespace`] does, with the error returned.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn create(client: &Client) -> Result<TestNamespace, Error> {
     let api: Api<Namespace> = Api::all(client.clone());
     let namespace = Namespace {
         metadata: ObjectMeta {
@@ -63,12 +72,13 @@ pub async fn namespace(client: &Client) -> TestNamespace {
     let created = api
         .create(&PostParams::default(), &namespace)
         .await
-        .unwrap_or_else(|e| panic!("creating a test namespace: {e}"));
-    TestNamespace {
-        name: created
-            .metadata
-            .name
-            .expect("the server names the namespace"),
+        .map_err(|error| Error::Api {
+            what: "creating a test namespace".into(),
+            error,
+        })?;
+    Ok(TestNamespace {
+        // The server names what it creates from generateName.
+        name: created.metadata.name.unwrap_or_default(),
         client: client.clone(),
-    }
+    })
 }

@@ -2,19 +2,21 @@
 //! instances of konditions-testing's control plane (etcd + kube-apiserver
 //! on loopback), for a shell, the demo and the test command.
 //!
-//! konditions-testing builds or finds the binaries and starts the servers;
-//! this keeps an instance's state in `target/controlplane/<instance>/`
-//! (etcd's data, certificates, `kubeconfig`, `state.json`,
-//! `logs/{etcd,kube-apiserver}.log`) so that later commands find it. `up`
-//! on a running, ready instance returns it unchanged; `down` stops both
-//! processes and removes the directory.
+//! xtask does not link konditions-testing (kube, k8s-openapi, tokio:
+//! about 190 crates, half an hour on 2 busy cores): it runs the harness's
+//! own command (`konditions_testing::cli`) as konditions-examples'
+//! `controlplane` example, with the workspace's default members, so it is
+//! the very binary a green `cargo test` has already built. The instance's
+//! state stays in `target/controlplane/<instance>/` (etcd's data,
+//! certificates, `kubeconfig`, `state.json`, `logs/`), written and read by
+//! that command only.
 
-use std::time::Instant;
+use std::io::Write;
+use std::process::{Command, Stdio};
 
-use anyhow::{Context, Result};
-use konditions_testing::{ControlPlane, State};
+use anyhow::{Context, Result, bail};
 
-use crate::service::InstanceDir;
+use crate::workspace;
 
 /// Options of `up`.
 #[derive(Debug, Clone, Default)]
@@ -23,73 +25,119 @@ pub(crate) struct UpOptions {
     pub(crate) apiserver_port: Option<u16>,
 }
 
-/// The files of one instance.
+/// What `up` prints: `KUBECONFIG`, `KONDITIONS_KUBECONFIG`, `KUBECTL`.
+pub(crate) type Exports = Vec<(String, String)>;
+
+/// One named instance.
 #[derive(Debug, Clone)]
 pub(crate) struct Instance {
-    dir: InstanceDir,
+    name: String,
 }
 
 impl Instance {
     pub(crate) fn named(name: &str) -> Self {
         Self {
-            dir: InstanceDir::new("controlplane", name),
+            name: name.to_owned(),
         }
     }
 
-    /// The persisted state, if the instance was started.
-    pub(crate) fn state(&self) -> Result<Option<State>> {
-        let state: Option<State> = self.dir.load()?;
-        // state.json written before the state knew its directory.
-        Ok(state.map(|mut state| {
-            if state.dir.as_os_str().is_empty() {
-                state.dir = self.dir.path().to_owned();
-            }
-            state
-        }))
+    /// The control plane command on this instance. No `-p`: the package
+    /// selection (the workspace's default members) and so the features are
+    /// those of a plain `cargo test`, whose build it reuses.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = crate::cargo();
+        command.arg("run");
+        // `up` may compile the harness on a fresh clone: show cargo's
+        // progress then.
+        if args.first() != Some(&"up") {
+            command.arg("--quiet");
+        }
+        command
+            .args(["--example", "controlplane", "--"])
+            .arg("--dir")
+            .arg(
+                workspace::target_dir()
+                    .join("controlplane")
+                    .join(&self.name),
+            )
+            .args(args)
+            .current_dir(workspace::root());
+        command
     }
 
-    /// Starts the control plane, or returns the running one.
-    pub(crate) fn up(&self, options: &UpOptions) -> Result<State> {
-        let _lock = self.dir.lock()?;
-        if let Some(state) = self.state()? {
-            if state.is_ready() {
-                return Ok(state);
-            }
-            crate::say("found a stopped or unhealthy control plane; replacing it");
-            state.stop();
+    /// Runs a command whose output is for the user (`down`, `env`,
+    /// `status`).
+    pub(crate) fn run(&self, args: &str) -> Result<()> {
+        let status = self.command(&[args]).status()?;
+        if !status.success() {
+            bail!("controlplane {args} failed ({status})");
         }
-        self.dir.remove()?;
-        let started = Instant::now();
-        let mut builder = ControlPlane::builder().dir(self.dir.path());
-        if let Some(port) = options.apiserver_port {
-            builder = builder.apiserver_port(port);
+        Ok(())
+    }
+
+    /// Starts the control plane, or finds it running; its exports.
+    pub(crate) fn up(&self, options: &UpOptions) -> Result<Exports> {
+        let port = options.apiserver_port.map(|p| p.to_string());
+        let mut args = vec!["up"];
+        if let Some(port) = &port {
+            args.extend(["--apiserver-port", port]);
         }
-        // Detached: the servers outlive this command, until `down`.
-        let state = builder
-            .start()
-            .context("starting the control plane")?
-            .detach();
-        self.dir.save(&state)?;
         crate::say(&format!(
-            "control plane up in {:.1?}: Kubernetes {}, etcd {}, {}",
-            started.elapsed(),
-            state.kubernetes_version,
-            state.etcd_version,
-            state.apiserver_url
+            "control plane `{}` (the first run on a fresh clone compiles the harness: minutes)",
+            self.name
         ));
-        Ok(state)
+        let output = self
+            .command(&args)
+            .stderr(Stdio::inherit())
+            .output()
+            .context("running the controlplane example")?;
+        if !output.status.success() {
+            bail!("starting the control plane failed ({})", output.status);
+        }
+        parse_exports(&String::from_utf8_lossy(&output.stdout))
     }
 
     /// Stops both processes and removes the instance directory.
-    pub(crate) fn down(&self) -> Result<bool> {
-        let _lock = self.dir.lock()?;
-        let state = self.state()?;
-        if let Some(state) = &state {
-            state.stop();
-        }
-        self.dir.remove()?;
-        Ok(state.is_some())
+    pub(crate) fn down(&self) -> Result<()> {
+        self.run("down")
     }
+
+    /// kstatus' verdict on `object`, as `STATUS: message`.
+    pub(crate) fn kstatus(&self, object: &[u8]) -> Result<String> {
+        let mut child = self
+            .command(&["kstatus"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("running the controlplane example")?;
+        child
+            .stdin
+            .take()
+            .context("kstatus' stdin")?
+            .write_all(object)?;
+        let output = child.wait_with_output()?;
+        if !output.status.success() {
+            bail!("kstatus failed ({})", output.status);
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+}
+
+/// The `export NAME='value'` lines the command prints (what `eval` reads);
+/// anything else is an error, so a change of format fails here and not as
+/// a missing variable in some test.
+fn parse_exports(text: &str) -> Result<Exports> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let parsed = line.strip_prefix("export ").and_then(|rest| {
+                let (name, quoted) = rest.split_once('=')?;
+                let value = quoted.strip_prefix('\'')?.strip_suffix('\'')?;
+                Some((name.to_owned(), value.replace(r"'\''", "'")))
+            });
+            parsed.with_context(|| format!("not an `export NAME='value'` line: {line:?}"))
+        })
+        .collect()
 }
 
 /// Stops an instance when dropped: what `cargo xtask test` and the demo
@@ -99,9 +147,9 @@ pub(crate) struct Running {
 }
 
 impl Running {
-    pub(crate) fn start(instance: Instance, options: &UpOptions) -> Result<(Self, State)> {
-        let state = instance.up(options)?;
-        Ok((Self { instance }, state))
+    pub(crate) fn start(instance: Instance, options: &UpOptions) -> Result<(Self, Exports)> {
+        let exports = instance.up(options)?;
+        Ok((Self { instance }, exports))
     }
 }
 
@@ -111,6 +159,37 @@ impl Drop for Running {
             crate::say(&format!(
                 "warning: stopping the control plane failed: {e:#}"
             ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_exports;
+
+    #[test]
+    fn exports_are_read_back_as_the_shell_would() {
+        let exports = parse_exports(
+            "export KUBECONFIG='/w/target/controlplane/dev/kubeconfig'\n\
+             export KUBECTL='/it'\\''s/kubectl'\n",
+        )
+        .unwrap();
+        assert_eq!(
+            exports,
+            [
+                (
+                    "KUBECONFIG".to_owned(),
+                    "/w/target/controlplane/dev/kubeconfig".to_owned()
+                ),
+                ("KUBECTL".to_owned(), "/it's/kubectl".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn anything_but_export_lines_is_an_error() {
+        for text in ["KUBECONFIG=/x", "export KUBECONFIG=/x", "control plane up"] {
+            assert!(parse_exports(text).is_err(), "{text}");
         }
     }
 }

@@ -48,20 +48,19 @@ impl InstanceDir {
             .map_err(|(_, e)| anyhow::anyhow!("locking {}: {e}", path.display()))
     }
 
+    /// Where the instance's state is persisted.
+    pub(crate) fn state_file(&self) -> PathBuf {
+        self.join("state.json")
+    }
+
     /// The persisted `state.json`, if the instance was started.
     pub(crate) fn load<T: DeserializeOwned>(&self) -> Result<Option<T>> {
-        match fs::read_to_string(self.join("state.json")) {
-            Ok(text) => Ok(Some(
-                serde_json::from_str(&text).context("reading state.json")?,
-            )),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).context("reading state.json"),
-        }
+        load_file(&self.state_file())
     }
 
     /// Writes `state.json` atomically.
     pub(crate) fn save<T: Serialize>(&self, state: &T) -> Result<()> {
-        let path = self.join("state.json");
+        let path = self.state_file();
         let tmp = path.with_extension("json.tmp");
         fs::write(&tmp, serde_json::to_vec_pretty(state)?)?;
         fs::rename(tmp, path)?;
@@ -75,6 +74,17 @@ impl InstanceDir {
                 .with_context(|| format!("removing {}", self.dir.display()))?;
         }
         Ok(())
+    }
+}
+
+/// A persisted `state.json`, if there is one.
+pub(crate) fn load_file<T: DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Some(
+            serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?,
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }
 

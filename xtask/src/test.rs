@@ -161,7 +161,7 @@ fn steps(timings: &mut Timings, options: &Options) -> Result<()> {
                     standalone_cargo(&["test", "--workspace"])
                         .args(args_after_dashes(&options.cargo_test_args))
                         // As a user's crate: nothing started beforehand.
-                        .env_remove(konditions_testing::KUBECONFIG_ENV)
+                        .env_remove("KONDITIONS_KUBECONFIG")
                         .env_remove("KUBECONFIG")
                         .env_remove("KUBECTL"),
                 )
@@ -231,12 +231,17 @@ fn workspace_tests(
     instance: &Instance,
     database: &postgres::Postgres,
 ) -> Result<()> {
-    let mut env: Vec<(&str, String)> = Vec::new();
+    let mut env: Vec<(String, String)> = Vec::new();
     let mut database_running = None;
     if options.needs_postgres() {
         timings.step("PostgreSQL up", || {
-            let (guard, state) = postgres::Running::start(database.clone())?;
-            env.extend(state.env());
+            let (guard, state, state_file) = postgres::Running::start(database.clone())?;
+            env.extend(
+                state
+                    .env(&state_file)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v)),
+            );
             database_running = Some(guard);
             Ok(())
         })?;
@@ -245,8 +250,8 @@ fn workspace_tests(
     // one each, which is what they would start without it.
     let mut running = None;
     timings.step("control plane up", || {
-        let (guard, state) = Running::start(instance.clone(), &UpOptions::default())?;
-        env.extend(state.env());
+        let (guard, exports) = Running::start(instance.clone(), &UpOptions::default())?;
+        env.extend(exports);
         running = Some(guard);
         Ok(())
     })?;
@@ -287,7 +292,7 @@ fn workspace_tests(
         exec(
             command
                 .args(args_after_dashes(&options.cargo_test_args))
-                .envs(env.iter().map(|(k, v)| (*k, v))),
+                .envs(env.iter().map(|(k, v)| (k, v))),
         )
     });
     timings.step("control plane and PostgreSQL down", || {

@@ -1,0 +1,150 @@
+//! `wait_for_condition` against the real API server: it returns once the
+//! condition holds for the object's current generation, and a timeout says
+//! what the condition last was (a condition left from an older spec does
+//! not count).
+
+use std::time::Duration;
+
+use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
+use konditions_testing::{Error, wait_for_condition};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{CustomResource, CustomResourceExt};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema)]
+#[kube(
+    group = "wait.konditions.dev",
+    version = "v1",
+    kind = "Kettle",
+    namespaced,
+    status = "KettleStatus"
+)]
+struct KettleSpec {
+    litres: u32,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+struct KettleStatus {
+    #[serde(default)]
+    conditions: Conditions,
+}
+
+impl ConditionalStatus for KettleStatus {
+    type Type = String;
+    type Status = Status;
+    fn conditions(&self) -> &Conditions {
+        &self.conditions
+    }
+    fn conditions_mut(&mut self) -> &mut Conditions {
+        &mut self.conditions
+    }
+}
+
+impl ConditionalResource for Kettle {
+    type Type = String;
+    type Status = Status;
+    type ResourceStatus = KettleStatus;
+    fn resource_status(&self) -> Option<&KettleStatus> {
+        self.status.as_ref()
+    }
+    fn resource_status_mut(&mut self) -> &mut Option<KettleStatus> {
+        &mut self.status
+    }
+    fn generation(&self) -> Option<i64> {
+        self.metadata.generation
+    }
+}
+
+/// Writes `Ready` with `status` for `generation`, as a controller would.
+async fn report(api: &kube::Api<Kettle>, status: &str, generation: i64) {
+    let ready = json!({
+        "type": "Ready", "status": status, "reason": "Boiled", "message": "at 100 C",
+        "observedGeneration": generation, "lastTransitionTime": "2024-05-01T10:00:00Z",
+    });
+    api.patch_status(
+        "kettle",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"conditions": [ready]}})),
+    )
+    .await
+    .unwrap();
+}
+
+/// Waits at most `seconds` for `name`'s `Ready` to be `True` for its generation.
+async fn ready(api: &kube::Api<Kettle>, name: &str, seconds: u64) -> Result<Kettle, Error> {
+    let ready = "Ready".to_owned();
+    wait_for_condition(
+        api,
+        name,
+        &ready,
+        Status::True,
+        Duration::from_secs(seconds),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn waits_for_the_condition_of_the_current_generation_and_says_why_when_it_times_out() {
+    let client = konditions_testing::client().await;
+    konditions_testing::install_crd(&client, &Kettle::crd()).await;
+    let ns = konditions_testing::namespace(&client).await;
+    let api = ns.api::<Kettle>();
+    api.create(
+        &PostParams::default(),
+        &Kettle::new("kettle", KettleSpec { litres: 1 }),
+    )
+    .await
+    .unwrap();
+
+    // Reported a moment after the wait started: the watch sees it.
+    let writer = api.clone();
+    let reporter = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        report(&writer, "True", 1).await;
+    });
+    let kettle = ready(&api, "kettle", 60).await.unwrap();
+    reporter.await.unwrap();
+    assert!(kettle.conditions().unwrap().is_true("Ready"));
+
+    // A new spec: the Ready of generation 1 is not an answer for 2.
+    api.patch(
+        "kettle",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"litres": 2}})),
+    )
+    .await
+    .unwrap();
+    let stale = ready(&api, "kettle", 2).await.unwrap_err();
+    let Error::ConditionTimeout {
+        generation,
+        last_seen,
+        ..
+    } = &stale
+    else {
+        panic!("{stale}")
+    };
+    assert_eq!(*generation, 2);
+    assert_eq!(last_seen, "True Boiled \"at 100 C\" for generation 1");
+    assert!(
+        stale
+            .to_string()
+            .contains("condition Ready was not True for generation 2"),
+        "{stale}"
+    );
+
+    // Reported for generation 2, but False: still waiting for True.
+    report(&api, "False", 2).await;
+    let wrong = ready(&api, "kettle", 2).await.unwrap_err();
+    assert!(
+        wrong.to_string().contains("last seen: False Boiled"),
+        "{wrong}"
+    );
+
+    let missing = ready(&api, "no-such-kettle", 1).await.unwrap_err();
+    assert!(
+        missing.to_string().contains("the object does not exist"),
+        "{missing}"
+    );
+}
