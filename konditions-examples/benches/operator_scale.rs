@@ -225,7 +225,7 @@ struct Operator {
 
 impl Operator {
     fn start(namespace: &str, concurrency: u16, log: &std::path::Path) -> Self {
-        let pg = konditions_testing::postgres();
+        let pg = xtask::local_postgres();
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port");
@@ -715,7 +715,7 @@ async fn main() {
     let tally = Arc::new(Mutex::new(Requests::new()));
     let client = counted_client(tally.clone()).await;
     konditions_testing::install_crd(&client, &PostgresWriter::crd()).await;
-    let pg = konditions_testing::postgres();
+    let pg = xtask::local_postgres();
     let config = PostgresConfig::from_lookup(|k| pg.lookup(k)).unwrap();
     let (db, connection) = tokio_postgres::Config::new()
         .host(&config.host)

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 const RBAC: &str = include_str!("../deploy/rbac.yaml");
+const RBAC_NAMESPACED: &str = include_str!("../deploy/rbac-namespaced.yaml");
 const OPERATOR: &str = include_str!("../deploy/operator.yaml");
 const NAMESPACE: &str = "postgres-writer-system";
 
@@ -128,6 +129,50 @@ async fn the_server_accepts_every_object_of_deploy() {
 }
 
 #[tokio::test]
+async fn the_server_accepts_the_namespaced_variant() {
+    let client = konditions_testing::client().await;
+    install_namespace(&client).await;
+    let dir = deploy_dir();
+    let output = dry_run(&[
+        dir.join("crds"),
+        dir.join("rbac-namespaced.yaml"),
+        dir.join("operator.yaml"),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "kubectl refused the namespaced variant: {stderr}"
+    );
+    let answered: Value = serde_json::from_slice(&output.stdout).expect("kubectl's JSON");
+    let accepted: BTreeSet<_> = answered["items"]
+        .as_array()
+        .expect("a List")
+        .iter()
+        .map(|item| {
+            let (kind, name) = kind_and_name(item);
+            let namespace = item["metadata"]["namespace"].as_str().map(str::to_owned);
+            (kind, name, namespace)
+        })
+        .collect();
+    for (kind, namespace) in [("Role", "default"), ("RoleBinding", "default")] {
+        assert!(
+            accepted.contains(&(
+                kind.into(),
+                "postgres-writer".into(),
+                Some(namespace.into())
+            )),
+            "{kind} in {namespace}: {accepted:?}"
+        );
+    }
+    assert!(
+        !accepted
+            .iter()
+            .any(|(kind, _, _)| kind == "ClusterRole" || kind == "ClusterRoleBinding"),
+        "no cluster-wide rights: {accepted:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_misspelt_field_or_a_weaker_security_context_is_refused() {
     let client = konditions_testing::client().await;
     install_namespace(&client).await;
@@ -227,6 +272,30 @@ fn the_manifests_agree_with_each_other_and_the_operator() {
     assert_eq!(
         binding["subjects"][0]["namespace"],
         account["metadata"]["namespace"]
+    );
+
+    // The namespaced variant: the same rights, for the same account, in
+    // one namespace.
+    let namespaced = documents(RBAC_NAMESPACED);
+    let local_role = find(&namespaced, "Role");
+    let local_binding = find(&namespaced, "RoleBinding");
+    assert_eq!(local_role["rules"], role["rules"]);
+    assert_eq!(find(&namespaced, "ServiceAccount"), account);
+    assert_eq!(find(&namespaced, "Namespace"), find(&rbac, "Namespace"));
+    assert_eq!(local_binding["roleRef"]["kind"], "Role");
+    assert_eq!(
+        local_binding["roleRef"]["name"],
+        local_role["metadata"]["name"]
+    );
+    assert_eq!(local_binding["subjects"], binding["subjects"]);
+    assert_eq!(
+        local_binding["metadata"]["namespace"],
+        local_role["metadata"]["namespace"]
+    );
+    assert!(
+        !namespaced
+            .iter()
+            .any(|d| d["kind"] == "ClusterRole" || d["kind"] == "ClusterRoleBinding")
     );
 
     let operator = documents(OPERATOR);

@@ -1,5 +1,7 @@
 //! What Flux, Argo CD and kubectl see: the REAL kstatus (`status.Compute`
-//! of sigs.k8s.io/cli-utils v0.37.2) and the REAL `kubectl wait`, on
+//! of sigs.k8s.io/cli-utils v0.37.2), Argo CD's own health evaluation
+//! (v3.2.12, with the health script `cargo xtask crd` generates), the REAL
+//! `kubectl wait`, and konditions-testing's compliance check, on
 //! PostgresWriters driven through every state against the real API server
 //! and PostgreSQL. The matrix of docs/health.md, asserted (the outage rows
 //! are in kstatus_outage.rs: that binary stops the database).
@@ -9,15 +11,27 @@
 
 mod common;
 
-use common::health::{health, kubectl_wait, wait_health};
+use common::health::{argocd, health, kubectl_wait, wait_argocd, wait_health};
 use common::process::{Launch, OperatorProcess, wait_for_file};
 use common::{Harness, condition, ready};
 use konditions_core::Status;
-use konditions_examples::postgres_writer::PostgresWriterCondition::*;
+use konditions_examples::postgres_writer::PostgresWriterCondition::{self, *};
+use konditions_testing::ComplianceCheck;
+
+/// The compliance check's verdict on the object now: what kstatus computes
+/// and no broken rule.
+async fn assert_compliant(h: &Harness, name: &str, kstatus: &str) {
+    let writer = h.api.get(name).await.unwrap();
+    let report = ComplianceCheck::of::<PostgresWriterCondition>()
+        .check(&writer)
+        .unwrap();
+    assert_eq!(report.kstatus.status, kstatus, "{report:?}");
+    assert!(report.is_compliant(), "{name}: {report:?}");
+}
 
 #[tokio::test]
 async fn before_the_operator_ready_then_a_spec_change_it_has_not_seen() {
-    let h = Harness::new(true).await;
+    let h = Harness::with_table().await;
     h.create("early", h.spec("eve", 30)).await;
     // No operator yet: the schema default makes observedGeneration 0.
     let verdict = health(&h, "early").await;
@@ -26,13 +40,25 @@ async fn before_the_operator_ready_then_a_spec_change_it_has_not_seen() {
         verdict.message.contains("observed generation is 0"),
         "{verdict:?}"
     );
+    let argo = argocd(&h, "early").await;
+    assert_eq!(argo.status, "Progressing", "{argo:?}");
+    assert_eq!(
+        argo.message,
+        "Generation 1 is not observed yet: the controller last observed generation 0"
+    );
     assert!(!kubectl_wait(&h, "early", "2s"), "not Ready yet");
 
     let operator = h.start_operator("replica-a");
     h.wait_for("early", "Ready", ready).await;
     let verdict = health(&h, "early").await;
     assert_eq!(verdict.status, "Current", "{verdict:?}");
+    let argo = argocd(&h, "early").await;
+    assert_eq!(
+        (argo.status.as_str(), argo.message.as_str()),
+        ("Healthy", konditions_core::SUMMARY_TRUE_MESSAGE)
+    );
     assert!(kubectl_wait(&h, "early", "30s"), "kubectl sees Ready");
+    assert_compliant(&h, "early", "Current").await;
 
     // The operator goes down; the spec changes: not current any more.
     operator.stop().await;
@@ -44,6 +70,12 @@ async fn before_the_operator_ready_then_a_spec_change_it_has_not_seen() {
             .message
             .contains("generation is 2, but latest observed generation is 1"),
         "{verdict:?}"
+    );
+    let argo = argocd(&h, "early").await;
+    assert_eq!(argo.status, "Progressing", "{argo:?}");
+    assert_eq!(
+        argo.message,
+        "Generation 2 is not observed yet: the controller last observed generation 1"
     );
     assert!(
         !kubectl_wait(&h, "early", "2s"),
@@ -57,11 +89,12 @@ async fn before_the_operator_ready_then_a_spec_change_it_has_not_seen() {
     })
     .await;
     wait_health(&h, "early", "Current").await;
+    wait_argocd(&h, "early", "Healthy").await;
 }
 
 #[tokio::test]
 async fn a_missing_table_is_failed_with_its_reason_and_a_fix_brings_it_back() {
-    let h = Harness::new(false).await;
+    let h = Harness::without_table().await;
     let _operator = h.start_operator("replica-a");
     h.create("orphan", h.spec("oz", 40)).await;
     let verdict = wait_health(&h, "orphan", "Failed").await;
@@ -70,16 +103,25 @@ async fn a_missing_table_is_failed_with_its_reason_and_a_fix_brings_it_back() {
     let writer = h.api.get("orphan").await.unwrap();
     assert_eq!(condition(&writer, Stalled).unwrap().0, Status::True);
     assert_eq!(condition(&writer, Reconciling).unwrap().0, Status::False);
+    let argo = argocd(&h, "orphan").await;
+    assert_eq!(argo.status, "Degraded", "{argo:?}");
+    assert_eq!(
+        argo.message, verdict.message,
+        "Stalled's message, as kstatus"
+    );
+    assert!(!kubectl_wait(&h, "orphan", "2s"));
+    assert_compliant(&h, "orphan", "Failed").await;
 
     h.create_table().await;
     h.wait_for("orphan", "Ready once the table exists", ready)
         .await;
     wait_health(&h, "orphan", "Current").await;
+    wait_argocd(&h, "orphan", "Healthy").await;
 }
 
 #[tokio::test]
 async fn while_a_generation_is_being_reconciled_it_is_in_progress() {
-    let h = Harness::new(true).await;
+    let h = Harness::with_table().await;
     let hold = std::env::temp_dir().join(format!("pgw-kstatus-{}", std::process::id()));
     std::fs::create_dir_all(&hold).unwrap();
     // The operator binary, holding every row write right before its
@@ -100,11 +142,22 @@ async fn while_a_generation_is_being_reconciled_it_is_in_progress() {
     assert_eq!(condition(&writer, RowWritten).unwrap().1, "Locked");
     let verdict = health(&h, "busy").await;
     assert_eq!(verdict.status, "InProgress", "{verdict:?}");
+    let argo = argocd(&h, "busy").await;
+    // The first reconcile has not written the status yet: the generation
+    // is not observed.
+    assert_eq!(argo.status, "Progressing", "{argo:?}");
+    assert_eq!(
+        argo.message,
+        "Generation 1 is not observed yet: the controller last observed generation 0"
+    );
     assert!(!kubectl_wait(&h, "busy", "2s"));
+    // Not a compliance check here: before its first status write the
+    // object has no Ready (Flux's rules are for reconciled objects).
 
     std::fs::write(hold.join(format!("{id}.release")), b"").unwrap();
     h.wait_for("busy", "Ready", ready).await;
     wait_health(&h, "busy", "Current").await;
+    wait_argocd(&h, "busy", "Healthy").await;
     assert!(kubectl_wait(&h, "busy", "30s"));
     let _ = std::fs::remove_dir_all(&hold);
 }

@@ -10,7 +10,7 @@ use konditions_examples::postgres_writer::{FINALIZER, PostgresWriterCondition::*
 
 #[tokio::test]
 async fn create_update_delete_round_trip() {
-    let h = Harness::new(true).await;
+    let h = Harness::with_table().await;
     let _operator = h.start_operator("replica-a");
 
     h.create("sample-student", h.spec("alex", 23)).await;
@@ -41,6 +41,12 @@ async fn create_update_delete_round_trip() {
     );
 
     // A spec change updates the row (the tutorial's operator ignored it).
+    update_then_delete(&h).await;
+}
+
+/// Changes the sample's spec (the row follows), deletes it (the row goes,
+/// then the resource): one INSERT, one UPDATE, one DELETE in all.
+async fn update_then_delete(h: &Harness) {
     h.patch_spec(
         "sample-student",
         serde_json::json!({"age": 24, "country": "france"}),
@@ -59,8 +65,6 @@ async fn create_update_delete_round_trip() {
             "france".into()
         )]
     );
-
-    // Delete: the row goes, then the resource.
     h.delete("sample-student").await;
     h.wait_gone("sample-student").await;
     assert!(h.rows().await.is_empty());
@@ -76,7 +80,7 @@ async fn create_update_delete_round_trip() {
 
 #[tokio::test]
 async fn hostile_spec_values_are_stored_literally() {
-    let h = Harness::new(true).await;
+    let h = Harness::with_table().await;
     let _operator = h.start_operator("replica-a");
     let hostile = "'); DROP TABLE students;--";
     let mut spec = h.spec(hostile, 0);
@@ -96,7 +100,7 @@ async fn hostile_spec_values_are_stored_literally() {
 
 #[tokio::test]
 async fn a_missing_table_is_named_and_the_operator_recovers_when_it_appears() {
-    let h = Harness::new(false).await;
+    let h = Harness::without_table().await;
     let _operator = h.start_operator("replica-a");
     h.create("early", h.spec("sam", 30)).await;
 
@@ -125,7 +129,7 @@ async fn a_missing_table_is_named_and_the_operator_recovers_when_it_appears() {
 #[tokio::test]
 async fn two_replicas_write_each_of_100_rows_exactly_once() {
     const N: usize = 100;
-    let h = Harness::new(true).await;
+    let h = Harness::with_table().await;
     // Two replicas, each with its own client (its own watch and cache).
     let a = h.start_operator_with(konditions_testing::client().await, "replica-a");
     let b = h.start_operator_with(konditions_testing::client().await, "replica-b");
@@ -159,4 +163,51 @@ async fn two_replicas_write_each_of_100_rows_exactly_once() {
     );
     a.stop().await;
     b.stop().await;
+}
+
+/// A missing table that appears: the resources that waited for it are
+/// retried at once, not after their backoff (5 minutes here, from the first
+/// failure; the wait is bounded by `common::WAIT`, 2 minutes).
+#[tokio::test]
+async fn a_table_that_appears_is_used_at_once() {
+    let h = Harness::without_table().await;
+    let _operator = h.start_operator_configured(
+        h.client.clone(),
+        "table-waiter",
+        konditions_examples::postgres_writer::Metrics::default(),
+        |options| {
+            options.retry_backoff = konditions_core::lock::Backoff {
+                initial: std::time::Duration::from_secs(300),
+                max: std::time::Duration::from_secs(300),
+            }
+        },
+    );
+    h.create("early", h.spec("eli", 7)).await;
+    h.wait_for("early", "reporting the missing table", |w| {
+        condition(w, TableReady)
+            .is_some_and(|(s, r, _, _)| s == Status::False && r == "TableMissing")
+    })
+    .await;
+    h.create_table().await;
+    h.wait_for(
+        "early",
+        "Ready well before its 5-minute backoff ends",
+        ready,
+    )
+    .await;
+    assert_eq!(h.audit("INSERT").await, 1);
+}
+
+/// The kubebuilder tutorial's table, unchanged: no fencing_token column.
+#[tokio::test]
+async fn the_tutorials_table_as_it_is() {
+    let h = Harness::without_table().await;
+    h.create_tutorial_table().await;
+    let _operator = h.start_operator("tutorial");
+    h.create("sample-student", h.spec("alex", 23)).await;
+    let writer = h.wait_for("sample-student", "Ready", ready).await;
+    let (status, reason, message, _) = condition(&writer, TableReady).unwrap();
+    assert_eq!((status, reason.as_str()), (Status::True, "TableFound"));
+    assert!(message.contains("no fencing_token column"), "{message}");
+    update_then_delete(&h).await;
 }

@@ -15,7 +15,7 @@ const BUDGET: f64 = 8.0;
 #[tokio::test]
 async fn a_resource_costs_at_most_eight_writes_from_create_to_delete() {
     const N: usize = 20;
-    let h = Harness::new(true).await;
+    let h = Harness::with_table().await;
     let _operator = h.start_operator("replica-a");
     let before = ServerRequests::read(&h.client).await;
     for i in 0..N {

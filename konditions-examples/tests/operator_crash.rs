@@ -23,7 +23,7 @@ fn operator(h: &Harness, holder: &str) -> OperatorProcess {
 
 #[tokio::test]
 async fn a_replica_killed_mid_write_is_taken_over() {
-    let h = Harness::new(true).await;
+    let h = Harness::with_table().await;
     // Each INSERT takes 3 s: the window in which the first replica dies.
     h.slow_inserts(3).await;
     let mut first = operator(&h, "replica-killed");

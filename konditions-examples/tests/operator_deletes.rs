@@ -43,7 +43,7 @@ async fn two_replicas_delete_each_row_with_one_statement_and_no_error() {
     });
     tracing::subscriber::set_global_default(subscriber).expect("one subscriber per test binary");
 
-    let h = Harness::new(true).await;
+    let h = Harness::with_table().await;
     h.audit_statements().await;
     let a = h.start_operator_with(konditions_testing::client().await, "replica-a");
     let b = h.start_operator_with(konditions_testing::client().await, "replica-b");

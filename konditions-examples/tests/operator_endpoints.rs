@@ -50,7 +50,7 @@ fn transitions(condition: &str, status: &str) -> String {
 
 #[tokio::test]
 async fn metrics_count_a_reconcile_to_ready() {
-    let h = Harness::new(true).await;
+    let h = Harness::with_table().await;
     let mut operator = OperatorProcess::start(
         &h,
         Launch {
@@ -133,5 +133,31 @@ async fn metrics_count_a_reconcile_to_ready() {
         operator.wait_exit().await.code(),
         Some(0),
         "nothing was in flight: a clean exit"
+    );
+}
+
+/// Logs to a pipe (a file, a log collector) carry no ANSI colour codes; the
+/// binary refuses an invalid configuration with a log line naming it.
+#[test]
+fn piped_logs_have_no_colour_codes() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_postgres-writer"))
+        .env_clear()
+        .env("PSQL_HOST", "127.0.0.1")
+        .env("PSQL_PORT", "5432")
+        .env("PSQL_DBNAME", "d")
+        .env("PSQL_USER", "u")
+        .env("PSQL_PASSWORD", "p")
+        .env("PSQL_SSLMODE", "prefer")
+        .output()
+        .expect("run the operator");
+    assert_eq!(output.status.code(), Some(2));
+    let logs = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        logs.contains("ERROR") && logs.contains("PSQL_SSLMODE"),
+        "the error is logged: {logs}"
+    );
+    assert!(
+        !logs.contains('\u{1b}'),
+        "ANSI escape in piped logs: {logs:?}"
     );
 }

@@ -17,8 +17,8 @@ use konditions_examples::postgres_writer::PostgresWriterCondition::*;
 
 #[tokio::test]
 async fn database_down_then_back() {
-    let h = Harness::new(true).await;
-    let pg = konditions_testing::postgres();
+    let h = Harness::with_table().await;
+    let pg = xtask::local_postgres();
     let _operator = h.start_operator("replica-a");
     h.create("kept", h.spec("kim", 40)).await;
     h.create("doomed", h.spec("dan", 50)).await;

@@ -18,7 +18,7 @@ use konditions_examples::postgres_writer::PostgresWriterCondition::*;
 
 #[tokio::test]
 async fn a_replica_paused_past_its_lease_cannot_write_a_stale_row() {
-    let h = Harness::new(true).await;
+    let h = Harness::with_table().await;
     h.audit_statements().await;
     let hold = std::env::temp_dir().join(format!("pgw-hold-{}", std::process::id()));
     std::fs::create_dir_all(&hold).unwrap();

@@ -1,17 +1,20 @@
 //! The operator with the least-privilege role of `deploy/rbac.yaml`, as its
 //! ServiceAccount (impersonated), against the real API server where RBAC is
 //! enforced: it does its job, and what the role does not grant is denied.
+//! The same for the namespaced variant `deploy/rbac-namespaced.yaml`, which
+//! also confines it to its namespace.
 
 mod common;
 
 use common::{Harness, ready};
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde::Deserialize;
 
 const RBAC: &str = include_str!("../deploy/rbac.yaml");
+const RBAC_NAMESPACED: &str = include_str!("../deploy/rbac-namespaced.yaml");
 const SERVICE_ACCOUNT: &str = "system:serviceaccount:postgres-writer-system:postgres-writer";
 
 async fn apply<K>(api: Api<K>, object: K)
@@ -69,18 +72,23 @@ async fn install_rbac(client: &Client) {
 
 /// A client that acts as the operator's ServiceAccount.
 async fn as_service_account() -> Client {
+    impersonating(SERVICE_ACCOUNT).await
+}
+
+/// A client that acts as `user`.
+async fn impersonating(user: &str) -> Client {
     let path = konditions_testing::kubeconfig_path();
     let kubeconfig = kube::config::Kubeconfig::read_from(&path).unwrap();
     let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await
         .unwrap();
-    config.auth_info.impersonate = Some(SERVICE_ACCOUNT.to_owned());
+    config.auth_info.impersonate = Some(user.to_owned());
     Client::try_from(config).unwrap()
 }
 
 #[tokio::test]
 async fn the_operator_works_with_its_role_and_nothing_more() {
-    let h = Harness::new(true).await;
+    let h = Harness::with_table().await;
     install_rbac(&h.client).await;
     let restricted = as_service_account().await;
 
@@ -103,5 +111,99 @@ async fn the_operator_works_with_its_role_and_nothing_more() {
     match writers.delete("not-yours", &DeleteParams::default()).await {
         Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
         other => panic!("deleting a PostgresWriter must be forbidden, got {other:?}"),
+    }
+}
+
+/// rbac-namespaced.yaml's Role and RoleBinding, moved to `namespace` and
+/// granted to a ServiceAccount of that namespace named `account` (the
+/// committed one may also hold rbac.yaml's cluster-wide binding, installed
+/// by the test above on the same API server).
+async fn install_namespaced_rbac(client: &Client, namespace: &str, account: &str) {
+    apply(
+        Api::<ServiceAccount>::namespaced(client.clone(), namespace),
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": account, "namespace": namespace},
+        }))
+        .unwrap(),
+    )
+    .await;
+    for mut document in serde_saphyr::from_multiple::<serde_json::Value>(RBAC_NAMESPACED)
+        .expect("rbac-namespaced.yaml parses")
+    {
+        match document["kind"].as_str().unwrap() {
+            "Role" => {
+                document["metadata"]["namespace"] = namespace.into();
+                apply(
+                    Api::<Role>::namespaced(client.clone(), namespace),
+                    Role::deserialize(&document).unwrap(),
+                )
+                .await
+            }
+            "RoleBinding" => {
+                document["metadata"]["namespace"] = namespace.into();
+                document["subjects"][0]["name"] = account.into();
+                document["subjects"][0]["namespace"] = namespace.into();
+                apply(
+                    Api::<RoleBinding>::namespaced(client.clone(), namespace),
+                    RoleBinding::deserialize(&document).unwrap(),
+                )
+                .await
+            }
+            "Namespace" | "ServiceAccount" => {}
+            other => panic!("unexpected kind {other} in rbac-namespaced.yaml"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_namespaced_role_confines_the_operator_to_its_namespace() {
+    let h = Harness::with_table().await;
+    let account = "postgres-writer-namespaced";
+    install_namespaced_rbac(&h.client, &h.namespace, account).await;
+    let restricted =
+        impersonating(&format!("system:serviceaccount:{}:{account}", h.namespace)).await;
+
+    // WATCH_NAMESPACE: the harness' operator watches its namespace only.
+    let _operator = h.start_operator_with(restricted.clone(), "rbac-namespaced");
+    h.create("local", h.spec("lou", 30)).await;
+    h.wait_for("local", "Ready", ready).await;
+    h.delete("local").await;
+    h.wait_gone("local").await;
+    assert!(h.rows().await.is_empty());
+
+    // Another namespace: out of reach, for reading and for writing.
+    let elsewhere = konditions_testing::namespace(&h.client).await;
+    let admin: Api<konditions_examples::postgres_writer::PostgresWriter> =
+        Api::namespaced(h.client.clone(), elsewhere.name());
+    admin
+        .create(
+            &Default::default(),
+            &konditions_examples::postgres_writer::PostgresWriter::new("foreign", h.spec("fay", 2)),
+        )
+        .await
+        .expect("create as admin");
+    let writers: Api<konditions_examples::postgres_writer::PostgresWriter> =
+        Api::namespaced(restricted.clone(), elsewhere.name());
+    match writers.list(&ListParams::default()).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
+        other => panic!("listing another namespace must be forbidden, got {other:?}"),
+    }
+    match writers
+        .patch(
+            "foreign",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"finalizers": ["x.example/y"]}})),
+        )
+        .await
+    {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
+        other => panic!("patching in another namespace must be forbidden, got {other:?}"),
+    }
+    let everywhere: Api<konditions_examples::postgres_writer::PostgresWriter> =
+        Api::all(restricted);
+    match everywhere.list(&ListParams::default()).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
+        other => panic!("listing every namespace must be forbidden, got {other:?}"),
     }
 }

@@ -3,8 +3,9 @@
 //! - within the grace, the write finishes: /readyz turns 503 while it is
 //!   still running, no new reconcile starts, the process exits 0 and leaves
 //!   `RowWritten` True (not Locked);
-//! - past the grace, the process exits 1 without the write; the condition
-//!   stays Locked by it, and the other replica takes over after the lease;
+//! - past the grace, the process exits 1 without the write and hands its
+//!   lock over: the lock expires at once, and the other replica takes over
+//!   long before the (10-minute) lease would have let it;
 //! - a second signal stops it at once, whatever the grace.
 //!
 //! Where the write is in flight is exact, not a matter of timing: the
@@ -15,11 +16,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use common::process::{Launch, OperatorProcess, wait_for_file};
 use common::{Harness, condition, ready};
 use hyper::StatusCode;
-use konditions_core::Status;
+use konditions_core::lock::LockInfo;
+use konditions_core::{Clock, ConditionalResource, Status, SystemClock};
 use konditions_examples::postgres_writer::PostgresWriterCondition::*;
 
 /// A hold directory of this test; removed when dropped.
@@ -68,17 +71,15 @@ fn locked_by(
 async fn write_in_flight(
     h: &Harness,
     hold: &HoldDir,
-    holder: &str,
-    grace_seconds: u32,
+    launch: Launch<'_>,
     name: &str,
 ) -> (OperatorProcess, PathBuf) {
+    let holder = launch.holder;
     let mut operator = OperatorProcess::start(
         h,
         Launch {
-            holder,
-            grace_seconds,
             hold: Some(hold.path()),
-            ..Launch::default()
+            ..launch
         },
     );
     operator.wait_for_status("/readyz", StatusCode::OK).await;
@@ -91,13 +92,18 @@ async fn write_in_flight(
 
 #[tokio::test]
 async fn sigterm_lets_the_write_in_flight_finish() {
-    let h = Harness::new(true).await;
+    let h = Harness::with_table().await;
     // The write, once released, is slow too: the process has to wait for
     // a statement that is running, not only for a task about to start one.
     h.slow_inserts(2).await;
     let hold = HoldDir::new("drain");
     // A grace far longer than the write: the drain, not the grace, ends it.
-    let (mut operator, release) = write_in_flight(&h, &hold, "draining", 600, "inflight").await;
+    let launch = Launch {
+        holder: "draining",
+        grace_seconds: 600,
+        ..Launch::default()
+    };
+    let (mut operator, release) = write_in_flight(&h, &hold, launch, "inflight").await;
 
     operator.signal("TERM");
     assert_eq!(
@@ -136,26 +142,41 @@ async fn sigterm_lets_the_write_in_flight_finish() {
 
 #[tokio::test]
 async fn sigterm_past_the_grace_hands_the_write_to_another_replica() {
-    let h = Harness::new(true).await;
+    let h = Harness::with_table().await;
     let hold = HoldDir::new("abandon");
-    // The write is never released.
-    let (mut first, _) = write_in_flight(&h, &hold, "abandoning", 1, "handover").await;
+    // The write is never released; the lease would block the others for
+    // far longer than this test's hang guards.
+    let launch = Launch {
+        holder: "abandoning",
+        grace_seconds: 1,
+        lease_seconds: 600,
+        ..Launch::default()
+    };
+    let (mut first, _) = write_in_flight(&h, &hold, launch, "handover").await;
 
     first.signal("TERM");
     let status = first.wait_exit().await;
     assert_eq!(status.code(), Some(1), "the grace expired: {status}");
     let left = h.api.get("handover").await.unwrap();
+    let locked = left
+        .conditions()
+        .and_then(|c| c.find(&RowWritten))
+        .expect("the lock is still there, handed over");
+    let lock = LockInfo::from_condition(locked, Duration::from_secs(600)).unwrap();
+    assert_eq!(lock.holder.as_deref(), Some("abandoning"));
     assert!(
-        locked_by("abandoning")(&left),
-        "the abandoned lock stays until its lease expires: {:?}",
-        left.status
+        lock.expires_at <= SystemClock.now(),
+        "handed over: it expired when the process stopped, not a lease later: {lock:?}"
     );
     assert!(h.rows().await.is_empty(), "the write never ran");
 
+    // As long a lease: a reader never trusts a lock for more than its own
+    // lease, so a short one would take over early without any hand-over.
     let mut second = OperatorProcess::start(
         &h,
         Launch {
             holder: "taking-over",
+            lease_seconds: 600,
             ..Launch::default()
         },
     );
@@ -173,9 +194,14 @@ async fn sigterm_past_the_grace_hands_the_write_to_another_replica() {
 
 #[tokio::test]
 async fn a_second_signal_stops_at_once() {
-    let h = Harness::new(true).await;
+    let h = Harness::with_table().await;
     let hold = HoldDir::new("twice");
-    let (mut operator, _) = write_in_flight(&h, &hold, "impatient", 600, "twice").await;
+    let launch = Launch {
+        holder: "impatient",
+        grace_seconds: 600,
+        ..Launch::default()
+    };
+    let (mut operator, _) = write_in_flight(&h, &hold, launch, "twice").await;
 
     operator.signal("TERM");
     operator

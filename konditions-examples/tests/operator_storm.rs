@@ -39,7 +39,7 @@ async fn failures_back_off_instead_of_storming() {
 
 async fn a_missing_table_for_a_minute() {
     const SECONDS: u64 = 60;
-    let h = Harness::new(false).await;
+    let h = Harness::without_table().await;
     let metrics = Metrics::default();
     let _operator = h.start_operator_metered(h.client.clone(), "replica-a", metrics.clone());
     let before = ServerRequests::read(&h.client).await;
@@ -83,8 +83,8 @@ async fn a_database_outage_with_a_hundred_pending_resources() {
     // and retries on the lock's backoff.
     const DELETED: usize = 10;
     const OUTAGE: Duration = Duration::from_secs(20);
-    let h = Harness::new(true).await;
-    let pg = konditions_testing::postgres();
+    let h = Harness::with_table().await;
+    let pg = xtask::local_postgres();
     let _operator = h.start_operator("replica-a");
     // Ends when dropped, so a failing test still brings the database back.
     let outage = pg.outage();

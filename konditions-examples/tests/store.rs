@@ -36,7 +36,7 @@ const COLUMNS: &str = "id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT 
 const TUTORIAL_COLUMNS: &str =
     "id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL";
 
-fn token(n: u64) -> FencingToken {
+fn token(n: u128) -> FencingToken {
     FencingToken::new(n)
 }
 
@@ -261,7 +261,7 @@ async fn an_incompatible_table_is_reported() {
 }
 
 #[tokio::test]
-async fn an_unreachable_database_is_unavailable() {
+async fn an_unreachable_database_is_unavailable_with_the_cause() {
     let mut config = config();
     // A port nothing listens on.
     config.port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -271,24 +271,96 @@ async fn an_unreachable_database_is_unavailable() {
         .port();
     let store = Store::new(&config, 2).expect("the pool is created lazily");
     let table = TableName::new("students").unwrap();
-    assert!(matches!(
-        store
-            .upsert(&table, &row("a/b", "n", 1, "c"), token(90))
-            .await,
-        Err(StoreError::Unavailable(_))
-    ));
+    match store
+        .upsert(&table, &row("a/b", "n", 1, "c"), token(90))
+        .await
+    {
+        Err(e @ StoreError::Unavailable(_)) => {
+            let text = e.to_string();
+            assert!(text.contains("Connection refused"), "{text}");
+            assert!(!text.contains("db error"), "{text}");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
     assert!(matches!(
         store.delete(&table, "a/b", token(1000)).await,
         Err(StoreError::Unavailable(_))
     ));
 }
 
+/// Each way of being refused says what to fix, and never the password.
+#[tokio::test]
+async fn a_refused_connection_says_why_without_the_password() {
+    let good = config();
+    let table = TableName::new("students").unwrap();
+    let unavailable = |result: Result<_, StoreError>| match result {
+        Err(e @ StoreError::Unavailable(_)) => e.to_string(),
+        other => panic!("expected Unavailable, got {other:?}"),
+    };
+
+    let mut wrong_password = good.clone();
+    wrong_password.password = "not-the-password-4f2a".into();
+    let store = Store::new(&wrong_password, 1).unwrap();
+    let text = unavailable(store.check_table(&table).await.map(|_| ()));
+    assert!(
+        text.contains(&format!(
+            "password authentication failed for user \"{}\"",
+            good.user
+        )),
+        "{text}"
+    );
+    assert!(text.contains("PSQL_PASSWORD"), "{text}");
+    assert!(!text.contains("not-the-password-4f2a"), "{text}");
+    assert!(!text.contains(&good.password), "{text}");
+    assert!(!text.contains("db error"), "{text}");
+
+    let mut unknown_database = good.clone();
+    unknown_database.dbname = "no_such_database_24".into();
+    let store = Store::new(&unknown_database, 1).unwrap();
+    let text = unavailable(store.ping().await);
+    assert!(
+        text.contains("database \"no_such_database_24\" does not exist"),
+        "{text}"
+    );
+    assert!(text.contains("PSQL_DBNAME"), "{text}");
+    assert!(!text.contains(&good.password), "{text}");
+
+    // A server that accepts the connection and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut hanging = good.clone();
+    hanging.port = silent.local_addr().unwrap().port();
+    let store = Store::new(&hanging, 1).unwrap();
+    let text = unavailable(store.ping().await);
+    assert!(text.contains("timed out"), "{text}");
+    assert!(
+        text.contains(&format!("127.0.0.1:{}", hanging.port)),
+        "{text}"
+    );
+    drop(silent);
+}
+
 #[tokio::test]
 async fn a_stale_token_changes_nothing_and_a_deleted_row_stays_deleted() {
+    stale_tokens_are_refused(COLUMNS).await;
+}
+
+/// The fences table alone refuses stale writes: the tutorial's table, with
+/// no fencing_token column, is as safe.
+#[tokio::test]
+async fn a_stale_token_is_refused_with_the_tutorials_table() {
+    stale_tokens_are_refused(TUTORIAL_COLUMNS).await;
+}
+
+async fn stale_tokens_are_refused(columns: &str) {
     let config = config();
     let db = direct(&config).await;
-    let table = fresh_table(&db, COLUMNS).await;
+    let table = fresh_table(&db, columns).await;
     let store = Store::new(&config, 2).unwrap();
+    let with_column = columns.contains("fencing_token");
+    assert_eq!(
+        store.check_table(&table).await.unwrap().fencing_token,
+        with_column
+    );
     let id = "ns/fenced";
     let stored = |db| rows(db, &table);
 
@@ -316,15 +388,17 @@ async fn a_stale_token_changes_nothing_and_a_deleted_row_stays_deleted() {
         stored(&db).await,
         vec![(id.into(), "gen".into(), 2, "two".into())]
     );
-    let token_column: i64 = db
-        .query_one(
-            &format!("SELECT fencing_token FROM {} WHERE id = $1", table.quoted()),
-            &[&id],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(token_column, 200, "the row records the token that wrote it");
+    if with_column {
+        let token_column: i64 = db
+            .query_one(
+                &format!("SELECT fencing_token FROM {} WHERE id = $1", table.quoted()),
+                &[&id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(token_column, 200, "the row records the token that wrote it");
+    }
     // The same token again (a retry within one acquisition) is fine.
     assert!(
         !store
@@ -350,28 +424,81 @@ async fn a_stale_token_changes_nothing_and_a_deleted_row_stays_deleted() {
 }
 
 #[tokio::test]
-async fn a_table_made_for_the_tutorial_says_how_to_migrate() {
+async fn the_tutorials_table_is_used_as_it_is() {
     let config = config();
     let db = direct(&config).await;
-    let table = fresh_table(&db, TUTORIAL_COLUMNS).await;
+    // VARCHAR columns, as a table made by hand for the tutorial may have.
+    let table = fresh_table(
+        &db,
+        "id VARCHAR(300) PRIMARY KEY, name VARCHAR(100) NOT NULL, age INTEGER NOT NULL, country VARCHAR(100) NOT NULL",
+    )
+    .await;
     let store = Store::new(&config, 2).unwrap();
-    let err = store.check_table(&table).await.unwrap_err();
-    assert!(
-        matches!(err, StoreError::TableIncompatible { .. }),
-        "{err:?}"
-    );
-    let text = err.to_string();
-    let fix = format!("ALTER TABLE {table} ADD COLUMN fencing_token BIGINT NOT NULL DEFAULT 0");
-    assert!(text.contains(&fix), "{text}");
-    db.batch_execute(&fix).await.unwrap();
-    store
-        .check_table(&table)
-        .await
-        .expect("usable after the migration");
+    let shape = store.check_table(&table).await.expect("usable as it is");
+    assert!(!shape.fencing_token);
     assert!(
         store
-            .upsert(&table, &row("ns/m", "n", 1, "c"), token(5))
+            .upsert(&table, &row("ns/t", "tia", 1, "chile"), token(5))
             .await
             .unwrap()
     );
+    assert!(
+        store
+            .upsert(&table, &row("ns/t", "tia", 2, "chile"), token(6))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        rows(&db, &table).await,
+        vec![("ns/t".into(), "tia".into(), 2, "chile".into())]
+    );
+
+    // Adding the column later: the next check sees it, writes record it.
+    db.batch_execute(&format!(
+        "ALTER TABLE {table} ADD COLUMN fencing_token BIGINT NOT NULL DEFAULT 0"
+    ))
+    .await
+    .unwrap();
+    assert!(store.check_table(&table).await.unwrap().fencing_token);
+    assert!(
+        store
+            .upsert(&table, &row("ns/t", "tia", 3, "chile"), token(7))
+            .await
+            .unwrap()
+    );
+    let recorded: i64 = db
+        .query_one(
+            &format!("SELECT fencing_token FROM {table} WHERE id = 'ns/t'"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded, 7);
+    assert!(store.delete(&table, "ns/t", token(8)).await.unwrap());
+}
+
+#[tokio::test]
+async fn a_column_of_the_wrong_type_is_named() {
+    let config = config();
+    let db = direct(&config).await;
+    let store = Store::new(&config, 2).unwrap();
+    for (columns, named) in [
+        (
+            "id TEXT PRIMARY KEY, name TEXT, age BIGINT, country TEXT",
+            "column \"age\" is int8, not INTEGER",
+        ),
+        (
+            "id TEXT PRIMARY KEY, name TEXT, age INTEGER, country TEXT, fencing_token TEXT",
+            "column \"fencing_token\" is text, not BIGINT",
+        ),
+    ] {
+        let table = fresh_table(&db, columns).await;
+        match store.check_table(&table).await {
+            Err(e @ StoreError::TableIncompatible { .. }) => {
+                assert!(e.to_string().contains(named), "{e}")
+            }
+            other => panic!("{columns}: expected TableIncompatible, got {other:?}"),
+        }
+    }
 }

@@ -8,7 +8,7 @@ use konditions_examples::postgres_writer::{PostgresConfig, Row, Store, StoreErro
 
 #[tokio::test]
 async fn the_pool_recovers_after_a_database_restart() {
-    let pg = konditions_testing::postgres();
+    let pg = xtask::local_postgres();
     let config = PostgresConfig::from_lookup(|name| pg.lookup(name)).unwrap();
     let store = Store::new(&config, 2).unwrap();
     let table = TableName::new(&format!("outage_{}", std::process::id())).unwrap();

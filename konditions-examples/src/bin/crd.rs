@@ -1,18 +1,21 @@
-//! Writes the CRD YAML of the examples into `deploy/crds/` (`cargo xtask
-//! crd` runs it), or with `--check` fails with a diff when the committed
-//! YAML has drifted from the types. The same few lines a user's xtask has
+//! Writes the CRD YAML of the examples into `deploy/crds/`, with each
+//! kind's Argo CD health script and its `argocd-cm` snippet in
+//! `deploy/crds/argocd/` (`cargo xtask crd` runs it), or with `--check`
+//! fails with a diff when the committed files have drifted from the types. The same few lines a user's xtask has
 //! (see docs/quick-start.md).
 // A command-line tool: printing is its interface.
 #![allow(clippy::print_stderr)]
 
 use std::process::ExitCode;
 
-use konditions_core::crd::Directory;
+use konditions_core::crd::{Directory, Entry};
+use konditions_examples::postgres_writer::{PostgresWriter, PostgresWriterCondition};
+use kube::CustomResourceExt;
 
 fn main() -> ExitCode {
     let check = std::env::args().skip(1).any(|arg| arg == "--check");
     let dir = Directory::new(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/crds"));
-    let crds = konditions_examples::crds();
+    let crds = [Entry::new(PostgresWriter::crd()).argocd_health::<PostgresWriterCondition>()];
     let result = if check {
         dir.check(crds)
             .map(|n| format!("{n} CRD file(s) up to date in {}", dir.path().display()))

@@ -2,6 +2,9 @@
 //!
 //! Configuration, from the environment:
 //! - PSQL_HOST, PSQL_PORT, PSQL_DBNAME, PSQL_USER, PSQL_PASSWORD: PostgreSQL;
+//! - PSQL_SSLMODE (`disable`, the default, `require` or `verify-full`) and
+//!   PSQL_SSLROOTCERT (a PEM file of CA certificates, for `verify-full`;
+//!   the system's roots without it): TLS to PostgreSQL;
 //! - KUBECONFIG (or the in-cluster service account): Kubernetes;
 //! - POD_NAME (optional): names this replica's locks;
 //! - WATCH_NAMESPACE (optional): limits the operator to one namespace;
@@ -15,7 +18,7 @@
 //! - SHUTDOWN_GRACE_SECONDS (default 20): how long the reconciles in flight
 //!   may take to finish after SIGINT or SIGTERM;
 //! - RUST_LOG (default `info`) filters the logs, LOG_FORMAT=json makes them
-//!   JSON.
+//!   JSON. Text logs are coloured only when standard output is a terminal.
 //!
 //! SIGINT or SIGTERM stop it gracefully: /readyz turns 503 at once, no new
 //! reconcile starts, the ones in flight get the grace to finish; a second
@@ -23,6 +26,7 @@
 //! finished, 1 when the grace expired or a second signal cut it short, 2 for
 //! invalid configuration or a failed start.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -35,7 +39,10 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    // No colour codes in a file or a log collector's pipe.
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
     if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
         logs.json().init();
     } else {

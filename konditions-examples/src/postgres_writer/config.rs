@@ -1,8 +1,11 @@
 //! The operator's PostgreSQL configuration, from the environment variables
 //! of the kubebuilder tutorial: PSQL_HOST, PSQL_PORT, PSQL_DBNAME, PSQL_USER,
-//! PSQL_PASSWORD.
+//! PSQL_PASSWORD; and, for TLS, PSQL_SSLMODE and PSQL_SSLROOTCERT (named
+//! after libpq's `sslmode` and `sslrootcert`).
 
 use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
 
 /// What is wrong with the environment. The message names the variable, never
 /// the password's value.
@@ -21,6 +24,46 @@ pub enum ConfigError {
         /// Why it is invalid.
         reason: String,
     },
+}
+
+/// Whether and how the connection to PostgreSQL is encrypted (PSQL_SSLMODE),
+/// with libpq's meanings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SslMode {
+    /// No TLS (the default, as before TLS was supported).
+    #[default]
+    Disable,
+    /// TLS, without checking the server's certificate: encrypted, but a
+    /// man in the middle is not detected.
+    Require,
+    /// TLS, and the server's certificate must be signed by a trusted CA
+    /// (PSQL_SSLROOTCERT, else the system's roots) and name the host.
+    VerifyFull,
+}
+
+impl FromStr for SslMode {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "disable" => Ok(Self::Disable),
+            "require" => Ok(Self::Require),
+            "verify-full" => Ok(Self::VerifyFull),
+            other => Err(format!(
+                "`{other}` is not a supported sslmode: use disable, require or verify-full"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for SslMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Disable => "disable",
+            Self::Require => "require",
+            Self::VerifyFull => "verify-full",
+        })
+    }
 }
 
 /// Where and how to reach PostgreSQL.
@@ -49,6 +92,12 @@ pub struct PostgresConfig {
     pub user: String,
     /// Password (PSQL_PASSWORD).
     pub password: String,
+    /// TLS (PSQL_SSLMODE, default `disable`).
+    pub ssl_mode: SslMode,
+    /// PEM file of the CA certificates that may sign the server's
+    /// certificate (PSQL_SSLROOTCERT); `None`: the system's roots. Only
+    /// `verify-full` uses it.
+    pub ssl_root_cert: Option<PathBuf>,
 }
 
 impl fmt::Debug for PostgresConfig {
@@ -59,6 +108,8 @@ impl fmt::Debug for PostgresConfig {
             .field("dbname", &self.dbname)
             .field("user", &self.user)
             .field("password", &"<redacted>")
+            .field("ssl_mode", &self.ssl_mode)
+            .field("ssl_root_cert", &self.ssl_root_cert)
             .finish()
     }
 }
@@ -86,12 +137,33 @@ impl PostgresConfig {
                 variable: "PSQL_PORT",
                 reason: format!("`{port}` is not a TCP port (1-65535)"),
             })?;
+        let ssl_mode = match lookup("PSQL_SSLMODE").filter(|v| !v.is_empty()) {
+            None => SslMode::default(),
+            Some(mode) => mode.parse().map_err(|reason| ConfigError::Invalid {
+                variable: "PSQL_SSLMODE",
+                reason,
+            })?,
+        };
+        let ssl_root_cert = lookup("PSQL_SSLROOTCERT")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        if ssl_root_cert.is_some() && ssl_mode != SslMode::VerifyFull {
+            return Err(ConfigError::Invalid {
+                variable: "PSQL_SSLROOTCERT",
+                reason: format!(
+                    "a CA file is only used with PSQL_SSLMODE=verify-full, not {ssl_mode}; \
+                     set PSQL_SSLMODE=verify-full so the server's certificate is checked"
+                ),
+            });
+        }
         Ok(Self {
             host: get("PSQL_HOST")?,
             port,
             dbname: get("PSQL_DBNAME")?,
             user: get("PSQL_USER")?,
             password: get("PSQL_PASSWORD")?,
+            ssl_mode,
+            ssl_root_cert,
         })
     }
 }
@@ -160,6 +232,46 @@ mod tests {
             );
             assert!(err.to_string().contains(bad), "{err}");
         }
+    }
+
+    #[test]
+    fn ssl_settings() {
+        let config = PostgresConfig::from_lookup(lookup(&ALL)).unwrap();
+        assert_eq!(
+            (config.ssl_mode, config.ssl_root_cert),
+            (SslMode::Disable, None)
+        );
+
+        let mut env = ALL.to_vec();
+        env.extend([
+            ("PSQL_SSLMODE", "verify-full"),
+            ("PSQL_SSLROOTCERT", "/ca.pem"),
+        ]);
+        let config = PostgresConfig::from_lookup(lookup(&env)).unwrap();
+        assert_eq!(config.ssl_mode, SslMode::VerifyFull);
+        assert_eq!(config.ssl_root_cert, Some(PathBuf::from("/ca.pem")));
+
+        let mut env = ALL.to_vec();
+        env.push(("PSQL_SSLMODE", "require"));
+        let config = PostgresConfig::from_lookup(lookup(&env)).unwrap();
+        assert_eq!(config.ssl_mode, SslMode::Require);
+
+        // libpq's prefer/allow/verify-ca are not offered: refused by name.
+        for bad in ["prefer", "verify-ca", "REQUIRE"] {
+            let mut env = ALL.to_vec();
+            env.push(("PSQL_SSLMODE", bad));
+            let err = PostgresConfig::from_lookup(lookup(&env)).unwrap_err();
+            assert!(
+                err.to_string().contains("PSQL_SSLMODE") && err.to_string().contains(bad),
+                "{err}"
+            );
+        }
+
+        // A CA file that would be ignored is a mistake, not a silent no-op.
+        let mut env = ALL.to_vec();
+        env.extend([("PSQL_SSLMODE", "require"), ("PSQL_SSLROOTCERT", "/ca.pem")]);
+        let err = PostgresConfig::from_lookup(lookup(&env)).unwrap_err();
+        assert!(err.to_string().contains("PSQL_SSLROOTCERT"), "{err}");
     }
 
     #[test]

@@ -34,10 +34,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use konditions_core::lock::{LeaseLost, Lock, LockError, Outcome, Reason, TaskError};
+use konditions_core::apply::apply_status_if_current;
+use konditions_core::lock::{
+    self, Backoff, LeaseLost, Lock, LockError, Outcome, Reason, TaskError,
+};
 use konditions_core::{
     ApplyError, Condition, ConditionError, ConditionStatus, ConditionType, ConditionalResource,
-    Status, Verdict, WrittenBy, apply_status,
+    Status, Verdict, WrittenBy,
 };
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event as KubeEvent, EventType, Recorder, Reporter};
@@ -47,9 +50,10 @@ use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{info, warn};
 
+use super::recovery::{Recovery, Waiting, waits_for_database};
 use super::{
-    Health, InvalidTableName, Metrics, PostgresWriter, PostgresWriterCondition, Row, Rows,
-    StoreError, TableName,
+    Health, InvalidTableName, Metrics, PostgresWriter, PostgresWriterCondition, PostgresWriterLock,
+    Row, Rows, StoreError, TableName, TableShape,
 };
 
 #[cfg(test)]
@@ -62,6 +66,10 @@ pub const FINALIZER: &str = "demo.yash.com/row-cleanup";
 /// The field manager of the conditions written with server-side apply
 /// (`TableReady`, `Ready`).
 pub const FIELD_MANAGER: &str = "postgres-writer";
+
+/// How long the hand-over of the locks of abandoned reconciles may take
+/// after the shutdown grace (one write per lock).
+const HAND_OVER_WAIT: Duration = Duration::from_secs(5);
 
 /// How the operator runs.
 #[derive(Clone, Debug)]
@@ -80,6 +88,11 @@ pub struct Options {
     /// take to finish before they are abandoned (their locks then expire
     /// after the lease, and another replica takes over).
     pub shutdown_grace: Duration,
+    /// The wait before a failed resource is retried, growing with each
+    /// consecutive failure: for the row write (the lock keeps it) and for
+    /// the table check. A resource that waits for the database is retried
+    /// as soon as it is back, whatever this says.
+    pub retry_backoff: Backoff,
 }
 
 impl Default for Options {
@@ -90,6 +103,7 @@ impl Default for Options {
             concurrency: 16,
             namespace: None,
             shutdown_grace: Duration::from_secs(20),
+            retry_backoff: Backoff::default(),
         }
     }
 }
@@ -155,7 +169,9 @@ fn store_reason(error: &StoreError) -> &'static str {
         StoreError::TableIncompatible { .. } => "TableIncompatible",
         StoreError::InvalidValue { .. } => "InvalidValue",
         StoreError::Fenced { .. } => "StaleFencingToken",
+        StoreError::TokenOutOfRange(_) => "FencingTokenOutOfRange",
         StoreError::Query(_) => "QueryFailed",
+        StoreError::Tls(_) => "TlsMisconfigured",
     }
 }
 
@@ -173,6 +189,8 @@ struct Context<R> {
     /// The last status this process applied per object, and the
     /// resourceVersion it got.
     applied: Recent<(u64, Applied)>,
+    /// The resources waiting for the database, retried once it is back.
+    recovery: Recovery,
 }
 
 /// A bounded map from recent objects' UIDs (the oldest are forgotten first).
@@ -293,15 +311,26 @@ pub async fn run(
         failures: Mutex::default(),
         released: Recent::default(),
         applied: Recent::default(),
+        recovery: Recovery::default(),
         options: options.clone(),
     });
+    // Resources that waited for the database, sent again as soon as it is
+    // usable (see `recovery`).
+    let (wake, woken) = futures::channel::mpsc::unbounded();
+    let probe = {
+        let context = context.clone();
+        tokio::spawn(async move { context.recovery.probe(context.store.clone(), wake).await })
+    };
+    let _stop_probe = AbortOnDrop(probe);
     let writers: Api<PostgresWriter> = match &options.namespace {
         Some(namespace) => Api::namespaced(client, namespace),
         None => Api::all(client),
     };
     info!(holder = %options.holder, "postgres-writer controller starting");
     let controller = Controller::new(writers, watcher::Config::default())
-        .with_config(kube::runtime::controller::Config::default().concurrency(options.concurrency));
+        .with_config(kube::runtime::controller::Config::default().concurrency(options.concurrency))
+        .trigger_backoff(WatchBackoff::default())
+        .reconcile_on(woken);
     let cache = controller.store();
     let synced = health.clone();
     // Polled in the controller's task, not a task of its own: the store
@@ -340,6 +369,12 @@ pub async fn run(
         }
         info!(grace = ?options.shutdown_grace, "shutdown requested: finishing the reconciles in flight");
         tokio::time::sleep(options.shutdown_grace).await;
+        // The reconciles still running are abandoned: hand their locks to
+        // the other replicas now rather than at the end of the lease.
+        let still_held = lock::hand_over(HAND_OVER_WAIT).await;
+        if still_held > 0 {
+            warn!(still_held, lease = ?options.lease, "locks not handed over in time expire with their lease");
+        }
     };
     // Dropping the controller's stream aborts the reconciles still running.
     let stopped = tokio::select! {
@@ -351,7 +386,7 @@ pub async fn run(
         Stopped::GraceExpired => warn!(
             grace = ?options.shutdown_grace,
             lease = ?options.lease,
-            "reconciles still running after the shutdown grace were abandoned; their locks expire after the lease"
+            "reconciles still running after the shutdown grace were abandoned; their locks were handed over"
         ),
     }
     stopped
@@ -363,7 +398,9 @@ async fn reconcile<R: Rows>(
 ) -> Result<Action, Error> {
     let started = Instant::now();
     let object_ref = ObjectRef::from_obj(&*writer);
+    ctx.recovery.reconciling(&object_ref);
     let result = reconcile_one(writer, &ctx).await;
+    ctx.recovery.reconciled(&object_ref);
     let label = if result.is_ok() { "ok" } else { "error" };
     ctx.metrics.reconciled(label, started.elapsed());
     if result.is_ok() {
@@ -412,8 +449,14 @@ async fn reconcile_one<R: Rows>(
             Ok(action)
         }
         Err(finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e)) => Err(e),
-        // Another replica finished the cleanup first and the object is gone.
-        Err(finalizer::Error::RemoveFinalizer(e)) if is_gone_or_changed(&e) => {
+        // Another replica finished the cleanup first and the object is gone;
+        // or added the finalizer first (or the object changed since our
+        // copy): a lost race, not a failure. The change that won comes back
+        // as a watch event and runs this again.
+        Err(finalizer::Error::RemoveFinalizer(e) | finalizer::Error::AddFinalizer(e))
+            if is_gone_or_changed(&e) =>
+        {
+            tracing::debug!(error = %e, "lost a race for the finalizer");
             Ok(Action::await_change())
         }
         Err(other) => Err(Error::Finalizer(Box::new(other))),
@@ -425,7 +468,8 @@ fn is_gone_or_changed(error: &kube::Error) -> bool {
 }
 
 /// Backoff per resource for failures that are not the row task's (whose
-/// backoff the lock keeps): 1 s, 2 s, 4 s ... up to 5 minutes.
+/// backoff the lock keeps): [`Options::retry_backoff`], by default 1 s,
+/// 2 s, 4 s ... up to 5 minutes.
 fn error_policy<R>(writer: Arc<PostgresWriter>, error: &Error, ctx: Arc<Context<R>>) -> Action {
     let delay = match error {
         Error::Deferred { retry_after, .. } => *retry_after,
@@ -437,7 +481,7 @@ fn error_policy<R>(writer: Arc<PostgresWriter>, error: &Error, ctx: Arc<Context<
             let count = failures.entry(ObjectRef::from_obj(&*writer)).or_insert(0);
             *count = count.saturating_add(1);
             // The policy the lock keeps for the row task.
-            konditions_core::lock::Backoff::default().delay(*count)
+            ctx.options.retry_backoff.delay(*count)
         }
     };
     warn!(
@@ -475,7 +519,7 @@ fn row_is_current(writer: &PostgresWriter) -> bool {
 /// What the table check found.
 enum Table {
     /// Usable.
-    Ready(TableName),
+    Ready(TableName, TableShape),
     /// The spec names no valid table (the CRD's pattern prevents it; an
     /// object stored before the schema was tightened can).
     Invalid(InvalidTableName),
@@ -508,12 +552,24 @@ async fn apply<R: Rows>(
     let table = match TableName::new(&writer.spec.table) {
         Err(invalid) => Table::Invalid(invalid),
         Ok(name) => match ctx.store.check_table(&name).await {
-            Ok(()) => Table::Ready(name),
-            Err(error) => Table::Unusable(error),
+            Ok(shape) => Table::Ready(name, shape),
+            Err(error) => {
+                let waiting = match &error {
+                    StoreError::Unavailable(_) => Some(Waiting::Database),
+                    StoreError::TableMissing(table) => Some(Waiting::Table(table.clone())),
+                    _ => None,
+                };
+                if let Some(waiting) = waiting {
+                    ctx.recovery.wait(ObjectRef::from_obj(writer), waiting);
+                }
+                Table::Unusable(error)
+            }
         },
     };
     let row = match &table {
-        Table::Ready(name) if !row_is_current(writer) => write_row(api, writer, name, ctx).await?,
+        Table::Ready(name, _) if !row_is_current(writer) => {
+            write_row(api, writer, name, ctx).await?
+        }
         _ => RowStep::Skipped,
     };
     let current = match &row {
@@ -585,6 +641,10 @@ async fn write_row<R: Rows>(
         } => {
             record_transition(ctx, writer, &condition, error.as_ref()).await;
             if let Some(error) = &error {
+                if waits_for_database(&condition.reason) {
+                    ctx.recovery
+                        .wait(ObjectRef::from_obj(writer), Waiting::Database);
+                }
                 warn!(id = %row.id, %error, retry_in = ?retry_after, "row write failed");
             }
             RowStep::Ran {
@@ -598,8 +658,25 @@ async fn write_row<R: Rows>(
             warn!(id = %row.id, "lease lost while writing; the new holder's result stands");
             RowStep::Later(later)
         }
-        _busy_stale_or_backing_off => RowStep::Later(later),
+        Outcome::BackingOff(_) => {
+            // The table is usable now: a backoff for the database's
+            // absence is over.
+            if last_failure_waits_for_database(writer) {
+                ctx.recovery
+                    .wait(ObjectRef::from_obj(writer), Waiting::Database);
+            }
+            RowStep::Later(later)
+        }
+        _busy_or_stale => RowStep::Later(later),
     })
+}
+
+/// Whether `RowWritten` records a failure for want of the database.
+fn last_failure_waits_for_database(writer: &PostgresWriter) -> bool {
+    writer
+        .conditions()
+        .and_then(|c| c.find(&PostgresWriterCondition::RowWritten))
+        .is_some_and(|c| c.status == Status::False && waits_for_database(&c.reason))
 }
 
 /// The lock on a resource's `RowWritten`, held by this replica.
@@ -608,9 +685,16 @@ fn row_lock<R>(
     writer: &PostgresWriter,
     ctx: &Context<R>,
 ) -> Lock<PostgresWriter> {
-    Lock::new(api.clone(), writer, PostgresWriterCondition::RowWritten)
+    let lock = Lock::new(api.clone(), writer, PostgresWriterLock::RowWritten)
         .holder(ctx.options.holder.clone())
-        .lease(ctx.options.lease)
+        .lease(ctx.options.lease);
+    if ctx.recovery.is_woken(&ObjectRef::from_obj(writer)) {
+        // Woken because the database is back: the backoff it waited out
+        // was for its absence.
+        lock.backoff(Backoff::NONE)
+    } else {
+        lock.backoff(ctx.options.retry_backoff)
+    }
 }
 
 fn outcome_label<E>(outcome: &Outcome<PostgresWriter, E>) -> &'static str {
@@ -659,8 +743,13 @@ fn table_verdict(table: &Table) -> Verdict<'static> {
         Table::Invalid(invalid) => {
             Verdict::new(Status::False, "InvalidTableName").message(invalid.to_string())
         }
-        Table::Ready(name) => Verdict::new(Status::True, "TableFound").message(format!(
-            "table {name} exists with columns id, name, age, country, fencing_token"
+        Table::Ready(name, shape) => Verdict::new(Status::True, "TableFound").message(format!(
+            "table {name} exists with columns id, name, age, country{}",
+            if shape.fencing_token {
+                ", fencing_token"
+            } else {
+                " (no fencing_token column: fencing through postgres_writer_fences alone)"
+            }
         )),
         // Down: whether the table exists is unknown, not false.
         Table::Unusable(error @ StoreError::Unavailable(_)) => {
@@ -703,7 +792,13 @@ async fn update_status<R>(
     }
     // Everything this operator applies; RowWritten is the lock's
     // (declared `lock`), so it is not sent.
-    let stored = apply_status(api, &current, FIELD_MANAGER).await?;
+    let Some(stored) = apply_status_if_current(api, &current, FIELD_MANAGER).await? else {
+        // Another replica (or our own earlier write) changed the object
+        // since this copy: what it wrote comes back as a watch event, and
+        // the transition's Event is that writer's to record.
+        tracing::debug!(object = ?object_ref.name, "status changed since this copy; not applied");
+        return Ok(());
+    };
     if let Some(rv) = resource_version(&stored) {
         ctx.applied.insert(uid, (rv, applied));
     }
@@ -769,6 +864,10 @@ async fn cleanup<R: Rows>(
             ..
         } => {
             record_transition(ctx, writer, &condition, Some(&error)).await;
+            if waits_for_database(&condition.reason) {
+                ctx.recovery
+                    .wait(ObjectRef::from_obj(writer), Waiting::Database);
+            }
             // An error keeps the finalizer in place.
             Err(Error::Deferred {
                 why: error.to_string(),
@@ -782,10 +881,16 @@ async fn cleanup<R: Rows>(
             ),
             retry_after,
         }),
-        Outcome::BackingOff(wait) => Err(Error::Deferred {
-            why: format!("attempt {} failed, waiting for its backoff", wait.attempt),
-            retry_after,
-        }),
+        Outcome::BackingOff(wait) => {
+            if last_failure_waits_for_database(writer) {
+                ctx.recovery
+                    .wait(ObjectRef::from_obj(writer), Waiting::Database);
+            }
+            Err(Error::Deferred {
+                why: format!("attempt {} failed, waiting for its backoff", wait.attempt),
+                retry_after,
+            })
+        }
         _ => Err(Error::Deferred {
             why: "the resource changed while its row was being deleted".into(),
             retry_after,
@@ -844,5 +949,53 @@ async fn hold_before_write(dir: &std::ffi::OsStr, id: &str) {
     }
     while !release.exists() {
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The backoff of the watch after it fails (an API server restart): 250 ms
+/// doubling up to 2 s, so the watch resumes within about 2 s of the API
+/// server's return. kube-runtime's default grows to 30 s and reset only
+/// after 2 minutes, which left objects created after a restart unseen for
+/// up to a minute. One watch per replica: 2 s is no load.
+#[derive(Clone, Debug)]
+struct WatchBackoff {
+    next: Duration,
+}
+
+impl WatchBackoff {
+    const INITIAL: Duration = Duration::from_millis(250);
+    const MAX: Duration = Duration::from_secs(2);
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        Self {
+            next: Self::INITIAL,
+        }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let delay = self.next;
+        self.next = (delay * 2).min(Self::MAX);
+        Some(delay)
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = Self::INITIAL;
     }
 }

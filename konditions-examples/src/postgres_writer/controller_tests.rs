@@ -51,12 +51,20 @@ fn copy(error: &StoreError) -> StoreError {
 }
 
 impl Rows for FakeRows {
-    async fn check_table(&self, _: &TableName) -> Result<(), StoreError> {
-        self.table
-            .lock()
-            .unwrap()
-            .as_ref()
-            .map_or(Ok(()), |e| Err(copy(e)))
+    async fn check_table(&self, _: &TableName) -> Result<TableShape, StoreError> {
+        self.table.lock().unwrap().as_ref().map_or(
+            Ok(TableShape {
+                fencing_token: false,
+            }),
+            |e| Err(copy(e)),
+        )
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        match self.table.lock().unwrap().as_ref() {
+            Some(error @ StoreError::Unavailable(_)) => Err(copy(error)),
+            _ => Ok(()),
+        }
     }
 
     async fn upsert(
@@ -206,30 +214,48 @@ fn serve(
     })
 }
 
-fn writer(generation: i64, finalizer: bool, deleting: bool) -> PostgresWriter {
-    let mut writer = PostgresWriter::new(
-        "sample-student",
-        PostgresWriterSpec {
-            table: "students".into(),
-            name: "alex".into(),
-            age: 23,
-            country: "canada".into(),
-        },
-    );
-    writer.metadata.namespace = Some("default".into());
-    writer.metadata.uid = Some("uid-1".into());
-    writer.metadata.generation = Some(generation);
-    writer.metadata.resource_version = Some("100".into());
-    if finalizer {
-        writer.metadata.finalizers = Some(vec![FINALIZER.into()]);
+/// Fixtures: a PostgresWriter as the API server would return it, and what
+/// a test changes about it, named (as controller-rs' fixtures).
+impl PostgresWriter {
+    /// `sample-student` at generation 1, without the finalizer, not being
+    /// deleted.
+    fn fixture() -> Self {
+        let mut writer = PostgresWriter::new(
+            "sample-student",
+            PostgresWriterSpec {
+                table: "students".into(),
+                name: "alex".into(),
+                age: 23,
+                country: "canada".into(),
+            },
+        );
+        writer.metadata.namespace = Some("default".into());
+        writer.metadata.uid = Some("uid-1".into());
+        writer.metadata.generation = Some(1);
+        writer.metadata.resource_version = Some("100".into());
+        writer
     }
-    if deleting {
-        writer.metadata.deletion_timestamp =
+
+    /// At `generation` (its spec changed since generation 1).
+    fn at_generation(mut self, generation: i64) -> Self {
+        self.metadata.generation = Some(generation);
+        self
+    }
+
+    /// With the operator's finalizer, as after its first reconcile.
+    fn finalized(mut self) -> Self {
+        self.metadata.finalizers = Some(vec![FINALIZER.into()]);
+        self
+    }
+
+    /// Being deleted: a deletion timestamp is set.
+    fn deleting(mut self) -> Self {
+        self.metadata.deletion_timestamp =
             Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
                 "2030-01-01T00:00:00Z".parse().unwrap(),
             ));
+        self
     }
-    writer
 }
 
 /// Runs one reconcile of `writer` against the mock; returns its result,
@@ -260,6 +286,7 @@ async fn reconcile_once(
         failures: Mutex::default(),
         released: Recent::default(),
         applied: Recent::default(),
+        recovery: Default::default(),
         options,
     });
     let result = reconcile(Arc::new(writer), ctx).await;
@@ -286,7 +313,7 @@ fn condition(object: &Value, type_: &str) -> Value {
 #[tokio::test]
 async fn a_new_resource_gets_its_finalizer_first_and_nothing_else() {
     let rows = FakeRows::with_table();
-    let (result, calls, object) = reconcile_once(writer(1, false, false), rows.clone()).await;
+    let (result, calls, object) = reconcile_once(PostgresWriter::fixture(), rows.clone()).await;
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(calls, [Call::PatchObject]);
     assert_eq!(object["metadata"]["finalizers"], json!([FINALIZER]));
@@ -296,7 +323,8 @@ async fn a_new_resource_gets_its_finalizer_first_and_nothing_else() {
 #[tokio::test]
 async fn a_missing_table_is_reported_without_touching_the_row_or_its_lock() {
     let rows = FakeRows::without_table();
-    let (result, calls, object) = reconcile_once(writer(1, true, false), rows.clone()).await;
+    let (result, calls, object) =
+        reconcile_once(PostgresWriter::fixture().finalized(), rows.clone()).await;
     assert!(
         matches!(result, Err(Error::Table(StoreError::TableMissing(_)))),
         "{result:?}"
@@ -320,7 +348,8 @@ async fn a_missing_table_is_reported_without_touching_the_row_or_its_lock() {
 #[tokio::test]
 async fn a_row_not_yet_written_is_written_once_under_the_lock() {
     let rows = FakeRows::with_table();
-    let (result, calls, object) = reconcile_once(writer(1, true, false), rows.clone()).await;
+    let (result, calls, object) =
+        reconcile_once(PostgresWriter::fixture().finalized(), rows.clone()).await;
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(
         calls,
@@ -347,7 +376,7 @@ async fn a_row_not_yet_written_is_written_once_under_the_lock() {
 #[tokio::test]
 async fn a_row_current_for_its_generation_costs_nothing() {
     let rows = FakeRows::with_table();
-    let mut current = writer(2, true, false);
+    let mut current = PostgresWriter::fixture().at_generation(2).finalized();
     let clock = konditions_core::SystemClock;
     current
         .set_condition_with(
@@ -361,7 +390,12 @@ async fn a_row_current_for_its_generation_costs_nothing() {
         .set_condition_with(
             &clock,
             &PostgresWriterCondition::TableReady,
-            table_verdict(&Table::Ready(TableName::new("students").unwrap())),
+            table_verdict(&Table::Ready(
+                TableName::new("students").unwrap(),
+                TableShape {
+                    fencing_token: false,
+                },
+            )),
         )
         .unwrap();
     current.update_summary_with(&clock).unwrap();
@@ -374,7 +408,10 @@ async fn a_row_current_for_its_generation_costs_nothing() {
 #[tokio::test]
 async fn a_deletion_done_by_another_replica_only_removes_the_finalizer() {
     let rows = FakeRows::with_table();
-    let mut deleting = writer(3, true, true);
+    let mut deleting = PostgresWriter::fixture()
+        .at_generation(3)
+        .finalized()
+        .deleting();
     deleting
         .set_condition(
             &PostgresWriterCondition::RowWritten,

@@ -8,18 +8,21 @@ pub mod controller;
 pub mod endpoints;
 mod health;
 mod metrics;
+mod recovery;
 mod resource;
 mod store;
+mod tls;
 
-pub use config::{ConfigError, PostgresConfig};
+pub use config::{ConfigError, PostgresConfig, SslMode};
 pub use controller::FINALIZER;
 pub use health::{Health, Phase};
 pub use metrics::Metrics;
 pub use resource::{
-    ParsePostgresWriterConditionError, PostgresWriter, PostgresWriterCondition, PostgresWriterSpec,
-    PostgresWriterStatus,
+    ParsePostgresWriterConditionError, PostgresWriter, PostgresWriterCondition, PostgresWriterLock,
+    PostgresWriterSpec, PostgresWriterStatus,
 };
 pub use store::{
     FENCES_TABLE, InvalidTableName, Row, Rows, Store, StoreError, TABLE_NAME_PATTERN, TEXT_PATTERN,
-    TableName,
+    TableName, TableShape,
 };
+pub use tls::TlsError;

@@ -12,20 +12,27 @@
 //! token changes nothing and fails with [`StoreError::Fenced`]: a replica
 //! that was paused past its lease cannot write an older spec over a newer
 //! one, nor bring back a deleted row (the fence outlives the row, as a
-//! tombstone). The row records the token of the write that last changed it
-//! in its `fencing_token` column.
+//! tombstone). The fences table alone gives that safety, so the row's table
+//! can be the kubebuilder tutorial's `(id, name, age, country)` as it is;
+//! when it also has a `fencing_token BIGINT` column, the row records there
+//! the token of the write that last changed it.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use konditions_core::lock::FencingToken;
+use deadpool_postgres::{
+    Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
+};
+use konditions_core::lock::{FencingToken, TokenOutOfRange};
 use tokio::sync::OnceCell;
-use tokio_postgres::NoTls;
 use tokio_postgres::error::SqlState;
+use tokio_postgres::types::Type;
 
-use super::PostgresConfig;
+use super::tls::{self, TlsError};
+use super::{PostgresConfig, SslMode};
 
 /// The table that keeps the greatest fencing token written per row: a
 /// write with a smaller token is refused ([`StoreError::Fenced`]), and the
@@ -111,7 +118,10 @@ pub struct Row {
 /// Why a statement failed, in the terms the operator reports.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database cannot be reached (down, refusing, timing out).
+    /// The database cannot be reached or refuses the operator (down,
+    /// refusing connections, timing out, a failed TLS handshake, a wrong
+    /// password, an unknown database): the text says which, never with a
+    /// password in it.
     #[error("database unavailable: {0}")]
     Unavailable(String),
     /// The table does not exist.
@@ -119,7 +129,7 @@ pub enum StoreError {
     TableMissing(TableName),
     /// The table exists but is not shaped as the operator needs.
     #[error(
-        "table \"{table}\" cannot hold the rows: {detail}; it needs id TEXT PRIMARY KEY, name TEXT, age INTEGER, country TEXT, fencing_token BIGINT (a table made for the tutorial: ALTER TABLE {table} ADD COLUMN fencing_token BIGINT NOT NULL DEFAULT 0)"
+        "table \"{table}\" cannot hold the rows: {detail}; it needs id TEXT PRIMARY KEY, name TEXT, age INTEGER, country TEXT (the tutorial's table), and may have fencing_token BIGINT"
     )]
     TableIncompatible {
         /// The table.
@@ -144,9 +154,16 @@ pub enum StoreError {
         /// The refused token.
         token: FencingToken,
     },
-    /// Any other database error.
-    #[error("database error")]
-    Query(#[source] tokio_postgres::Error),
+    /// The lock's fencing token does not fit the fence table's `BIGINT`
+    /// (only an API server not backed by etcd gives such resource versions).
+    #[error(transparent)]
+    TokenOutOfRange(#[from] TokenOutOfRange),
+    /// Any other database error, with what PostgreSQL said.
+    #[error("query failed: {0}")]
+    Query(String),
+    /// The TLS settings cannot be used (at start-up).
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 impl StoreError {
@@ -165,19 +182,71 @@ impl StoreError {
                         .map_or_else(|| error.to_string(), |e| e.message().to_owned()),
                 }
             }
-            Some(_) => Self::Query(error),
+            Some(_) => Self::Query(cause(&error)),
             // No SQLSTATE: the connection broke, not the statement.
-            None => Self::Unavailable(error.to_string()),
+            None => Self::Unavailable(cause(&error)),
         }
     }
+}
+
+/// What went wrong, in words a user can act on: PostgreSQL's own message
+/// when it answered (`password authentication failed for user "x"`,
+/// `database "y" does not exist`), else the chain of causes
+/// (`error connecting to server: Connection refused`), never tokio-postgres'
+/// bare `db error`.
+fn cause(error: &tokio_postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        let code = db.code();
+        let hint = if *code == SqlState::INVALID_PASSWORD
+            || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+        {
+            " (check PSQL_USER and PSQL_PASSWORD)"
+        } else if *code == SqlState::INVALID_CATALOG_NAME {
+            " (check PSQL_DBNAME)"
+        } else {
+            ""
+        };
+        return format!("{}{hint}", db.message());
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        // tokio-postgres repeats its cause in its own message.
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = cause.source();
+    }
+    if text.contains("invalid peer certificate") {
+        text.push_str(
+            " (the server's certificate is not signed by a CA of PSQL_SSLROOTCERT, or does not name PSQL_HOST)",
+        );
+    } else if text.contains("server does not support TLS") {
+        text.push_str(" (PSQL_SSLMODE asks for TLS and the server has ssl = off)");
+    }
+    text
+}
+
+/// What the table check found about a usable table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableShape {
+    /// Whether the table has the optional `fencing_token` column, in which
+    /// each row records the token of the write that last changed it.
+    pub fencing_token: bool,
 }
 
 /// Where the rows go: the operations the controller needs. [`Store`] is
 /// the PostgreSQL one; the controller's fast tests use an in-memory fake.
 pub trait Rows: Clone + Send + Sync + 'static {
     /// See [`Store::check_table`].
-    fn check_table(&self, table: &TableName)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn check_table(
+        &self,
+        table: &TableName,
+    ) -> impl Future<Output = Result<TableShape, StoreError>> + Send;
+
+    /// See [`Store::ping`].
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// See [`Store::upsert`].
     fn upsert(
@@ -197,8 +266,12 @@ pub trait Rows: Clone + Send + Sync + 'static {
 }
 
 impl Rows for Store {
-    async fn check_table(&self, table: &TableName) -> Result<(), StoreError> {
+    async fn check_table(&self, table: &TableName) -> Result<TableShape, StoreError> {
         Store::check_table(self, table).await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Store::ping(self).await
     }
 
     async fn upsert(
@@ -225,7 +298,13 @@ impl Rows for Store {
 pub struct Store {
     pool: Pool,
     /// Set once the fences table is known to exist.
-    fences: std::sync::Arc<OnceCell<()>>,
+    fences: Arc<OnceCell<()>>,
+    /// The shape each table had at its last check.
+    shapes: Arc<Mutex<HashMap<TableName, TableShape>>>,
+    /// `host:port`, for messages.
+    server: String,
+    /// Removed from any message, should a server ever echo it.
+    password: String,
 }
 
 /// How long to wait for a connection before reporting the database down.
@@ -234,7 +313,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 impl Store {
     /// Creates the pool. Connections are opened lazily, so this succeeds
     /// while the database is down; statements then fail with
-    /// [`StoreError::Unavailable`] until it returns.
+    /// [`StoreError::Unavailable`] until it returns. TLS follows
+    /// [`PostgresConfig::ssl_mode`]; a CA file that cannot be used fails
+    /// here ([`StoreError::Tls`]).
     pub fn new(config: &PostgresConfig, max_connections: usize) -> Result<Self, StoreError> {
         let mut pg = tokio_postgres::Config::new();
         pg.host(&config.host)
@@ -243,10 +324,15 @@ impl Store {
             .user(&config.user)
             .password(&config.password)
             .application_name("postgres-writer")
-            .connect_timeout(CONNECT_TIMEOUT);
+            .connect_timeout(CONNECT_TIMEOUT)
+            .ssl_mode(match config.ssl_mode {
+                SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+                SslMode::Require | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+            });
+        let connector = tls::connector(config.ssl_mode, config.ssl_root_cert.as_deref())?;
         let manager = Manager::from_config(
             pg,
-            NoTls,
+            connector,
             // Verified: a connection that died with a database restart is
             // replaced instead of failing the next statement.
             ManagerConfig {
@@ -264,31 +350,121 @@ impl Store {
         Ok(Self {
             pool,
             fences: Default::default(),
+            shapes: Default::default(),
+            server: format!("{}:{}", config.host, config.port),
+            password: config.password.clone(),
         })
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool
-            .get()
+        self.pool.get().await.map_err(|error| {
+            let text = match error {
+                PoolError::Backend(e) => cause(&e),
+                PoolError::Timeout(TimeoutType::Create) => format!(
+                    "connecting to {} timed out after {CONNECT_TIMEOUT:?}",
+                    self.server
+                ),
+                PoolError::Timeout(TimeoutType::Wait) => format!(
+                    "no connection to {} became free within {CONNECT_TIMEOUT:?}",
+                    self.server
+                ),
+                PoolError::Timeout(TimeoutType::Recycle) => format!(
+                    "checking a pooled connection to {} timed out after {CONNECT_TIMEOUT:?}",
+                    self.server
+                ),
+                other => other.to_string(),
+            };
+            StoreError::Unavailable(self.redact(text))
+        })
+    }
+
+    fn redact(&self, text: String) -> String {
+        if self.password.is_empty() || !text.contains(&self.password) {
+            text
+        } else {
+            text.replace(&self.password, "<redacted>")
+        }
+    }
+
+    /// Whether the database answers at all (a connection and `SELECT 1`):
+    /// what the operator polls, while resources wait for it, to retry them
+    /// as soon as it is back.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .simple_query("SELECT 1")
             .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+            .map_err(|e| StoreError::Unavailable(self.redact(cause(&e))))?;
+        Ok(())
     }
 
     /// Checks that the table exists and has the columns the operator
-    /// writes, and creates the fences table when it is missing.
+    /// writes (`id`, `name`, `age`, `country`, and whether it has the
+    /// optional `fencing_token`), and creates the fences table when it is
+    /// missing.
     #[tracing::instrument(skip(self), fields(table = %table))]
-    pub async fn check_table(&self, table: &TableName) -> Result<(), StoreError> {
+    pub async fn check_table(&self, table: &TableName) -> Result<TableShape, StoreError> {
         let client = self.client().await?;
         self.ensure_fences(&client).await?;
-        let sql = format!(
-            "SELECT id, name, age, country, fencing_token FROM {} WHERE false",
-            table.quoted()
-        );
-        client
-            .query(&sql, &[])
+        self.shape(&client, table).await
+    }
+
+    /// The table's columns, from the statement PostgreSQL prepares for
+    /// `SELECT *` (no row is read); remembered for the writes.
+    async fn shape(
+        &self,
+        client: &deadpool_postgres::Object,
+        table: &TableName,
+    ) -> Result<TableShape, StoreError> {
+        let sql = format!("SELECT * FROM {} WHERE false", table.quoted());
+        let statement = client
+            .prepare(&sql)
             .await
             .map_err(|e| StoreError::classify(e, table))?;
-        Ok(())
+        let column = |name: &str| {
+            statement
+                .columns()
+                .iter()
+                .find(|c| c.name() == name)
+                .map(|c| c.type_().clone())
+        };
+        let incompatible = |detail: String| StoreError::TableIncompatible {
+            table: table.clone(),
+            detail,
+        };
+        let text = [Type::TEXT, Type::VARCHAR, Type::BPCHAR];
+        for (name, accepted, wanted) in [
+            ("id", &text[..], "TEXT"),
+            ("name", &text[..], "TEXT"),
+            ("age", &[Type::INT4][..], "INTEGER"),
+            ("country", &text[..], "TEXT"),
+        ] {
+            match column(name) {
+                None => return Err(incompatible(format!("column \"{name}\" does not exist"))),
+                Some(found) if !accepted.contains(&found) => {
+                    return Err(incompatible(format!(
+                        "column \"{name}\" is {found}, not {wanted}"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+        let shape = TableShape {
+            fencing_token: match column("fencing_token") {
+                None => false,
+                Some(Type::INT8) => true,
+                Some(found) => {
+                    return Err(incompatible(format!(
+                        "column \"fencing_token\" is {found}, not BIGINT"
+                    )));
+                }
+            },
+        };
+        self.shapes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(table.clone(), shape);
+        Ok(shape)
     }
 
     async fn ensure_fences(&self, client: &deadpool_postgres::Object) -> Result<(), StoreError> {
@@ -301,8 +477,8 @@ impl Store {
                     Ok(()) => Ok(()),
                     // Two operators creating it at once: one wins, both can use it.
                     Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(()),
-                    Err(e) if e.code().is_none() => Err(StoreError::Unavailable(e.to_string())),
-                    Err(e) => Err(StoreError::Query(e)),
+                    Err(e) if e.code().is_none() => Err(StoreError::Unavailable(cause(&e))),
+                    Err(e) => Err(StoreError::Query(cause(&e))),
                 }
             })
             .await
@@ -312,7 +488,8 @@ impl Store {
     /// Inserts the row, or updates it when a row with its id exists, under
     /// the fencing token `token`. Returns whether anything changed (an
     /// identical row is left alone). A token smaller than the greatest one
-    /// seen for the row is refused: [`StoreError::Fenced`].
+    /// seen for the row is refused: [`StoreError::Fenced`]. The row's
+    /// `fencing_token` column, when the table has one, records `token`.
     #[tracing::instrument(skip(self, row), fields(table = %table, id = %row.id, %token))]
     pub async fn upsert(
         &self,
@@ -332,15 +509,36 @@ impl Store {
         }
         let client = self.client().await?;
         self.ensure_fences(&client).await?;
+        let known = self
+            .shapes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(table)
+            .copied();
+        let shape = match known {
+            Some(shape) => shape,
+            None => self.shape(&client, table).await?,
+        };
+        // The row's own record of the token, when it has the column.
+        let (column, value, set) = if shape.fencing_token {
+            (
+                ", fencing_token",
+                ", $1",
+                ", fencing_token = EXCLUDED.fencing_token",
+            )
+        } else {
+            ("", "", "")
+        };
         // One statement: the fence moves forward (or the statement changes
-        // nothing), then the row is written only if it did.
+        // nothing), then the row is written only if it did. `$1::bigint`:
+        // without the column, the token appears only in the fence.
         let sql = format!(
             "WITH fence AS ({fence}), \
              written AS (\
-               INSERT INTO {t} AS t (id, name, age, country, fencing_token) \
-               SELECT $2, $3, $4, $5, $1 FROM fence \
+               INSERT INTO {t} AS t (id, name, age, country{column}) \
+               SELECT $2, $3, $4, $5{value} FROM fence \
                ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, age = EXCLUDED.age, \
-                 country = EXCLUDED.country, fencing_token = EXCLUDED.fencing_token \
+                 country = EXCLUDED.country{set} \
                WHERE (t.name, t.age, t.country) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.age, EXCLUDED.country) \
                RETURNING 1) \
              SELECT (SELECT count(*) FROM fence), (SELECT count(*) FROM written)",
@@ -352,7 +550,7 @@ impl Store {
             .query_one(
                 &sql,
                 &[
-                    &token.to_i64(),
+                    &token.to_i64()?,
                     &row.id,
                     &row.name,
                     &row.age,
@@ -369,7 +567,14 @@ impl Store {
                         detail: "no unique constraint on column id".into(),
                     }
                 }
-                _ => StoreError::classify(e, table),
+                _ => {
+                    // The table may have changed since its shape was read.
+                    self.shapes
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(table);
+                    StoreError::classify(e, table)
+                }
             })?;
         fenced(&counts, &row.id, token)
     }
@@ -395,7 +600,7 @@ impl Store {
         );
         let resource = fence_key(table, id);
         match client
-            .query_one(&sql, &[&token.to_i64(), &id, &resource])
+            .query_one(&sql, &[&token.to_i64()?, &id, &resource])
             .await
         {
             Ok(counts) => fenced(&counts, id, token),
@@ -407,11 +612,11 @@ impl Store {
     }
 }
 
-/// The CTE that moves the fence of `$6` (the row's key) to token `$1`, or
-/// returns no row when a greater token is already there.
+/// The CTE that moves the fence of `resource` (the row's key) to token
+/// `$1`, or returns no row when a greater token is already there.
 fn fence_sql(resource: &str) -> String {
     format!(
-        "INSERT INTO {FENCES_TABLE} AS f (resource, fencing_token) VALUES ({resource}, $1) \
+        "INSERT INTO {FENCES_TABLE} AS f (resource, fencing_token) VALUES ({resource}, $1::bigint) \
          ON CONFLICT (resource) DO UPDATE SET fencing_token = EXCLUDED.fencing_token \
          WHERE f.fencing_token <= EXCLUDED.fencing_token RETURNING 1"
     )

@@ -2,7 +2,8 @@
 //! their own. A Bucket asks for storage in a region; the controller
 //! "creates" it as a ConfigMap `bucket-<name>` (the side effect, visible in
 //! the API server), refuses public buckets by policy, and reports
-//! `BucketCreated`, `PolicyApplied` and the summary `Ready`.
+//! `BucketCreated`, `PolicyApplied` and the summary `Ready`. A `Transfer`
+//! ([`transfer`]) posts amounts to a ledger under the lock.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use konditions_core::{ConditionalResource, ConditionalStatus, Conditions};
@@ -11,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub mod controller;
+pub mod transfer;
 
 /// Storage in a region.
 #[derive(CustomResource, ConditionalResource, Serialize, Deserialize, Clone, Debug, JsonSchema)]
@@ -49,5 +51,5 @@ pub struct BucketStatus {
 
 /// The CRDs of this crate, for `cargo xtask crd` and the tests.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![Bucket::crd()]
+    vec![Bucket::crd(), transfer::crd()]
 }

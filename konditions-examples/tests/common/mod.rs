@@ -31,7 +31,7 @@ pub struct Harness {
 }
 
 pub fn postgres_config() -> PostgresConfig {
-    let pg = konditions_testing::postgres();
+    let pg = xtask::local_postgres();
     PostgresConfig::from_lookup(|name| pg.lookup(name)).expect("the instance's PSQL_* variables")
 }
 
@@ -60,35 +60,50 @@ fn unique_table() -> TableName {
 }
 
 impl Harness {
-    /// A fresh namespace and a fresh table (created unless `create_table`
-    /// is false) with an audit trigger.
-    pub async fn new(create_table: bool) -> Self {
+    /// A fresh namespace and a fresh table with an audit trigger.
+    pub async fn with_table() -> Self {
+        let harness = Self::without_table().await;
+        harness.create_table().await;
+        harness
+    }
+
+    /// A fresh namespace and the name of a table that does not exist yet:
+    /// the test creates it later (`create_table`, `create_tutorial_table`),
+    /// or sees what the operator does without it.
+    pub async fn without_table() -> Self {
         let client = konditions_testing::client().await;
         konditions_testing::install_crd(&client, &PostgresWriter::crd()).await;
         let ns = konditions_testing::namespace(&client).await;
         let config = postgres_config();
         let table = unique_table();
-        let harness = Self {
+        Self {
             api: Api::namespaced(client.clone(), ns.name()),
             namespace: ns.name().to_owned(),
             client,
             config,
             table,
-        };
-        if create_table {
-            harness.create_table().await;
         }
-        harness
     }
 
     /// The table, and an audit table filled by a trigger: one row per
     /// INSERT, UPDATE or DELETE the operator makes.
     pub async fn create_table(&self) {
+        self.create_table_with(", fencing_token BIGINT NOT NULL DEFAULT 0")
+            .await;
+    }
+
+    /// The kubebuilder tutorial's table as it is, `(id, name, age,
+    /// country)`, with the same audit trigger.
+    pub async fn create_tutorial_table(&self) {
+        self.create_table_with("").await;
+    }
+
+    async fn create_table_with(&self, extra_columns: &str) {
         let t = self.table.as_str();
         self.db()
             .await
             .batch_execute(&format!(
-                "CREATE TABLE {t} (id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL, fencing_token BIGINT NOT NULL DEFAULT 0);
+                "CREATE TABLE {t} (id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL{extra_columns});
                  CREATE TABLE {t}_audit (op TEXT NOT NULL, id TEXT NOT NULL);
                  CREATE FUNCTION {t}_audit() RETURNS trigger LANGUAGE plpgsql AS $$
                  BEGIN
@@ -244,14 +259,26 @@ impl Harness {
         holder: &str,
         metrics: Metrics,
     ) -> Operator {
+        self.start_operator_configured(client, holder, metrics, |_| {})
+    }
+
+    /// An operator with the test's options on top of the harness'.
+    pub fn start_operator_configured(
+        &self,
+        client: Client,
+        holder: &str,
+        metrics: Metrics,
+        configure: impl FnOnce(&mut controller::Options),
+    ) -> Operator {
         let store = Store::new(&self.config, 8).expect("pool");
-        let options = controller::Options {
+        let mut options = controller::Options {
             holder: holder.to_owned(),
             lease: Duration::from_secs(10),
             concurrency: 16,
             namespace: Some(self.namespace.clone()),
             ..controller::Options::default()
         };
+        configure(&mut options);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(controller::run(
             client,

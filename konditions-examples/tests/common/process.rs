@@ -60,7 +60,7 @@ fn free_port() -> SocketAddr {
 impl OperatorProcess {
     /// Starts the binary on the harness' namespace, table and database.
     pub fn start(h: &Harness, launch: Launch<'_>) -> Self {
-        let pg = konditions_testing::postgres();
+        let pg = xtask::local_postgres();
         let addr = free_port();
         let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
             "pgw-{}-{}-{}.log",

@@ -1,8 +1,13 @@
 //! `cargo xtask crd [--check]`: writes the CRD YAML of the operator's types
-//! into deploy/crds/, or checks that the committed YAML is up to date.
+//! into deploy/crds/, with the Argo CD health script of each kind and the
+//! argocd-cm snippet installing it in deploy/crds/argocd/, or checks that the
+//! committed files are up to date.
 use std::process::ExitCode;
 
-use konditions_core::crd::Directory;
+use bucket_operator::transfer::{Transfer, TransferCondition};
+use bucket_operator::{Bucket, BucketCondition};
+use konditions_core::crd::{Directory, Entry};
+use kube::CustomResourceExt;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -11,11 +16,17 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let dir = Directory::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/crds"));
+    let crds = || {
+        [
+            Entry::new(Bucket::crd()).argocd_health::<BucketCondition>(),
+            Entry::new(Transfer::crd()).argocd_health::<TransferCondition>(),
+        ]
+    };
     let result = if args.iter().any(|a| a == "--check") {
-        dir.check(bucket_operator::crds())
+        dir.check(crds())
             .map(|n| format!("{n} CRD file(s) up to date"))
     } else {
-        dir.write(bucket_operator::crds())
+        dir.write(crds())
             .map(|files| format!("{} CRD file(s) generated", files.len()))
     };
     match result {
