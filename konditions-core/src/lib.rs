@@ -22,9 +22,15 @@
 //! * [`lock`] runs a task with external side effects at most once per
 //!   intended transition of a condition.
 //!
+//! With the `runtime` feature (kube-runtime):
+//! * [`reconcile`] runs one reconcile as ordered steps (checks, locked side
+//!   effects, cleanups under a finalizer), writes the status once and
+//!   records the transitions as Events: the glue between kube-runtime's
+//!   `Controller`, the lock and the status.
+//!
 //! Features: `derive` (default) re-exports the derive macros; `client`
-//! (default) the API-writing parts; `runtime` conversions to kube-runtime
-//! types (Events); `chrono` conversions of timestamps.
+//! (default) the API-writing parts; `runtime` the reconcile runner and
+//! conversions to kube-runtime types (Events); `chrono` conversions of timestamps.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "client")]
@@ -52,6 +58,9 @@ pub mod kstatus;
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod lock;
 mod raw;
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
+pub mod reconcile;
 mod resource;
 mod schema;
 mod status;

@@ -1,0 +1,224 @@
+//! The runner's metric families (the table is in the [module
+//! documentation](super#metrics)).
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::{ConditionStatus, ConditionType, ConditionalResource};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConditionLabels {
+    kind: String,
+    namespace: String,
+    name: String,
+    #[prometheus(flatten)]
+    condition: TypeStatus,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TypeStatus {
+    #[allow(clippy::struct_field_names)]
+    r#type: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TransitionLabels {
+    kind: String,
+    #[prometheus(flatten)]
+    condition: TypeStatus,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    kind: String,
+    condition: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LockLabels {
+    kind: String,
+    condition: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+fn histogram() -> Histogram {
+    // 1 ms to about 33 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+/// The runner's metric families (clones share them).
+#[derive(Clone, Debug)]
+pub(super) struct Metrics {
+    kind: String,
+    conditions: Family<ConditionLabels, Gauge>,
+    transitions: Family<TransitionLabels, Counter>,
+    lock_outcomes: Family<OutcomeLabels, Counter>,
+    lock_duration: Family<LockLabels, Histogram, fn() -> Histogram>,
+    reconcile_duration: Family<KindLabel, Histogram, fn() -> Histogram>,
+    errors: Family<KindLabel, Counter>,
+}
+
+impl Metrics {
+    /// Families for objects of `kind`, registered on `registry` under
+    /// `konditions_`. Two runners (two kinds) on one registry share the
+    /// families: registering a name twice would encode it twice.
+    pub(super) fn register(kind: &str, registry: &mut Registry) -> Self {
+        let metrics = Self {
+            kind: kind.to_owned(),
+            conditions: Family::default(),
+            transitions: Family::default(),
+            lock_outcomes: Family::default(),
+            lock_duration: Family::new_with_constructor(histogram),
+            reconcile_duration: Family::new_with_constructor(histogram),
+            errors: Family::default(),
+        };
+        let registry = registry.sub_registry_with_prefix("konditions");
+        registry.register(
+            "reconcile_condition",
+            "1 for each condition's current status, 0 for its other statuses",
+            metrics.conditions.clone(),
+        );
+        registry.register(
+            "condition_transitions",
+            "Status changes written by the runner, by condition type and new status",
+            metrics.transitions.clone(),
+        );
+        registry.register(
+            "lock_outcomes",
+            "Lock runs by outcome (ran, failed, done, busy, backing_off, stale, lost_lease, gone)",
+            metrics.lock_outcomes.clone(),
+        );
+        registry.register(
+            "lock_duration_seconds",
+            "Lock runs whose task ran, from acquire to release",
+            metrics.lock_duration.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Reconciles that finished, from start to finish",
+            metrics.reconcile_duration.clone(),
+        );
+        registry.register(
+            "reconcile_errors",
+            "Reconciles that failed",
+            metrics.errors.clone(),
+        );
+        metrics
+    }
+
+    fn kind(&self) -> KindLabel {
+        KindLabel {
+            kind: self.kind.clone(),
+        }
+    }
+
+    /// Sets the condition gauges of `object` from its conditions.
+    pub(super) fn conditions<K: ConditionalResource>(
+        &self,
+        namespace: &str,
+        name: &str,
+        object: &K,
+    ) {
+        let Some(conditions) = object.conditions() else {
+            return;
+        };
+        for condition in conditions.iter() {
+            for status in K::Status::ALL {
+                let labels = self.condition_labels(
+                    namespace,
+                    name,
+                    condition.type_.as_str(),
+                    status.as_str(),
+                );
+                let value = i64::from(*status == condition.status);
+                self.conditions.get_or_create(&labels).set(value);
+            }
+        }
+    }
+
+    /// Removes the condition gauges of an object that is gone.
+    pub(super) fn forget<K: ConditionalResource>(&self, namespace: &str, name: &str, object: &K) {
+        let types = object.conditions().into_iter().flat_map(|c| c.iter());
+        for condition in types {
+            for status in K::Status::ALL {
+                let labels = self.condition_labels(
+                    namespace,
+                    name,
+                    condition.type_.as_str(),
+                    status.as_str(),
+                );
+                self.conditions.remove(&labels);
+            }
+        }
+    }
+
+    fn condition_labels(
+        &self,
+        namespace: &str,
+        name: &str,
+        type_: &str,
+        status: &str,
+    ) -> ConditionLabels {
+        ConditionLabels {
+            kind: self.kind.clone(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            condition: TypeStatus {
+                r#type: type_.to_owned(),
+                status: status.to_owned(),
+            },
+        }
+    }
+
+    pub(super) fn transition(&self, type_: &str, status: &str) {
+        self.transitions
+            .get_or_create(&TransitionLabels {
+                kind: self.kind.clone(),
+                condition: TypeStatus {
+                    r#type: type_.to_owned(),
+                    status: status.to_owned(),
+                },
+            })
+            .inc();
+    }
+
+    pub(super) fn lock_outcome(&self, condition: &str, outcome: &str, ran_for: Option<Duration>) {
+        self.lock_outcomes
+            .get_or_create(&OutcomeLabels {
+                kind: self.kind.clone(),
+                condition: condition.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        if let Some(elapsed) = ran_for {
+            self.lock_duration
+                .get_or_create(&LockLabels {
+                    kind: self.kind.clone(),
+                    condition: condition.to_owned(),
+                })
+                .observe(elapsed.as_secs_f64());
+        }
+    }
+
+    pub(super) fn reconciled(&self, elapsed: Duration) {
+        self.reconcile_duration
+            .get_or_create(&self.kind())
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub(super) fn failed(&self) {
+        self.errors.get_or_create(&self.kind()).inc();
+    }
+}

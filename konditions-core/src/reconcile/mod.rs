@@ -1,0 +1,898 @@
+//! One reconcile written as ordered steps: the glue between kube-runtime's
+//! `Controller`, the [`lock`](crate::lock) and the status, so an operator
+//! states what to do and the runner does the rest.
+//!
+//! A [`Reconciler`] holds what every reconcile shares (client, field
+//! manager, finalizer, the lock's holder, lease and backoff, the Event
+//! recorder). [`Reconciler::start`] begins a [`Run`] on one object; its
+//! steps run in the order written:
+//!
+//! * [`Run::check`]: a pure step, a [`Verdict`] computed from the object
+//!   (a validation, a dependency's state), set on the working copy;
+//! * [`Run::lock`]: a side effect under the lock on a condition declared
+//!   `(lock)`, run on the latest copy (the one the previous lock returned);
+//! * [`Run::cleanup`]: a side effect under the lock when the object is
+//!   being deleted; the finalizer is removed only once every cleanup step
+//!   is done.
+//!
+//! The first step that is not done (a check in its bad state, a lock that
+//! failed, is busy, backs off or found the copy stale) stops the steps
+//! after it. [`Run::finish`] then computes the summary and kstatus'
+//! conditions on the latest copy, writes the status once and only when it
+//! changed (never from a copy a lock found stale), records Kubernetes
+//! Events (every transition of the summary, and every condition, a lock's
+//! included, entering its bad state), and returns one [`Action`]: the
+//! earliest requeue any step asked for.
+//!
+//! In the apply phase the cleanup steps are skipped, in the deletion phase
+//! the others are: one function describes both, top to bottom.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use konditions_core::example::{Widget, WidgetCondition, WidgetLock};
+//! use konditions_core::reconcile::{Error, Reconciler};
+//! use konditions_core::{Status, Verdict};
+//! use kube::runtime::controller::Action;
+//! # async fn create_bucket(_key: &str) -> std::io::Result<()> { Ok(()) }
+//! # async fn delete_bucket(_key: &str) -> std::io::Result<()> { Ok(()) }
+//!
+//! async fn reconcile(widget: Arc<Widget>, reconciler: Arc<Reconciler<Widget>>) -> Result<Action, Error> {
+//!     let mut run = reconciler.start(widget).await?;
+//!     // A pure step: no side effect, so no lock.
+//!     let valid = if run.object().metadata.labels.as_ref().is_some_and(|l| l.contains_key("team")) {
+//!         Verdict::new(Status::True, "Labelled")
+//!     } else {
+//!         Verdict::new(Status::False, "NoTeam").message("label the widget with its team")
+//!     };
+//!     run.check(&WidgetCondition::DatabaseReady, valid)?;
+//!     run.lock(WidgetLock::BucketCreated, |lock| async move {
+//!         lock.check()?;
+//!         create_bucket(lock.idempotency_key().as_str()).await?;
+//!         Ok::<_, std::io::Error>(Verdict::new(Status::True, "BucketCreated"))
+//!     })
+//!     .await?;
+//!     run.cleanup(WidgetLock::BucketCreated, |lock| async move {
+//!         lock.check()?;
+//!         delete_bucket(lock.idempotency_key().as_str()).await?;
+//!         Ok::<_, std::io::Error>(Verdict::new(Status::False, "BucketDeleted"))
+//!     })
+//!     .await?;
+//!     run.finish().await
+//! }
+//!
+//! fn error_policy(widget: Arc<Widget>, error: &Error, reconciler: Arc<Reconciler<Widget>>) -> Action {
+//!     reconciler.error_policy(&widget, error)
+//! }
+//! # async fn demo(client: kube::Client) {
+//! let reconciler = Reconciler::new(client.clone(), "widget-controller")
+//!     .finalizer("example.com/bucket-cleanup");
+//! let widgets = kube::Api::<Widget>::all(client);
+//! # let _ = (widgets, reconciler);
+//! // Controller::new(widgets, Default::default()).run(reconcile, error_policy, Arc::new(reconciler))
+//! # }
+//! ```
+//!
+//! # Metrics
+//!
+//! With [`Reconciler::metrics`], on the operator's `prometheus-client`
+//! registry:
+//!
+//! | metric | labels | what |
+//! |---|---|---|
+//! | `konditions_reconcile_condition` (gauge) | `kind`, `namespace`, `name`, `type`, `status` | 1 for each condition's current status, 0 for its other statuses (the shape of Flux's `gotk_reconcile_condition`); removed when the object is gone |
+//! | `konditions_condition_transitions_total` | `kind`, `type`, `status` | status changes the runner wrote (a lock's included), by new status |
+//! | `konditions_lock_outcomes_total` | `kind`, `condition`, `outcome` | lock runs: `ran`, `failed`, `done`, `busy`, `backing_off`, `stale`, `lost_lease`, `gone` |
+//! | `konditions_lock_duration_seconds` (histogram) | `kind`, `condition` | lock runs whose task ran, acquire to release |
+//! | `konditions_reconcile_duration_seconds` (histogram) | `kind` | reconciles that finished, start to finish |
+//! | `konditions_reconcile_errors_total` | `kind` | reconciles that failed (counted by `error_policy`) |
+//!
+//! The functions under the runner ([`Lock`], [`apply_status`](crate::apply),
+//! [`Conditions::set`](crate::Conditions::set), the summary) stay public:
+//! a reconcile that needs another order can still be written by hand.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kube::api::{Patch, PatchParams};
+use kube::core::{ClusterResourceScope, NamespaceResourceScope};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::{Api, Client, Resource, ResourceExt};
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::Instrument;
+
+mod metrics;
+
+use crate::apply::apply_status_if_current;
+use crate::event::TransitionEvent;
+use crate::lock::{Backoff, Lock, LockContext, LockError, Outcome, Reason, default_holder};
+use crate::{
+    ApplyError, Change, Condition, ConditionError, ConditionStatus, ConditionType,
+    ConditionalResource, LockedType, Verdict, WrittenBy,
+};
+
+/// The scopes a [`Reconciler`] can build an `Api` for: namespaced and
+/// cluster-scoped resources. Sealed.
+pub trait ObjectScope: sealed::Sealed {
+    #[doc(hidden)]
+    fn api<K>(client: Client, namespace: Option<&str>) -> Api<K>
+    where
+        K: Resource<Scope = Self>,
+        K::DynamicType: Default;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for kube::core::NamespaceResourceScope {}
+    impl Sealed for kube::core::ClusterResourceScope {}
+}
+
+impl ObjectScope for NamespaceResourceScope {
+    fn api<K>(client: Client, namespace: Option<&str>) -> Api<K>
+    where
+        K: Resource<Scope = Self>,
+        K::DynamicType: Default,
+    {
+        Api::namespaced(client, namespace.unwrap_or_default())
+    }
+}
+
+impl ObjectScope for ClusterResourceScope {
+    fn api<K>(client: Client, _: Option<&str>) -> Api<K>
+    where
+        K: Resource<Scope = Self>,
+        K::DynamicType: Default,
+    {
+        Api::all(client)
+    }
+}
+
+/// What a reconcile run by the runner can fail with. A step's own failure
+/// is not one of these: it is recorded in its condition and retried after
+/// its backoff.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The object has no `metadata.name`.
+    #[error("the object has no metadata.name")]
+    MissingName,
+    /// Adding the finalizer failed (not a lost race: those requeue).
+    #[error("adding the finalizer failed")]
+    AddFinalizer(#[source] kube::Error),
+    /// Removing the finalizer failed (not a lost race: those requeue).
+    #[error("removing the finalizer failed")]
+    RemoveFinalizer(#[source] kube::Error),
+    /// The lock failed (a request, not a refused compare-and-swap).
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    /// Writing the status failed.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    /// A check's verdict was refused (for example an invalid reason).
+    #[error(transparent)]
+    Condition(#[from] ConditionError),
+}
+
+/// What every reconcile of one kind shares: build one per controller and
+/// pass it (in an `Arc`) as the controller's context.
+///
+/// ```
+/// use std::time::Duration;
+/// use konditions_core::example::Widget;
+/// use konditions_core::lock::Backoff;
+/// use konditions_core::reconcile::Reconciler;
+/// # async fn demo(client: kube::Client) {
+/// let reconciler = Reconciler::<Widget>::new(client, "widget-controller")
+///     .finalizer("example.com/bucket-cleanup")
+///     .holder("widget-controller-7d9f-x2x4") // the pod's name
+///     .lease(Duration::from_secs(60))
+///     .backoff(Backoff::default());
+/// assert_eq!(reconciler.manager(), "widget-controller");
+/// # }
+/// ```
+pub struct Reconciler<K> {
+    client: Client,
+    manager: String,
+    finalizer: Option<String>,
+    holder: String,
+    /// `None`: the lock's default.
+    lease: Option<Duration>,
+    backoff: Backoff,
+    recorder: Recorder,
+    /// Consecutive reconcile errors per object UID, for [`Self::error_policy`].
+    failures: Mutex<HashMap<String, u32>>,
+    metrics: Option<metrics::Metrics>,
+    kind: PhantomData<fn() -> K>,
+}
+
+impl<K> Debug for Reconciler<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reconciler")
+            .field("manager", &self.manager)
+            .field("finalizer", &self.finalizer)
+            .field("holder", &self.holder)
+            .field("lease", &self.lease)
+            .field("backoff", &self.backoff)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K> Reconciler<K>
+where
+    K: Resource<DynamicType = ()>
+        + ConditionalResource
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + Debug
+        + Send
+        + Sync
+        + 'static,
+    K::Scope: ObjectScope,
+{
+    /// A runner writing the status as `manager` (its server-side apply
+    /// field manager, also the Events' reporting controller), with no
+    /// finalizer, and the lock's defaults: the holder [`default_holder`],
+    /// its lease (see [`Lock::lease`]) and the default [`Backoff`].
+    pub fn new(client: Client, manager: impl Into<String>) -> Self {
+        let manager = manager.into();
+        let holder = default_holder();
+        Self {
+            recorder: recorder(&client, &manager, &holder),
+            client,
+            manager,
+            finalizer: None,
+            holder,
+            lease: None,
+            backoff: Backoff::default(),
+            failures: Mutex::default(),
+            metrics: None,
+            kind: PhantomData,
+        }
+    }
+
+    /// Keeps every object until its [`cleanup`](Run::cleanup) steps are
+    /// done: the finalizer `name` (a qualified name, e.g.
+    /// `example.com/bucket-cleanup`) is added before any other step runs.
+    pub fn finalizer(mut self, name: impl Into<String>) -> Self {
+        self.finalizer = Some(name.into());
+        self
+    }
+
+    /// Who holds the locks this process takes: unique per replica (the
+    /// pod's name), also the Events' reporting instance.
+    pub fn holder(mut self, holder: impl Into<String>) -> Self {
+        self.holder = holder.into();
+        self.recorder = recorder(&self.client, &self.manager, &self.holder);
+        self
+    }
+
+    /// How long a lock is held before another replica may take over (it is
+    /// renewed while the step runs). See [`Lock::lease`].
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
+    /// The wait before a failed step runs again (see [`Lock::backoff`]),
+    /// also the one [`error_policy`](Self::error_policy) uses for errors.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Registers the runner's metrics on `registry` (the one the operator
+    /// serves on `/metrics`): each condition's status per object,
+    /// transitions, lock outcomes and durations, reconcile durations and
+    /// errors, all named `konditions_*` and labelled with the kind (see
+    /// the [`metrics` table](self#metrics)). Runners of several kinds may
+    /// share one registry only if each registers under its own prefix
+    /// (`registry.sub_registry_with_prefix("buckets")`).
+    ///
+    /// ```
+    /// use prometheus_client::registry::Registry;
+    /// use konditions_core::example::Widget;
+    /// use konditions_core::reconcile::Reconciler;
+    /// # async fn demo(client: kube::Client) {
+    /// let mut registry = Registry::default();
+    /// let reconciler = Reconciler::<Widget>::new(client, "widget-controller").metrics(&mut registry);
+    /// let mut text = String::new();
+    /// prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    /// assert!(text.contains("# TYPE konditions_reconcile_condition gauge"));
+    /// # }
+    /// ```
+    pub fn metrics(mut self, registry: &mut Registry) -> Self {
+        self.metrics = Some(metrics::Metrics::register(&K::kind(&()), registry));
+        self
+    }
+
+    /// The field manager of the status writes.
+    pub fn manager(&self) -> &str {
+        &self.manager
+    }
+
+    /// Begins a reconcile of `object` (the copy the controller passed).
+    ///
+    /// With a [`finalizer`](Self::finalizer): an object without it gets it
+    /// (one JSON Patch) and the run has nothing else to do (the change
+    /// comes back as a watch event and runs the steps); a deleted object
+    /// whose finalizer is gone has nothing left to do either.
+    pub async fn start(&self, object: Arc<K>) -> Result<Run<'_, K>, Error> {
+        let name = object.meta().name.clone().ok_or(Error::MissingName)?;
+        let api = K::Scope::api::<K>(self.client.clone(), object.meta().namespace.as_deref());
+        let deleting = object.meta().deletion_timestamp.is_some();
+        let phase = match (&self.finalizer, deleting) {
+            (None, false) => Phase::Apply,
+            // Without a finalizer there is nothing to do when deleting.
+            (None, true) => Phase::Finished,
+            (Some(finalizer), _) => {
+                let held = object.finalizers().iter().any(|f| f == finalizer);
+                match (held, deleting) {
+                    (true, false) => Phase::Apply,
+                    (true, true) => Phase::Cleanup,
+                    (false, true) => Phase::Finished,
+                    (false, false) => {
+                        add_finalizer(&api, &name, &object, finalizer).await?;
+                        Phase::Finished
+                    }
+                }
+            }
+        };
+        Ok(Run {
+            reconciler: self,
+            started: Instant::now(),
+            api,
+            name,
+            original: object.clone(),
+            object: Arc::unwrap_or_clone(object),
+            phase,
+            stopped: false,
+            trusted: true,
+            cleanup_pending: false,
+            requeue: None,
+            checked: Vec::new(),
+        })
+    }
+
+    /// The `error_policy` for kube-runtime's `Controller`: logs the error
+    /// and requeues after the [`backoff`](Self::backoff) for the object's
+    /// consecutive errors (1 s, 2 s, 4 s ... by default), reset by the next
+    /// reconcile that finishes.
+    pub fn error_policy(&self, object: &K, error: &Error) -> Action {
+        let attempt = {
+            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            let count = failures.entry(uid(object)).or_insert(0);
+            *count = count.saturating_add(1);
+            *count
+        };
+        let delay = self.backoff.delay(attempt);
+        if let Some(metrics) = &self.metrics {
+            metrics.failed();
+        }
+        tracing::warn!(
+            object = %object.name_any(),
+            namespace = object.namespace().unwrap_or_default(),
+            error = %Chain(error),
+            attempt,
+            retry_in = ?delay,
+            "reconcile failed"
+        );
+        Action::requeue(delay)
+    }
+
+    fn succeeded(&self, object: &K) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.remove(&uid(object));
+    }
+
+    async fn publish(&self, object: &K, event: TransitionEvent) {
+        let reference = object.object_ref(&());
+        if let Err(error) = self.recorder.publish(&event.into(), &reference).await {
+            // An Event is a courtesy: the condition already says it.
+            tracing::debug!(%error, "could not record an event");
+        }
+    }
+}
+
+fn recorder(client: &Client, manager: &str, holder: &str) -> Recorder {
+    Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: manager.to_owned(),
+            instance: Some(holder.to_owned()),
+        },
+    )
+}
+
+fn uid<K: Resource>(object: &K) -> String {
+    object
+        .meta()
+        .uid
+        .clone()
+        .unwrap_or_else(|| object.name_any())
+}
+
+/// Which steps of a [`Run`] run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The object is live: [`Run::check`] and [`Run::lock`] run,
+    /// [`Run::cleanup`] is skipped.
+    Apply,
+    /// The object is being deleted and holds the finalizer: only
+    /// [`Run::cleanup`] runs.
+    Cleanup,
+    /// Nothing to do in this reconcile (the finalizer was just added, or a
+    /// deleted object's finalizer is gone): every step is skipped.
+    Finished,
+}
+
+/// What one step did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Step {
+    /// The step's condition is in its good state for this generation: the
+    /// step ran now, or earlier (a lock does not run a task twice).
+    Done,
+    /// The step ran and failed (or a check is in its bad state): its
+    /// condition says why. The steps after it are skipped; a failed lock
+    /// is retried after its backoff.
+    Failed,
+    /// The step did not run: another worker holds its lock, its last
+    /// failure waits for its backoff, or the copy was stale. The steps
+    /// after it are skipped and the run requeues.
+    Waiting,
+    /// Not run: an earlier step is not done, or the step is not of this
+    /// [`Phase`].
+    Skipped,
+}
+
+/// One reconcile of one object, begun by [`Reconciler::start`]: call the
+/// steps in order, then [`finish`](Self::finish).
+#[must_use = "a run writes the status and removes the finalizer only in `finish`"]
+pub struct Run<'r, K: ConditionalResource> {
+    reconciler: &'r Reconciler<K>,
+    started: Instant,
+    api: Api<K>,
+    name: String,
+    /// The copy the run began with: what transitions are measured against.
+    original: Arc<K>,
+    /// The latest copy: the one the last lock returned, with the checks set.
+    object: K,
+    phase: Phase,
+    /// An earlier step is not done: the next locks are skipped.
+    stopped: bool,
+    /// Whether `object` may be written: false once a lock found it stale
+    /// or another worker on it (a status computed from it could be older
+    /// than the stored one).
+    trusted: bool,
+    /// A cleanup step is not done: the finalizer stays.
+    cleanup_pending: bool,
+    requeue: Option<Duration>,
+    /// The checks' verdicts: set again on each copy a lock returns, and
+    /// their Events recorded once written.
+    checked: Vec<(K::Type, Verdict<'static, K::Status>)>,
+}
+
+impl<K: ConditionalResource> Debug for Run<'_, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("name", &self.name)
+            .field("phase", &self.phase)
+            .field("stopped", &self.stopped)
+            .field("requeue", &self.requeue)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K> Run<'_, K>
+where
+    K: Resource<DynamicType = ()>
+        + ConditionalResource
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + Debug
+        + Send
+        + Sync
+        + 'static,
+    K::Scope: ObjectScope,
+{
+    /// The latest copy of the object: the one the last lock returned, with
+    /// the checks so far set.
+    pub fn object(&self) -> &K {
+        &self.object
+    }
+
+    /// Which steps this run runs.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// A pure step: sets `type_` to `verdict` on the working copy (written
+    /// by [`finish`](Self::finish)). When the condition is not in its good
+    /// state ([`Condition::is_good`]), the locks after it are skipped: a
+    /// side effect does not run on an object that failed its checks.
+    /// Skipped when deleting.
+    pub fn check(
+        &mut self,
+        type_: &K::Type,
+        verdict: Verdict<'_, K::Status>,
+    ) -> Result<Step, Error> {
+        if self.phase != Phase::Apply {
+            return Ok(Step::Skipped);
+        }
+        let verdict = verdict.into_owned();
+        let generation = self.object.generation();
+        self.object
+            .conditions_mut()
+            .set(generation, type_, verdict.borrowed())?;
+        match self.checked.iter_mut().find(|(t, _)| t == type_) {
+            Some((_, kept)) => *kept = verdict,
+            None => self.checked.push((type_.clone(), verdict)),
+        }
+        let good = self
+            .object
+            .conditions()
+            .and_then(|c| c.find(type_))
+            .is_some_and(Condition::is_good);
+        if good {
+            Ok(Step::Done)
+        } else {
+            self.stopped = true;
+            Ok(Step::Failed)
+        }
+    }
+
+    /// A side effect under the lock on `condition` (declared `(lock)`):
+    /// runs `task` at most once per generation, on the latest copy, unless
+    /// an earlier step is not done. See [`Lock::run`] for the task's
+    /// [`LockContext`]. Skipped when deleting.
+    pub async fn lock<L, F, Fut, E>(&mut self, condition: L, task: F) -> Result<Step, Error>
+    where
+        L: LockedType<Type = K::Type>,
+        F: FnOnce(LockContext<K>) -> Fut,
+        Fut: Future<Output = Result<Verdict<'static, K::Status>, E>>,
+        E: Reason,
+    {
+        if self.phase != Phase::Apply || self.stopped {
+            return Ok(Step::Skipped);
+        }
+        self.run_lock(condition, task).await
+    }
+
+    /// A cleanup under the lock on `condition` when the object is being
+    /// deleted: runs `task` once per deletion; the finalizer is removed by
+    /// [`finish`](Self::finish) when every cleanup step is done (or the
+    /// object is gone). Its verdict is usually `False`-like for a
+    /// positive condition (`BucketDeleted`). Skipped when not deleting.
+    pub async fn cleanup<L, F, Fut, E>(&mut self, condition: L, task: F) -> Result<Step, Error>
+    where
+        L: LockedType<Type = K::Type>,
+        F: FnOnce(LockContext<K>) -> Fut,
+        Fut: Future<Output = Result<Verdict<'static, K::Status>, E>>,
+        E: Reason,
+    {
+        if self.phase != Phase::Cleanup {
+            return Ok(Step::Skipped);
+        }
+        if self.stopped {
+            self.cleanup_pending = true;
+            return Ok(Step::Skipped);
+        }
+        let step = self.run_lock(condition, task).await?;
+        match step {
+            // A cleanup's verdict may be in the condition's bad state
+            // (deleted): that it ran is what counts.
+            Step::Done | Step::Skipped => {}
+            Step::Failed | Step::Waiting => self.cleanup_pending = true,
+        }
+        Ok(step)
+    }
+
+    async fn run_lock<L, F, Fut, E>(&mut self, condition: L, task: F) -> Result<Step, Error>
+    where
+        L: LockedType<Type = K::Type>,
+        F: FnOnce(LockContext<K>) -> Fut,
+        Fut: Future<Output = Result<Verdict<'static, K::Status>, E>>,
+        E: Reason,
+    {
+        let type_ = condition.condition_type();
+        let reconciler = self.reconciler;
+        let mut lock = Lock::new(self.api.clone(), &self.object, condition)
+            .holder(reconciler.holder.clone())
+            .backoff(reconciler.backoff);
+        if let Some(lease) = reconciler.lease {
+            lock = lock.lease(lease);
+        }
+        let began = Instant::now();
+        let outcome = lock.run(task).await?;
+        if let Some(metrics) = &reconciler.metrics {
+            let ran_for = outcome.ran().then(|| began.elapsed());
+            metrics.lock_outcome(type_.as_str(), outcome_label(&outcome), ran_for);
+        }
+        self.wait(outcome.requeue_after());
+        let step = match outcome {
+            Outcome::Ran {
+                object,
+                condition,
+                error,
+                retry_after,
+                ..
+            } => {
+                let before = self.object.conditions().and_then(|c| c.find(&type_));
+                if before.is_none_or(|b| b.status != condition.status)
+                    && let Some(metrics) = &reconciler.metrics
+                {
+                    metrics.transition(type_.as_str(), condition.status.as_str());
+                }
+                if let Some(event) = transition(before, &condition) {
+                    reconciler.publish(&object, event).await;
+                }
+                if let Some(error) = &error {
+                    tracing::warn!(
+                        object = %self.name,
+                        condition = type_.as_str(),
+                        %error,
+                        retry_in = ?retry_after,
+                        "step failed"
+                    );
+                }
+                self.object = *object;
+                // The stored copy has the lock's write, not the checks yet.
+                let generation = self.object.generation();
+                for (type_, verdict) in &self.checked {
+                    self.object
+                        .conditions_mut()
+                        .set(generation, type_, verdict.borrowed())?;
+                }
+                if error.is_some() {
+                    Step::Failed
+                } else {
+                    Step::Done
+                }
+            }
+            Outcome::Done(_) => Step::Done,
+            Outcome::Gone { .. } => {
+                // Nothing left to write or to clean up.
+                self.phase = Phase::Finished;
+                return Ok(Step::Done);
+            }
+            Outcome::BackingOff(_) => Step::Waiting,
+            Outcome::Busy(_) | Outcome::Stale | Outcome::LostLease { .. } => {
+                self.trusted = false;
+                Step::Waiting
+            }
+        };
+        if step != Step::Done {
+            self.stopped = true;
+        }
+        Ok(step)
+    }
+
+    fn wait(&mut self, after: Option<Duration>) {
+        if let Some(after) = after {
+            self.requeue = Some(self.requeue.map_or(after, |r| r.min(after)));
+        }
+    }
+
+    /// Ends the run: in the apply phase, computes the summary and kstatus'
+    /// conditions on the latest copy and writes the status when it changed
+    /// (then records the transitions' Events); when deleting, removes
+    /// the finalizer once every cleanup step is done. Returns when to look
+    /// again: the earliest requeue a step asked for, else on the next
+    /// change.
+    pub async fn finish(mut self) -> Result<Action, Error> {
+        let deleting = self.object.meta().deletion_timestamp.is_some();
+        let mut gone = false;
+        match self.phase {
+            Phase::Finished => gone = deleting,
+            Phase::Cleanup if !self.cleanup_pending => {
+                if let Some(finalizer) = &self.reconciler.finalizer {
+                    remove_finalizer(&self.api, &self.name, &self.object, finalizer).await?;
+                }
+                gone = true;
+            }
+            Phase::Cleanup => {}
+            Phase::Apply if self.trusted => self.write_status().await?,
+            Phase::Apply => {}
+        }
+        self.reconciler.succeeded(&self.object);
+        if let Some(metrics) = &self.reconciler.metrics {
+            let namespace = self.object.namespace().unwrap_or_default();
+            if gone {
+                metrics.forget(&namespace, &self.name, &self.object);
+            } else if self.trusted {
+                metrics.conditions(&namespace, &self.name, &self.object);
+            }
+            metrics.reconciled(self.started.elapsed());
+        }
+        Ok(self
+            .requeue
+            .map_or_else(Action::await_change, Action::requeue))
+    }
+
+    async fn write_status(&mut self) -> Result<(), Error> {
+        let initialized = self.object.initialize_conditions() > 0;
+        let summary = self.object.update_summary()?;
+        let checked_changed = self.checked.iter().any(|(type_, _)| {
+            let before = self.original.conditions().and_then(|c| c.find(type_));
+            let after = self.object.conditions().and_then(|c| c.find(type_));
+            before != after
+        });
+        if !initialized && !summary.is_changed() && !checked_changed {
+            return Ok(());
+        }
+        let span = tracing::debug_span!("apply_status", object = %self.name);
+        let stored = apply_status_if_current(&self.api, &self.object, &self.reconciler.manager)
+            .instrument(span)
+            .await?;
+        let Some(stored) = stored else {
+            // Changed since this copy (another replica, or a write of ours
+            // the cache has not shown yet): the newer copy comes back as a
+            // watch event, and its transitions are that writer's to record.
+            tracing::debug!(object = %self.name, "status changed since this copy; not applied");
+            return Ok(());
+        };
+        if let Some(metrics) = &self.reconciler.metrics {
+            let written = stored.conditions().into_iter().flat_map(|c| c.iter());
+            for after in written.filter(|c| c.type_.written_by() == WrittenBy::Apply) {
+                let before = self
+                    .original
+                    .conditions()
+                    .and_then(|c| c.find(&after.type_));
+                if before.is_none_or(|b| b.status != after.status) {
+                    metrics.transition(after.type_.as_str(), after.status.as_str());
+                }
+            }
+        }
+        let mut types: Vec<K::Type> = self.checked.iter().map(|(t, _)| t.clone()).collect();
+        types.extend(K::Type::summary());
+        for type_ in types {
+            let before = self.original.conditions().and_then(|c| c.find(&type_));
+            let after = stored.conditions().and_then(|c| c.find(&type_));
+            if let Some(event) = after.and_then(|after| transition(before, after)) {
+                self.reconciler.publish(&stored, event).await;
+            }
+        }
+        self.object = stored;
+        Ok(())
+    }
+}
+
+/// The Event for `after` replacing `before`: when its status changed, for
+/// the summary, and for any other condition entering its bad state. A
+/// condition reaching its good state is told by the summary's Event: one
+/// Event per resource on the happy path, so Events stay within a
+/// reconcile's write budget.
+fn transition<T: ConditionType, S: crate::ConditionStatus>(
+    before: Option<&Condition<T, S>>,
+    after: &Condition<T, S>,
+) -> Option<TransitionEvent> {
+    if T::summary().as_ref() != Some(&after.type_) && after.is_good() {
+        return None;
+    }
+    let change = match before {
+        None => Change::Added,
+        Some(before) if before.status != after.status => Change::Transitioned {
+            from: before.status.clone(),
+        },
+        Some(_) => Change::Unchanged,
+    };
+    change.event(after)
+}
+
+/// The `outcome` label of a lock run.
+fn outcome_label<K: ConditionalResource, E>(outcome: &Outcome<K, E>) -> &'static str {
+    match outcome {
+        Outcome::Ran { error: None, .. } => "ran",
+        Outcome::Ran { .. } => "failed",
+        Outcome::Done(_) => "done",
+        Outcome::Busy(_) => "busy",
+        Outcome::BackingOff(_) => "backing_off",
+        Outcome::Stale => "stale",
+        Outcome::LostLease { .. } => "lost_lease",
+        Outcome::Gone { .. } => "gone",
+    }
+}
+
+/// Adds `finalizer`, on the condition that the list is still the copy's
+/// (two replicas never add it twice). A lost race is not an error: the
+/// winner's change comes back as a watch event.
+async fn add_finalizer<K>(
+    api: &Api<K>,
+    name: &str,
+    object: &K,
+    finalizer: &str,
+) -> Result<(), Error>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    let current = object.finalizers();
+    let patch = if current.is_empty() {
+        serde_json::json!([
+            { "op": "test", "path": "/metadata/finalizers", "value": null },
+            { "op": "add", "path": "/metadata/finalizers", "value": [finalizer] },
+        ])
+    } else {
+        serde_json::json!([
+            { "op": "test", "path": "/metadata/finalizers", "value": current },
+            { "op": "add", "path": "/metadata/finalizers/-", "value": finalizer },
+        ])
+    };
+    patch_finalizers(api, name, patch, "add_finalizer")
+        .await
+        .map_err(Error::AddFinalizer)
+}
+
+/// Removes `finalizer` where the copy has it, on the condition that it is
+/// still there (never someone else's entry).
+async fn remove_finalizer<K>(
+    api: &Api<K>,
+    name: &str,
+    object: &K,
+    finalizer: &str,
+) -> Result<(), Error>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    let Some(index) = object.finalizers().iter().position(|f| f == finalizer) else {
+        return Ok(());
+    };
+    let path = format!("/metadata/finalizers/{index}");
+    let patch = serde_json::json!([
+        { "op": "test", "path": path, "value": finalizer },
+        { "op": "remove", "path": path },
+    ]);
+    patch_finalizers(api, name, patch, "remove_finalizer")
+        .await
+        .map_err(Error::RemoveFinalizer)
+}
+
+async fn patch_finalizers<K>(
+    api: &Api<K>,
+    name: &str,
+    patch: serde_json::Value,
+    what: &'static str,
+) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + DeserializeOwned + Debug,
+{
+    let patch: json_patch::Patch =
+        serde_json::from_value(patch).expect("a finalizer patch is a valid JSON Patch");
+    let span = tracing::debug_span!("finalizer", %name, what);
+    match api
+        .patch(name, &PatchParams::default(), &Patch::Json::<()>(patch))
+        .instrument(span)
+        .await
+    {
+        Ok(_) => Ok(()),
+        // Gone, or changed since the copy (the test failed): a lost race;
+        // the change that won comes back as a watch event.
+        Err(kube::Error::Api(status)) if matches!(status.code, 404 | 409 | 422) => {
+            tracing::debug!(%name, what, code = status.code, "lost a race for the finalizer");
+            Ok(())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// An error with its causes, `a: b: c`, for logs.
+struct Chain<'a, E: ?Sized>(&'a E);
+
+impl<E: std::error::Error + ?Sized> std::fmt::Display for Chain<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,514 @@
+//! The reconcile runner against the real API server: the order of the
+//! steps, what stops them, the status written once, the Events, the
+//! finalizer, and a controller driving it.
+
+mod lock_support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use konditions_core::lock::Backoff;
+use konditions_core::reconcile::{Error, Phase, Reconciler, Run, Step};
+use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
+use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::{Api, Client, CustomResource, CustomResourceExt, ResourceExt};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+const MANAGER: &str = "parcel-controller";
+const FINALIZER: &str = "reconcile.konditions.dev/unship";
+
+/// A parcel: checked (its weight), then shipped and its owner notified,
+/// two side effects under the lock; unshipped on deletion.
+#[derive(CustomResource, ConditionalResource, Serialize, Deserialize, Clone, Debug, JsonSchema)]
+#[kube(
+    group = "reconcile.konditions.dev",
+    version = "v1",
+    kind = "Parcel",
+    namespaced,
+    status = "ParcelStatus"
+)]
+#[konditions(types(WeightValid, Shipped(lock), Notified(lock)), summary = Ready)]
+pub struct ParcelSpec {
+    weight: i64,
+}
+
+/// What the parcel controller reports.
+#[derive(ConditionalStatus, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ParcelStatus {
+    #[serde(default)]
+    conditions: Conditions<ParcelCondition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    observed_generation: Option<i64>,
+}
+
+/// The side effects, counted, and switches that make them fail.
+#[derive(Default)]
+struct Effects {
+    shipped: AtomicUsize,
+    notified: AtomicUsize,
+    unshipped: AtomicUsize,
+    fail_ship: AtomicBool,
+    fail_unship: AtomicBool,
+}
+
+/// The steps of a parcel, as a user writes them.
+async fn steps(mut run: Run<'_, Parcel>, effects: Arc<Effects>) -> Result<Action, Error> {
+    let weight = run.object().spec.weight;
+    let valid = if weight > 0 {
+        Verdict::new(Status::True, "WeightPositive")
+    } else {
+        Verdict::new(Status::False, "WeightNotPositive").message(format!("weight {weight}"))
+    };
+    run.check(&ParcelCondition::WeightValid, valid)?;
+    let e = effects.clone();
+    run.lock(ParcelLock::Shipped, |lock| async move {
+        lock.check()?;
+        if e.fail_ship.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("the carrier refused it"));
+        }
+        e.shipped.fetch_add(1, Ordering::SeqCst);
+        Ok(Verdict::new(Status::True, "Shipped"))
+    })
+    .await?;
+    let e = effects.clone();
+    run.lock(ParcelLock::Notified, |lock| async move {
+        lock.check()?;
+        e.notified.fetch_add(1, Ordering::SeqCst);
+        Ok::<_, std::io::Error>(Verdict::new(Status::True, "Notified"))
+    })
+    .await?;
+    let e = effects.clone();
+    run.cleanup(ParcelLock::Shipped, |lock| async move {
+        lock.check()?;
+        if e.fail_unship.load(Ordering::SeqCst) {
+            return Err(std::io::Error::other("the carrier is closed"));
+        }
+        e.unshipped.fetch_add(1, Ordering::SeqCst);
+        Ok(Verdict::new(Status::False, "Unshipped"))
+    })
+    .await?;
+    run.finish().await
+}
+
+struct Fixture {
+    api: Api<Parcel>,
+    client: Client,
+    requests: Arc<lock_support::Requests>,
+    reconciler: Reconciler<Parcel>,
+    registry: prometheus_client::registry::Registry,
+    effects: Arc<Effects>,
+    _ns: konditions_testing::TestNamespace,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let admin = konditions_testing::client().await;
+        konditions_testing::install_crd(&admin, &Parcel::crd()).await;
+        let ns = konditions_testing::namespace(&admin).await;
+        let (client, requests) = lock_support::counting_client().await;
+        let mut registry = prometheus_client::registry::Registry::default();
+        let reconciler = Reconciler::new(client.clone(), MANAGER)
+            .finalizer(FINALIZER)
+            .holder("parcel-test")
+            .lease(Duration::from_secs(30))
+            .backoff(Backoff {
+                initial: Duration::from_secs(2),
+                max: Duration::from_secs(60),
+            })
+            .metrics(&mut registry);
+        Self {
+            api: Api::namespaced(client.clone(), ns.name()),
+            client,
+            requests,
+            reconciler,
+            registry,
+            effects: Arc::default(),
+            _ns: ns,
+        }
+    }
+
+    async fn create(&self, name: &str, weight: i64) -> Parcel {
+        let parcel = Parcel {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..ObjectMeta::default()
+            },
+            spec: ParcelSpec { weight },
+            status: None,
+        };
+        self.api
+            .create(&PostParams::default(), &parcel)
+            .await
+            .expect("create parcel")
+    }
+
+    async fn get(&self, name: &str) -> Parcel {
+        self.api.get(name).await.expect("get parcel")
+    }
+
+    /// One reconcile of `copy`.
+    async fn reconcile(&self, copy: Parcel) -> Result<Action, Error> {
+        let run = self.reconciler.start(Arc::new(copy)).await?;
+        steps(run, self.effects.clone()).await
+    }
+
+    /// Reconciles fresh copies until the object settles (an `await_change`
+    /// with nothing written), at most `n` times; the actions returned.
+    async fn settle(&self, name: &str, n: usize) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for _ in 0..n {
+            let before = self.get(name).await;
+            let action = self.reconcile(before.clone()).await.expect("reconcile");
+            actions.push(action.clone());
+            let after = self.get(name).await;
+            if after.resource_version() == before.resource_version() {
+                break;
+            }
+        }
+        actions
+    }
+
+    /// The metrics, as Prometheus scrapes them.
+    fn metrics(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry).unwrap();
+        text
+    }
+
+    /// The Events recorded for `name`: reason -> how many times.
+    async fn events(&self, name: &str) -> BTreeMap<String, i32> {
+        let events: Api<Event> =
+            Api::namespaced(self.client.clone(), self.api.namespace().unwrap());
+        let list = events
+            .list(&ListParams::default())
+            .await
+            .expect("list events");
+        let mut by_reason = BTreeMap::new();
+        let about = |e: &Event| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name);
+        for event in list.into_iter().filter(about) {
+            let count = event.series.as_ref().map_or(1, |s| s.count);
+            *by_reason
+                .entry(event.reason.unwrap_or_default())
+                .or_insert(0) += count;
+        }
+        by_reason
+    }
+}
+
+fn status_of(parcel: &Parcel, type_: ParcelCondition) -> Option<(Status, String)> {
+    let c = parcel.conditions()?.find(&type_)?;
+    Some((c.status, c.reason.clone()))
+}
+
+#[tokio::test]
+async fn a_parcel_gets_the_finalizer_then_its_checks_and_locks_in_order_and_one_status_write() {
+    let f = Fixture::new().await;
+    let created = f.create("p1", 3).await;
+
+    // First reconcile: only the finalizer.
+    let action = f.reconcile(created.clone()).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let with_finalizer = f.get("p1").await;
+    assert_eq!(with_finalizer.finalizers(), [FINALIZER]);
+    assert!(
+        with_finalizer.conditions().is_none_or(|c| c.is_empty()),
+        "nothing but the finalizer"
+    );
+    assert_eq!(f.effects.shipped.load(Ordering::SeqCst), 0);
+
+    // Second: the check, both locks, one status write.
+    let patches = f.requests.patch.load(Ordering::SeqCst);
+    let action = f.reconcile(with_finalizer).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let parcel = f.get("p1").await;
+    assert_eq!(f.effects.shipped.load(Ordering::SeqCst), 1);
+    assert_eq!(f.effects.notified.load(Ordering::SeqCst), 1);
+    // Two per lock (acquire, release) and one status apply.
+    assert_eq!(f.requests.patch.load(Ordering::SeqCst) - patches, 5);
+    for (type_, reason) in [
+        (ParcelCondition::WeightValid, "WeightPositive"),
+        (ParcelCondition::Shipped, "Shipped"),
+        (ParcelCondition::Notified, "Notified"),
+        (ParcelCondition::Ready, konditions_core::SUMMARY_TRUE_REASON),
+    ] {
+        assert_eq!(
+            status_of(&parcel, type_),
+            Some((Status::True, reason.to_owned())),
+            "{type_:?}"
+        );
+    }
+    assert_eq!(parcel.status.as_ref().unwrap().observed_generation, Some(1));
+
+    // Third, on the fresh copy: nothing to do, nothing written.
+    let before = f.requests.snapshot();
+    let action = f.reconcile(parcel.clone()).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let (_, patches_now, others_now) = f.requests.snapshot();
+    assert_eq!((patches_now, others_now), (before.1, before.2), "no write");
+    assert_eq!(
+        f.get("p1").await.resource_version(),
+        parcel.resource_version()
+    );
+
+    // One Event on the happy path: the summary's.
+    let events = f.events("p1").await;
+    assert_eq!(events, BTreeMap::from([("ReadyTrue".to_owned(), 1)]));
+}
+
+#[tokio::test]
+async fn a_failed_check_skips_the_side_effects_and_says_why_in_ready() {
+    let f = Fixture::new().await;
+    f.create("p2", 0).await;
+    f.settle("p2", 4).await;
+    let parcel = f.get("p2").await;
+    assert_eq!(f.effects.shipped.load(Ordering::SeqCst), 0);
+    assert_eq!(f.effects.notified.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        status_of(&parcel, ParcelCondition::WeightValid),
+        Some((Status::False, "WeightNotPositive".to_owned()))
+    );
+    let ready = parcel
+        .conditions()
+        .unwrap()
+        .find(&ParcelCondition::Ready)
+        .unwrap();
+    assert_eq!(ready.status, Status::False);
+    assert!(ready.message.contains("weight 0"), "{}", ready.message);
+    // The locks did not run: their conditions are the lock's to write,
+    // and it never took them.
+    assert_eq!(status_of(&parcel, ParcelCondition::Shipped), None);
+    assert_eq!(status_of(&parcel, ParcelCondition::Notified), None);
+    // The check entering its bad state, and the summary.
+    let events = f.events("p2").await;
+    assert_eq!(
+        events,
+        BTreeMap::from([
+            ("ReadyFalse".to_owned(), 1),
+            ("WeightValidFalse".to_owned(), 1)
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_failed_lock_stops_the_next_one_and_requeues_after_its_backoff() {
+    let f = Fixture::new().await;
+    f.create("p3", 1).await;
+    f.effects.fail_ship.store(true, Ordering::SeqCst);
+    let actions = f.settle("p3", 4).await;
+    // The failure's backoff (2 s for the first attempt), not an error.
+    assert!(
+        actions.contains(&Action::requeue(Duration::from_secs(2))),
+        "{actions:?}"
+    );
+    let parcel = f.get("p3").await;
+    assert_eq!(f.effects.notified.load(Ordering::SeqCst), 0, "not notified");
+    assert_eq!(
+        status_of(&parcel, ParcelCondition::Shipped),
+        Some((Status::False, "TaskFailed".to_owned()))
+    );
+    assert_eq!(
+        status_of(&parcel, ParcelCondition::Ready).map(|s| s.0),
+        Some(Status::False)
+    );
+    // Woken again within the backoff: nothing runs, nothing is written.
+    let rv = parcel.resource_version();
+    let action = f.reconcile(parcel).await.unwrap();
+    assert_ne!(action, Action::await_change(), "still waiting");
+    assert_eq!(f.get("p3").await.resource_version(), rv);
+    assert_eq!(f.events("p3").await.get("ShippedFalse"), Some(&1));
+
+    // Fixed: after the backoff, both run and Ready turns True.
+    f.effects.fail_ship.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    f.settle("p3", 4).await;
+    let parcel = f.get("p3").await;
+    assert_eq!(f.effects.shipped.load(Ordering::SeqCst), 1);
+    assert_eq!(f.effects.notified.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        status_of(&parcel, ParcelCondition::Ready).map(|s| s.0),
+        Some(Status::True)
+    );
+}
+
+#[tokio::test]
+async fn a_stale_copy_runs_nothing_and_writes_no_status() {
+    let f = Fixture::new().await;
+    f.create("p4", 1).await;
+    let stale = {
+        f.settle("p4", 1).await; // the finalizer
+        f.get("p4").await
+    };
+    f.settle("p4", 4).await;
+    assert_eq!(f.effects.shipped.load(Ordering::SeqCst), 1);
+    let stored = f.get("p4").await;
+
+    // The copy from before the locks ran, as a lagging cache delivers it.
+    let action = f.reconcile(stale).await.unwrap();
+    assert_eq!(f.effects.shipped.load(Ordering::SeqCst), 1);
+    assert_eq!(f.effects.notified.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        f.get("p4").await.resource_version(),
+        stored.resource_version()
+    );
+    assert_ne!(action, Action::await_change(), "looks again soon");
+}
+
+#[tokio::test]
+async fn deletion_runs_the_cleanup_once_then_removes_the_finalizer() {
+    let f = Fixture::new().await;
+    f.create("p5", 1).await;
+    f.settle("p5", 4).await;
+    f.api
+        .delete("p5", &DeleteParams::default())
+        .await
+        .expect("delete");
+
+    // A failing cleanup keeps the finalizer and requeues after its backoff.
+    f.effects.fail_unship.store(true, Ordering::SeqCst);
+    let deleting = f.get("p5").await;
+    let run = f.reconciler.start(Arc::new(deleting)).await.unwrap();
+    assert_eq!(run.phase(), Phase::Cleanup);
+    let action = steps(run, f.effects.clone()).await.unwrap();
+    assert_eq!(action, Action::requeue(Duration::from_secs(2)));
+    let deleting = f.get("p5").await;
+    assert_eq!(deleting.finalizers(), [FINALIZER]);
+    assert_eq!(f.effects.unshipped.load(Ordering::SeqCst), 0);
+
+    // Fixed: after the backoff, unshipped once and the object goes.
+    f.effects.fail_unship.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let action = f.reconcile(deleting.clone()).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    assert_eq!(f.effects.unshipped.load(Ordering::SeqCst), 1);
+    assert!(f.api.get_opt("p5").await.unwrap().is_none(), "deleted");
+    // A late copy of the deleting object: gone, nothing runs again.
+    let action = f.reconcile(deleting).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    assert_eq!(f.effects.unshipped.load(Ordering::SeqCst), 1);
+    assert_eq!(f.effects.shipped.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_step_that_is_not_of_the_phase_is_skipped() {
+    let f = Fixture::new().await;
+    let created = f.create("p6", 1).await;
+    let mut run = f.reconciler.start(Arc::new(created)).await.unwrap();
+    // The finalizer was just added: nothing else runs in this reconcile.
+    assert_eq!(run.phase(), Phase::Finished);
+    let step = run
+        .check(
+            &ParcelCondition::WeightValid,
+            Verdict::new(Status::True, "WeightPositive"),
+        )
+        .unwrap();
+    assert_eq!(step, Step::Skipped);
+    let step = run
+        .lock(ParcelLock::Shipped, |_| async {
+            Ok::<_, std::io::Error>(Verdict::new(Status::True, "Shipped"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(step, Step::Skipped);
+    assert_eq!(run.finish().await.unwrap(), Action::await_change());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_controller_each_parcel_goes_ready_with_one_effect_per_step_and_is_deleted() {
+    const PARCELS: usize = 6;
+    let f = Arc::new(Fixture::new().await);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let controller = {
+        let f = f.clone();
+        tokio::spawn(async move {
+            let context = f.clone();
+            Controller::new(f.api.clone(), Default::default())
+                .graceful_shutdown_on(async {
+                    let _ = stopped.await;
+                })
+                .run(
+                    |parcel, f: Arc<Arc<Fixture>>| async move {
+                        let run = f.reconciler.start(parcel).await?;
+                        steps(run, f.effects.clone()).await
+                    },
+                    |parcel, error, f| f.reconciler.error_policy(&parcel, error),
+                    Arc::new(context),
+                )
+                .for_each(|_| async {})
+                .await;
+        })
+    };
+    for i in 0..PARCELS {
+        f.create(&format!("c{i}"), 1).await;
+    }
+    for i in 0..PARCELS {
+        konditions_testing::wait_for_condition(
+            &f.api,
+            &format!("c{i}"),
+            &ParcelCondition::Ready,
+            Status::True,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(f.effects.shipped.load(Ordering::SeqCst), PARCELS);
+    assert_eq!(f.effects.notified.load(Ordering::SeqCst), PARCELS);
+    let metrics = f.metrics();
+    let ns = f.api.namespace().unwrap();
+    for line in [
+        format!(
+            r#"konditions_reconcile_condition{{kind="Parcel",namespace="{ns}",name="c0",type="Ready",status="True"}} 1"#
+        ),
+        format!(
+            r#"konditions_reconcile_condition{{kind="Parcel",namespace="{ns}",name="c0",type="Ready",status="False"}} 0"#
+        ),
+        format!(
+            r#"konditions_lock_outcomes_total{{kind="Parcel",condition="Shipped",outcome="ran"}} {PARCELS}"#
+        ),
+        format!(
+            r#"konditions_lock_outcomes_total{{kind="Parcel",condition="Notified",outcome="ran"}} {PARCELS}"#
+        ),
+        format!(
+            r#"konditions_condition_transitions_total{{kind="Parcel",type="Ready",status="True"}} {PARCELS}"#
+        ),
+        format!(
+            r#"konditions_lock_duration_seconds_count{{kind="Parcel",condition="Shipped"}} {PARCELS}"#
+        ),
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line} not in\n{metrics}"
+        );
+    }
+    for i in 0..PARCELS {
+        f.api
+            .delete(&format!("c{i}"), &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    for i in 0..PARCELS {
+        let name = format!("c{i}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while f.api.get_opt(&name).await.unwrap().is_some() {
+            assert!(tokio::time::Instant::now() < deadline, "{name} not deleted");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_eq!(f.effects.unshipped.load(Ordering::SeqCst), PARCELS);
+    // Gone objects leave no condition series behind.
+    let metrics = f.metrics();
+    assert!(
+        !metrics.contains(&format!(r#"namespace="{ns}",name="c0""#)),
+        "{metrics}"
+    );
+    let _ = stop.send(());
+    controller.await.unwrap();
+}
