@@ -1,6 +1,10 @@
 //! The reconcile runner against the real API server: the order of the
 //! steps, what stops them, the status written once, the Events, the
-//! finalizer, and a controller driving it.
+//! finalizer, the metrics, and a controller driving it within its write
+//! budget.
+
+// The measured writes are printed for the record (run with --nocapture).
+#![allow(clippy::print_stderr)]
 
 mod lock_support;
 
@@ -53,6 +57,7 @@ pub struct ParcelStatus {
 #[derive(Default)]
 struct Effects {
     shipped: AtomicUsize,
+    ship_attempts: AtomicUsize,
     notified: AtomicUsize,
     unshipped: AtomicUsize,
     fail_ship: AtomicBool,
@@ -71,6 +76,7 @@ async fn steps(mut run: Run<'_, Parcel>, effects: Arc<Effects>) -> Result<Action
     let e = effects.clone();
     run.lock(ParcelLock::Shipped, |lock| async move {
         lock.check()?;
+        e.ship_attempts.fetch_add(1, Ordering::SeqCst);
         if e.fail_ship.load(Ordering::SeqCst) {
             return Err(std::io::Error::other("the carrier refused it"));
         }
@@ -424,27 +430,7 @@ async fn a_step_that_is_not_of_the_phase_is_skipped() {
 async fn under_a_controller_each_parcel_goes_ready_with_one_effect_per_step_and_is_deleted() {
     const PARCELS: usize = 6;
     let f = Arc::new(Fixture::new().await);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let controller = {
-        let f = f.clone();
-        tokio::spawn(async move {
-            let context = f.clone();
-            Controller::new(f.api.clone(), Default::default())
-                .graceful_shutdown_on(async {
-                    let _ = stopped.await;
-                })
-                .run(
-                    |parcel, f: Arc<Arc<Fixture>>| async move {
-                        let run = f.reconciler.start(parcel).await?;
-                        steps(run, f.effects.clone()).await
-                    },
-                    |parcel, error, f| f.reconciler.error_policy(&parcel, error),
-                    Arc::new(context),
-                )
-                .for_each(|_| async {})
-                .await;
-        })
-    };
+    let controller = Running::start(&f);
     for i in 0..PARCELS {
         f.create(&format!("c{i}"), 1).await;
     }
@@ -503,12 +489,97 @@ async fn under_a_controller_each_parcel_goes_ready_with_one_effect_per_step_and_
         }
     }
     assert_eq!(f.effects.unshipped.load(Ordering::SeqCst), PARCELS);
+    // The runner's writes, create to delete (the test's own POST and
+    // DELETE of each parcel are not counted): the finalizer added, two per
+    // lock, one status apply, one Event (Ready), two for the cleanup's
+    // lock, the finalizer removed.
+    let exchanges = f.requests.exchanges();
+    let writes = exchanges
+        .iter()
+        .filter(|e| e.method != http::Method::GET)
+        .count()
+        - 2 * PARCELS;
+    let per_parcel = writes as f64 / PARCELS as f64;
+    let refused = exchanges.iter().filter(|e| e.is_refused()).count();
+    eprintln!("per parcel: {per_parcel:.2} writes, {refused} refused in all");
+    assert!(per_parcel <= 10.0, "{per_parcel:.2} writes per parcel");
     // Gone objects leave no condition series behind.
     let metrics = f.metrics();
     assert!(
         !metrics.contains(&format!(r#"namespace="{ns}",name="c0""#)),
         "{metrics}"
     );
-    let _ = stop.send(());
-    controller.await.unwrap();
+    controller.stop().await;
+}
+
+/// A kube-runtime `Controller` running the parcel steps with the
+/// fixture's runner.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    fn start(f: &Arc<Fixture>) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let f = f.clone();
+        let task = tokio::spawn(async move {
+            Controller::new(f.api.clone(), Default::default())
+                .graceful_shutdown_on(async {
+                    let _ = stopped.await;
+                })
+                .run(
+                    |parcel, f: Arc<Fixture>| async move {
+                        let run = f.reconciler.start(parcel).await?;
+                        steps(run, f.effects.clone()).await
+                    },
+                    |parcel, error, f| f.reconciler.error_policy(&parcel, error),
+                    f.clone(),
+                )
+                .for_each(|_| async {})
+                .await;
+        });
+        Self { stop, task }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_step_writes_on_its_backoff_schedule_only() {
+    const SECONDS: u64 = 9;
+    let f = Arc::new(Fixture::new().await);
+    f.effects.fail_ship.store(true, Ordering::SeqCst);
+    let controller = Running::start(&f);
+    f.create("storm", 1).await;
+    tokio::time::sleep(Duration::from_secs(SECONDS)).await;
+    controller.stop().await;
+
+    // Backoff 2 s doubling: attempts at about 0, 2 and 6 s, whatever the
+    // watch events of the runner's own writes.
+    let attempts = f.effects.ship_attempts.load(Ordering::SeqCst);
+    assert!(
+        (1..=3).contains(&attempts),
+        "{attempts} attempts in {SECONDS} s"
+    );
+    assert_eq!(f.effects.notified.load(Ordering::SeqCst), 0);
+    let writes = f
+        .requests
+        .exchanges()
+        .iter()
+        .filter(|e| e.method != http::Method::GET)
+        .count()
+        - 1; // the test's create
+    // The finalizer; per attempt the lock's two writes and one status
+    // apply (the summary quotes the attempt count); two Events
+    // (ShippedFalse, ReadyFalse) and no more: the status stays False.
+    let budget = 1 + 3 * attempts + 2;
+    eprintln!("{attempts} attempts, {writes} writes (budget {budget})");
+
+    assert!(writes <= budget, "{writes} writes for {attempts} attempts");
+    let events = f.events("storm").await;
+    assert_eq!(events.get("ShippedFalse"), Some(&1), "{events:?}");
 }

@@ -90,7 +90,7 @@
 //! [`Conditions::set`](crate::Conditions::set), the summary) stay public:
 //! a reconcile that needs another order can still be written by hand.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Debug;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -207,6 +207,13 @@ pub struct Reconciler<K> {
     recorder: Recorder,
     /// Consecutive reconcile errors per object UID, for [`Self::error_policy`].
     failures: Mutex<HashMap<String, u32>>,
+    /// UIDs of objects whose finalizer this process removed: a late copy
+    /// of one (the watch delivers the events of our own writes first) has
+    /// nothing left to do.
+    released: Mutex<VecDeque<String>>,
+    /// Per UID, the resourceVersion and content of this process's last
+    /// status apply (see [`Applied`]).
+    applied: Mutex<VecDeque<(String, u64, Applied)>>,
     metrics: Option<metrics::Metrics>,
     kind: PhantomData<fn() -> K>,
 }
@@ -252,6 +259,8 @@ where
             lease: None,
             backoff: Backoff::default(),
             failures: Mutex::default(),
+            released: Mutex::default(),
+            applied: Mutex::default(),
             metrics: None,
             kind: PhantomData,
         }
@@ -327,7 +336,9 @@ where
         let name = object.meta().name.clone().ok_or(Error::MissingName)?;
         let api = K::Scope::api::<K>(self.client.clone(), object.meta().namespace.as_deref());
         let deleting = object.meta().deletion_timestamp.is_some();
+        let released = deleting && self.was_released(&uid(&*object));
         let phase = match (&self.finalizer, deleting) {
+            _ if released => Phase::Finished,
             (None, false) => Phase::Apply,
             // Without a finalizer there is nothing to do when deleting.
             (None, true) => Phase::Finished,
@@ -347,6 +358,7 @@ where
         Ok(Run {
             reconciler: self,
             started: Instant::now(),
+            base: Applied::of(&*object),
             api,
             name,
             original: object.clone(),
@@ -384,6 +396,39 @@ where
             "reconcile failed"
         );
         Action::requeue(delay)
+    }
+
+    /// How many objects' releases and applies are remembered (the oldest
+    /// are forgotten).
+    const RELEASED: usize = 4096;
+
+    fn released(&self, object: &K) {
+        let mut released = self.released.lock().unwrap_or_else(|p| p.into_inner());
+        if released.len() == Self::RELEASED {
+            released.pop_front();
+        }
+        released.push_back(uid(object));
+    }
+
+    fn applied(&self, uid: String, rv: u64, applied: Applied) {
+        let mut memo = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        memo.retain(|(u, _, _)| *u != uid);
+        if memo.len() == Self::RELEASED {
+            memo.pop_front();
+        }
+        memo.push_back((uid, rv, applied));
+    }
+
+    fn last_applied(&self, uid: &str) -> Option<(u64, Applied)> {
+        let memo = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        memo.iter()
+            .find(|(u, _, _)| u == uid)
+            .map(|(_, rv, applied)| (*rv, applied.clone()))
+    }
+
+    fn was_released(&self, uid: &str) -> bool {
+        let released = self.released.lock().unwrap_or_else(|p| p.into_inner());
+        released.iter().any(|u| u == uid)
     }
 
     fn succeeded(&self, object: &K) {
@@ -458,6 +503,9 @@ pub enum Step {
 pub struct Run<'r, K: ConditionalResource> {
     reconciler: &'r Reconciler<K>,
     started: Instant,
+    /// What the apply would send for the stored copy `object` came from:
+    /// the status is written only when the run changes it.
+    base: Applied,
     api: Api<K>,
     name: String,
     /// The copy the run began with: what transitions are measured against.
@@ -631,7 +679,10 @@ where
                 {
                     metrics.transition(type_.as_str(), condition.status.as_str());
                 }
-                if let Some(event) = transition(before, &condition) {
+                // A cleanup's verdict is the condition's end, not a fault.
+                if self.phase == Phase::Apply
+                    && let Some(event) = transition(before, &condition)
+                {
                     reconciler.publish(&object, event).await;
                 }
                 if let Some(error) = &error {
@@ -644,6 +695,7 @@ where
                     );
                 }
                 self.object = *object;
+                self.base = Applied::of(&self.object);
                 // The stored copy has the lock's write, not the checks yet.
                 let generation = self.object.generation();
                 for (type_, verdict) in &self.checked {
@@ -695,6 +747,7 @@ where
             Phase::Cleanup if !self.cleanup_pending => {
                 if let Some(finalizer) = &self.reconciler.finalizer {
                     remove_finalizer(&self.api, &self.name, &self.object, finalizer).await?;
+                    self.reconciler.released(&self.object);
                 }
                 gone = true;
             }
@@ -718,14 +771,24 @@ where
     }
 
     async fn write_status(&mut self) -> Result<(), Error> {
-        let initialized = self.object.initialize_conditions() > 0;
-        let summary = self.object.update_summary()?;
-        let checked_changed = self.checked.iter().any(|(type_, _)| {
-            let before = self.original.conditions().and_then(|c| c.find(type_));
-            let after = self.object.conditions().and_then(|c| c.find(type_));
-            before != after
-        });
-        if !initialized && !summary.is_changed() && !checked_changed {
+        self.object.initialize_conditions();
+        self.object.update_summary()?;
+        // Only what the apply sends counts: the lock's conditions are
+        // initialised too, but never written by it.
+        let applied = Applied::of(&self.object);
+        if applied == self.base {
+            return Ok(());
+        }
+        // A copy older than this process's last apply that would say the
+        // same again: the cache has not shown that apply yet (its watch
+        // event comes next). Applying would be refused as stale anyway.
+        let uid = uid(&self.object);
+        if let (Some((last_rv, last)), Some(rv)) = (
+            self.reconciler.last_applied(&uid),
+            resource_version(&self.object),
+        ) && rv < last_rv
+            && last == applied
+        {
             return Ok(());
         }
         let span = tracing::debug_span!("apply_status", object = %self.name);
@@ -739,6 +802,9 @@ where
             tracing::debug!(object = %self.name, "status changed since this copy; not applied");
             return Ok(());
         };
+        if let Some(rv) = resource_version(&stored) {
+            self.reconciler.applied(uid, rv, applied);
+        }
         if let Some(metrics) = &self.reconciler.metrics {
             let written = stored.conditions().into_iter().flat_map(|c| c.iter());
             for after in written.filter(|c| c.type_.written_by() == WrittenBy::Apply) {
@@ -785,6 +851,46 @@ fn transition<T: ConditionType, S: crate::ConditionStatus>(
         Some(_) => Change::Unchanged,
     };
     change.event(after)
+}
+
+/// What a status apply says, without transition times: a copy computed
+/// again from a stale cache gets new times for the same verdicts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Applied {
+    conditions: Vec<(String, &'static str, String, String, Option<i64>)>,
+    observed_generation: Option<i64>,
+}
+
+impl Applied {
+    fn of<K: ConditionalResource>(object: &K) -> Self {
+        let conditions = object
+            .conditions()
+            .into_iter()
+            .flat_map(|c| c.iter())
+            .filter(|c| c.type_.written_by() == WrittenBy::Apply)
+            .map(|c| {
+                (
+                    c.type_.as_str().to_owned(),
+                    c.status.as_str(),
+                    c.reason.clone(),
+                    c.message.clone(),
+                    c.observed_generation,
+                )
+            })
+            .collect();
+        let observed_generation = object
+            .resource_status()
+            .and_then(crate::ConditionalStatus::observed_generation);
+        Self {
+            conditions,
+            observed_generation,
+        }
+    }
+}
+
+/// An object's resourceVersion as a number (comparable since Kubernetes 1.35).
+fn resource_version<K: Resource>(object: &K) -> Option<u64> {
+    object.meta().resource_version.as_deref()?.parse().ok()
 }
 
 /// The `outcome` label of a lock run.
