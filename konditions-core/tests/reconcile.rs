@@ -129,7 +129,7 @@ impl Fixture {
                 initial: Duration::from_secs(2),
                 max: Duration::from_secs(60),
             })
-            .metrics(&mut registry);
+            .metrics(konditions_core::reconcile::Metrics::new(&mut registry));
         Self {
             api: Api::namespaced(client.clone(), ns.name()),
             client,
@@ -270,7 +270,7 @@ async fn a_parcel_gets_the_finalizer_then_its_checks_and_locks_in_order_and_one_
 }
 
 #[tokio::test]
-async fn a_failed_check_skips_the_side_effects_and_says_why_in_ready() {
+async fn a_failed_check_skips_the_side_effects_and_a_deletion_has_nothing_to_undo() {
     let f = Fixture::new().await;
     f.create("p2", 0).await;
     f.settle("p2", 4).await;
@@ -301,6 +301,17 @@ async fn a_failed_check_skips_the_side_effects_and_says_why_in_ready() {
             ("WeightValidFalse".to_owned(), 1)
         ])
     );
+
+    // Deleted: nothing was shipped, so nothing is unshipped, and the
+    // finalizer goes at once.
+    f.api
+        .delete("p2", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let action = f.reconcile(f.get("p2").await).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    assert_eq!(f.effects.unshipped.load(Ordering::SeqCst), 0);
+    assert!(f.api.get_opt("p2").await.unwrap().is_none(), "deleted");
 }
 
 #[tokio::test]

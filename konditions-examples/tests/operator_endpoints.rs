@@ -1,8 +1,8 @@
 //! The real operator binary's HTTP endpoints: `/healthz` and `/readyz`
 //! answer once its watch has synced, and after one PostgresWriter becomes
 //! Ready, `/metrics` counts what happened: the reconciles, one lock run that
-//! wrote the row, one transition of each condition to True, and as many
-//! reconcile durations as reconciles.
+//! wrote the row, one transition of each condition to True, Ready's
+//! current status, and as many reconcile durations as reconciles.
 
 mod common;
 
@@ -44,7 +44,7 @@ const DURATION: &str = "postgres_writer_reconcile_duration_seconds";
 
 fn transitions(condition: &str, status: &str) -> String {
     format!(
-        "postgres_writer_condition_transitions_total{{condition=\"{condition}\",status=\"{status}\"}}"
+        "konditions_condition_transitions_total{{kind=\"PostgresWriter\",type=\"{condition}\",status=\"{status}\"}}"
     )
 }
 
@@ -98,12 +98,21 @@ async fn metrics_count_a_reconcile_to_ready() {
     assert_eq!(
         sample(
             &text,
-            "postgres_writer_lock_outcomes_total{outcome=\"ran\"}"
+            "konditions_lock_outcomes_total{kind=\"PostgresWriter\",condition=\"RowWritten\",outcome=\"ran\"}"
         ),
         Some(1.0),
         "{text}"
     );
     assert_eq!(sample(&text, RECONCILES_ERROR), None, "{text}");
+    // Its conditions' current statuses, per resource.
+    for (status, value) in [("True", 1), ("False", 0), ("Unknown", 0)] {
+        let series = format!(r#"name="metered",type="Ready",status="{status}"}} {value}"#);
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("konditions_reconcile_condition{") && l.ends_with(&series)),
+            "{series}:\n{text}"
+        );
+    }
     for condition in ["Ready", "TableReady", "RowWritten"] {
         assert_eq!(
             sample(&text, &transitions(condition, "True")),

@@ -79,13 +79,23 @@ async fn a_missing_table_for_a_minute() {
 
 async fn a_database_outage_with_a_hundred_pending_resources() {
     const N: usize = 100;
-    // Deleted during the outage: their cleanup runs under the lock, fails,
-    // and retries on the lock's backoff.
+    // Written before the outage, deleted during it: their cleanup runs
+    // under the lock, fails, and retries on the lock's backoff.
     const DELETED: usize = 10;
+    // Pending (never written) and deleted during the outage: no row can
+    // exist, so nothing waits for the database.
+    const ABANDONED: usize = 5;
     const OUTAGE: Duration = Duration::from_secs(20);
     let h = Harness::with_table().await;
     let pg = xtask::local_postgres();
     let _operator = h.start_operator("replica-a");
+    for i in 0..DELETED {
+        h.create(&format!("d{i:02}"), h.spec(&format!("d{i}"), i as i32))
+            .await;
+    }
+    for i in 0..DELETED {
+        h.wait_for(&format!("d{i:02}"), "Ready", ready).await;
+    }
     // Ends when dropped, so a failing test still brings the database back.
     let outage = pg.outage();
     let before = ServerRequests::read(&h.client).await;
@@ -94,7 +104,13 @@ async fn a_database_outage_with_a_hundred_pending_resources() {
             .await;
     }
     for i in 0..DELETED {
+        h.delete(&format!("d{i:02}")).await;
+    }
+    for i in 0..ABANDONED {
         h.delete(&format!("p{i:03}")).await;
+    }
+    for i in 0..ABANDONED {
+        h.wait_gone(&format!("p{i:03}")).await;
     }
     tokio::time::sleep(OUTAGE).await;
     let during = ServerRequests::read(&h.client).await;
@@ -113,13 +129,13 @@ async fn a_database_outage_with_a_hundred_pending_resources() {
         .count();
     assert_eq!(
         failed_deletions, DELETED,
-        "each deletion reports its failure and attempt"
+        "each deletion of a written row reports its failure and attempt"
     );
     outage.end();
     for i in 0..DELETED {
-        h.wait_gone(&format!("p{i:03}")).await;
+        h.wait_gone(&format!("d{i:02}")).await;
     }
-    for i in DELETED..N {
+    for i in ABANDONED..N {
         h.wait_for(&format!("p{i:03}"), "Ready", ready).await;
     }
     let after = ServerRequests::read(&h.client).await;
@@ -131,16 +147,17 @@ async fn a_database_outage_with_a_hundred_pending_resources() {
         "database down {OUTAGE:?}, {N} pending: {outage_writes} status writes during the outage, {total_writes} until all Ready"
     );
     // During the outage: at most two writes per attempt per object.
-    assert!(outage_writes <= N as u64 * 2 * attempts, "{outage_writes}");
+    let objects = (N + DELETED) as u64;
+    assert!(outage_writes <= objects * 2 * attempts, "{outage_writes}");
     // Then each object is written once (lock + release) and summarised.
     assert!(
-        total_writes <= outage_writes + N as u64 * 4,
+        total_writes <= outage_writes + objects * 4,
         "{total_writes} status writes in all"
     );
-    assert_eq!(h.rows().await.len(), N - DELETED);
+    assert_eq!(h.rows().await.len(), N - ABANDONED);
     assert_eq!(
         h.audit("INSERT").await,
-        (N - DELETED) as i64,
+        (DELETED + N - ABANDONED) as i64,
         "nothing written twice"
     );
 }

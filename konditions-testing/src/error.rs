@@ -155,6 +155,20 @@ pub enum Error {
         /// observedGeneration), or that it was absent.
         last_seen: String,
     },
+    /// An object was still there after the wait
+    /// ([`wait_for_deletion`](crate::wait_for_deletion)).
+    #[error(
+        "{object} still exists after {waited:?}: {}",
+        if finalizers.is_empty() { "not deleted (no deletionTimestamp)".to_owned() } else { format!("held by the finalizers {finalizers:?}") }
+    )]
+    DeletionTimeout {
+        /// The object, `namespace/name`.
+        object: String,
+        /// How long it waited.
+        waited: std::time::Duration,
+        /// Its finalizers when the wait gave up (empty: nobody deleted it).
+        finalizers: Vec<String>,
+    },
 }
 
 impl Error {

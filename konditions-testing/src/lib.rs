@@ -79,7 +79,7 @@ pub use environment::Environment;
 pub use error::Error;
 pub use kstatus::{KstatusResult, kstatus, try_kstatus};
 pub use namespace::{TestNamespace, namespace};
-pub use wait::wait_for_condition;
+pub use wait::{wait_for_condition, wait_for_deletion};
 
 use std::path::{Path, PathBuf};
 

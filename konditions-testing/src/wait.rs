@@ -55,6 +55,54 @@ where
     }
 }
 
+/// Waits, at most `timeout`, until `name` is gone (deleted and its
+/// finalizers removed). Watches the object (no polling); a timeout names
+/// the finalizers still holding it.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use konditions_core::example::Widget;
+/// # async fn test(api: kube::Api<Widget>) -> Result<(), konditions_testing::Error> {
+/// api.delete("my-widget", &Default::default()).await.unwrap();
+/// konditions_testing::wait_for_deletion(&api, "my-widget", Duration::from_secs(60)).await?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// [`Error::DeletionTimeout`] when it still exists after `timeout`,
+/// [`Error::Api`] when the watch or the last read failed.
+pub async fn wait_for_deletion<K>(api: &Api<K>, name: &str, timeout: Duration) -> Result<(), Error>
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    let gone = |object: Option<&K>| object.is_none();
+    match tokio::time::timeout(timeout, await_condition(api.clone(), name, gone)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(Error::Api {
+            what: format!("watching {name}"),
+            error: kube::Error::Service(Box::new(error)),
+        }),
+        Err(_) => {
+            let current = api.get_opt(name).await.map_err(|error| Error::Api {
+                what: format!("reading {name}"),
+                error,
+            })?;
+            match current {
+                None => Ok(()),
+                Some(object) => Err(Error::DeletionTimeout {
+                    object: format!("{}/{}", object.namespace().unwrap_or_default(), name),
+                    waited: timeout,
+                    finalizers: if object.meta().deletion_timestamp.is_some() {
+                        object.finalizers().to_vec()
+                    } else {
+                        Vec::new()
+                    },
+                }),
+            }
+        }
+    }
+}
+
 /// Whether `object`'s condition `type_` is `status` for its generation.
 fn holds<K: ConditionalResource>(object: &K, type_: &K::Type, status: &K::Status) -> bool {
     object

@@ -1,13 +1,14 @@
-//! `wait_for_condition` against the real API server: it returns once the
-//! condition holds for the object's current generation, and a timeout says
-//! what the condition last was (a condition left from an older spec does
-//! not count).
+//! `wait_for_condition` and `wait_for_deletion` against the real API
+//! server: the first returns once the condition holds for the object's
+//! current generation, and a timeout says what the condition last was (a
+//! condition left from an older spec does not count); the second returns
+//! once the object is gone, and a timeout names the finalizers holding it.
 
 use std::time::Duration;
 
 use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status};
-use konditions_testing::{Error, wait_for_condition};
-use kube::api::{Patch, PatchParams, PostParams};
+use konditions_testing::{Error, wait_for_condition, wait_for_deletion};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{CustomResource, CustomResourceExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -147,4 +148,58 @@ async fn waits_for_the_condition_of_the_current_generation_and_says_why_when_it_
         missing.to_string().contains("the object does not exist"),
         "{missing}"
     );
+}
+
+#[tokio::test]
+async fn waits_for_a_deletion_and_names_the_finalizer_that_holds_it() {
+    let client = konditions_testing::client().await;
+    konditions_testing::install_crd(&client, &Kettle::crd()).await;
+    let ns = konditions_testing::namespace(&client).await;
+    let api = ns.api::<Kettle>();
+    let mut kettle = Kettle::new("held", KettleSpec { litres: 1 });
+    kettle.metadata.finalizers = Some(vec!["wait.konditions.dev/hold".into()]);
+    api.create(&PostParams::default(), &kettle).await.unwrap();
+
+    // Not deleted at all.
+    let alive = wait_for_deletion(&api, "held", Duration::from_millis(500))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&alive, Error::DeletionTimeout { finalizers, .. } if finalizers.is_empty()),
+        "{alive}"
+    );
+    assert!(alive.to_string().contains("not deleted"), "{alive}");
+
+    // Deleted, held by its finalizer.
+    api.delete("held", &DeleteParams::default()).await.unwrap();
+    let held = wait_for_deletion(&api, "held", Duration::from_millis(500))
+        .await
+        .unwrap_err();
+    assert!(
+        held.to_string()
+            .contains(r#"held by the finalizers ["wait.konditions.dev/hold"]"#),
+        "{held}"
+    );
+
+    // Released a moment after the wait started: the watch sees it go.
+    let releaser = api.clone();
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        releaser
+            .patch(
+                "held",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+            )
+            .await
+            .unwrap();
+    });
+    wait_for_deletion(&api, "held", Duration::from_secs(60))
+        .await
+        .unwrap();
+    release.await.unwrap();
+    // Gone already: returns at once.
+    wait_for_deletion(&api, "held", Duration::from_secs(1))
+        .await
+        .unwrap();
 }

@@ -58,10 +58,25 @@ fn histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
 }
 
-/// The runner's metric families (clones share them).
+/// The runner's metrics, registered once on the registry the operator
+/// serves; clones share them, and runners of several kinds can share one
+/// (every series has a `kind` label). Give it to
+/// [`Reconciler::metrics`](super::Reconciler::metrics).
+///
+/// ```
+/// use konditions_core::reconcile::Metrics;
+/// use prometheus_client::registry::Registry;
+///
+/// let mut registry = Registry::default(); // the one your `/metrics` encodes
+/// let metrics = Metrics::new(&mut registry);
+/// // A family shows in the text once it holds a series (after a reconcile).
+/// let mut text = String::new();
+/// prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+/// assert_eq!(text, "# EOF\n");
+/// # drop(metrics);
+/// ```
 #[derive(Clone, Debug)]
-pub(super) struct Metrics {
-    kind: String,
+pub struct Metrics {
     conditions: Family<ConditionLabels, Gauge>,
     transitions: Family<TransitionLabels, Counter>,
     lock_outcomes: Family<OutcomeLabels, Counter>,
@@ -71,12 +86,11 @@ pub(super) struct Metrics {
 }
 
 impl Metrics {
-    /// Families for objects of `kind`, registered on `registry` under
-    /// `konditions_`. Two runners (two kinds) on one registry share the
-    /// families: registering a name twice would encode it twice.
-    pub(super) fn register(kind: &str, registry: &mut Registry) -> Self {
+    /// The families, registered on `registry` under `konditions_`.
+    /// Register once per registry: a name registered twice is encoded
+    /// twice.
+    pub fn new(registry: &mut Registry) -> Self {
         let metrics = Self {
-            kind: kind.to_owned(),
             conditions: Family::default(),
             transitions: Family::default(),
             lock_outcomes: Family::default(),
@@ -118,25 +132,18 @@ impl Metrics {
         metrics
     }
 
-    fn kind(&self) -> KindLabel {
-        KindLabel {
-            kind: self.kind.clone(),
-        }
-    }
-
     /// Sets the condition gauges of `object` from its conditions.
     pub(super) fn conditions<K: ConditionalResource>(
         &self,
+        kind: &str,
         namespace: &str,
         name: &str,
         object: &K,
     ) {
-        let Some(conditions) = object.conditions() else {
-            return;
-        };
-        for condition in conditions.iter() {
+        for condition in object.conditions().into_iter().flat_map(|c| c.iter()) {
             for status in K::Status::ALL {
-                let labels = self.condition_labels(
+                let labels = condition_labels(
+                    kind,
                     namespace,
                     name,
                     condition.type_.as_str(),
@@ -149,11 +156,17 @@ impl Metrics {
     }
 
     /// Removes the condition gauges of an object that is gone.
-    pub(super) fn forget<K: ConditionalResource>(&self, namespace: &str, name: &str, object: &K) {
-        let types = object.conditions().into_iter().flat_map(|c| c.iter());
-        for condition in types {
+    pub(super) fn forget<K: ConditionalResource>(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        object: &K,
+    ) {
+        for condition in object.conditions().into_iter().flat_map(|c| c.iter()) {
             for status in K::Status::ALL {
-                let labels = self.condition_labels(
+                let labels = condition_labels(
+                    kind,
                     namespace,
                     name,
                     condition.type_.as_str(),
@@ -164,28 +177,10 @@ impl Metrics {
         }
     }
 
-    fn condition_labels(
-        &self,
-        namespace: &str,
-        name: &str,
-        type_: &str,
-        status: &str,
-    ) -> ConditionLabels {
-        ConditionLabels {
-            kind: self.kind.clone(),
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-            condition: TypeStatus {
-                r#type: type_.to_owned(),
-                status: status.to_owned(),
-            },
-        }
-    }
-
-    pub(super) fn transition(&self, type_: &str, status: &str) {
+    pub(super) fn transition(&self, kind: &str, type_: &str, status: &str) {
         self.transitions
             .get_or_create(&TransitionLabels {
-                kind: self.kind.clone(),
+                kind: kind.to_owned(),
                 condition: TypeStatus {
                     r#type: type_.to_owned(),
                     status: status.to_owned(),
@@ -194,10 +189,16 @@ impl Metrics {
             .inc();
     }
 
-    pub(super) fn lock_outcome(&self, condition: &str, outcome: &str, ran_for: Option<Duration>) {
+    pub(super) fn lock_outcome(
+        &self,
+        kind: &str,
+        condition: &str,
+        outcome: &str,
+        ran_for: Option<Duration>,
+    ) {
         self.lock_outcomes
             .get_or_create(&OutcomeLabels {
-                kind: self.kind.clone(),
+                kind: kind.to_owned(),
                 condition: condition.to_owned(),
                 outcome: outcome.to_owned(),
             })
@@ -205,20 +206,44 @@ impl Metrics {
         if let Some(elapsed) = ran_for {
             self.lock_duration
                 .get_or_create(&LockLabels {
-                    kind: self.kind.clone(),
+                    kind: kind.to_owned(),
                     condition: condition.to_owned(),
                 })
                 .observe(elapsed.as_secs_f64());
         }
     }
 
-    pub(super) fn reconciled(&self, elapsed: Duration) {
+    pub(super) fn reconciled(&self, kind: &str, elapsed: Duration) {
         self.reconcile_duration
-            .get_or_create(&self.kind())
+            .get_or_create(&KindLabel {
+                kind: kind.to_owned(),
+            })
             .observe(elapsed.as_secs_f64());
     }
 
-    pub(super) fn failed(&self) {
-        self.errors.get_or_create(&self.kind()).inc();
+    pub(super) fn failed(&self, kind: &str) {
+        self.errors
+            .get_or_create(&KindLabel {
+                kind: kind.to_owned(),
+            })
+            .inc();
+    }
+}
+
+fn condition_labels(
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    type_: &str,
+    status: &str,
+) -> ConditionLabels {
+    ConditionLabels {
+        kind: kind.to_owned(),
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        condition: TypeStatus {
+            r#type: type_.to_owned(),
+            status: status.to_owned(),
+        },
     }
 }

@@ -64,7 +64,7 @@
 //!     reconciler.error_policy(&widget, error)
 //! }
 //! # async fn demo(client: kube::Client) {
-//! let reconciler = Reconciler::new(client.clone(), "widget-controller")
+//! let reconciler = Reconciler::<Widget>::new(client.clone(), "widget-controller")
 //!     .finalizer("example.com/bucket-cleanup");
 //! let widgets = kube::Api::<Widget>::all(client);
 //! # let _ = (widgets, reconciler);
@@ -75,7 +75,7 @@
 //! # Metrics
 //!
 //! With [`Reconciler::metrics`], on the operator's `prometheus-client`
-//! registry:
+//! registry ([`Metrics`]):
 //!
 //! | metric | labels | what |
 //! |---|---|---|
@@ -102,12 +102,13 @@ use kube::core::{ClusterResourceScope, NamespaceResourceScope};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::{Api, Client, Resource, ResourceExt};
-use prometheus_client::registry::Registry;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
 mod metrics;
+
+pub use metrics::Metrics;
 
 use crate::apply::apply_status_if_current;
 use crate::event::TransitionEvent;
@@ -214,7 +215,9 @@ pub struct Reconciler<K> {
     /// Per UID, the resourceVersion and content of this process's last
     /// status apply (see [`Applied`]).
     applied: Mutex<VecDeque<(String, u64, Applied)>>,
-    metrics: Option<metrics::Metrics>,
+    metrics: Option<Metrics>,
+    /// The `kind` label of the metrics.
+    kind_name: String,
     kind: PhantomData<fn() -> K>,
 }
 
@@ -262,6 +265,7 @@ where
             released: Mutex::default(),
             applied: Mutex::default(),
             metrics: None,
+            kind_name: K::kind(&()).into_owned(),
             kind: PhantomData,
         }
     }
@@ -296,28 +300,22 @@ where
         self
     }
 
-    /// Registers the runner's metrics on `registry` (the one the operator
-    /// serves on `/metrics`): each condition's status per object,
-    /// transitions, lock outcomes and durations, reconcile durations and
-    /// errors, all named `konditions_*` and labelled with the kind (see
-    /// the [`metrics` table](self#metrics)). Runners of several kinds may
-    /// share one registry only if each registers under its own prefix
-    /// (`registry.sub_registry_with_prefix("buckets")`).
+    /// Records the runner's metrics (see the [table](self#metrics)) in
+    /// `metrics`, registered once on the registry the operator serves;
+    /// runners of several kinds may share it.
     ///
     /// ```
     /// use prometheus_client::registry::Registry;
     /// use konditions_core::example::Widget;
-    /// use konditions_core::reconcile::Reconciler;
+    /// use konditions_core::reconcile::{Metrics, Reconciler};
     /// # async fn demo(client: kube::Client) {
     /// let mut registry = Registry::default();
-    /// let reconciler = Reconciler::<Widget>::new(client, "widget-controller").metrics(&mut registry);
-    /// let mut text = String::new();
-    /// prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-    /// assert!(text.contains("# TYPE konditions_reconcile_condition gauge"));
+    /// let metrics = Metrics::new(&mut registry);
+    /// let reconciler = Reconciler::<Widget>::new(client, "widget-controller").metrics(metrics);
     /// # }
     /// ```
-    pub fn metrics(mut self, registry: &mut Registry) -> Self {
-        self.metrics = Some(metrics::Metrics::register(&K::kind(&()), registry));
+    pub fn metrics(mut self, metrics: Metrics) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -362,12 +360,15 @@ where
             api,
             name,
             original: object.clone(),
+            stored: object.clone(),
             object: Arc::unwrap_or_clone(object),
             phase,
             stopped: false,
             trusted: true,
             cleanup_pending: false,
             requeue: None,
+            backoff: self.backoff,
+            retry: false,
             checked: Vec::new(),
         })
     }
@@ -377,21 +378,14 @@ where
     /// consecutive errors (1 s, 2 s, 4 s ... by default), reset by the next
     /// reconcile that finishes.
     pub fn error_policy(&self, object: &K, error: &Error) -> Action {
-        let attempt = {
-            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-            let count = failures.entry(uid(object)).or_insert(0);
-            *count = count.saturating_add(1);
-            *count
-        };
-        let delay = self.backoff.delay(attempt);
+        let delay = self.failed_again(object);
         if let Some(metrics) = &self.metrics {
-            metrics.failed();
+            metrics.failed(&self.kind_name);
         }
         tracing::warn!(
             object = %object.name_any(),
             namespace = object.namespace().unwrap_or_default(),
             error = %Chain(error),
-            attempt,
             retry_in = ?delay,
             "reconcile failed"
         );
@@ -429,6 +423,14 @@ where
     fn was_released(&self, uid: &str) -> bool {
         let released = self.released.lock().unwrap_or_else(|p| p.into_inner());
         released.iter().any(|u| u == uid)
+    }
+
+    /// Counts one more failure of `object`; the wait before the next try.
+    fn failed_again(&self, object: &K) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let count = failures.entry(uid(object)).or_insert(0);
+        *count = count.saturating_add(1);
+        self.backoff.delay(*count)
     }
 
     fn succeeded(&self, object: &K) {
@@ -510,6 +512,9 @@ pub struct Run<'r, K: ConditionalResource> {
     name: String,
     /// The copy the run began with: what transitions are measured against.
     original: Arc<K>,
+    /// The latest copy as stored (the last lock's, else the original):
+    /// what the locks compare-and-swap against, without the checks.
+    stored: Arc<K>,
     /// The latest copy: the one the last lock returned, with the checks set.
     object: K,
     phase: Phase,
@@ -522,6 +527,10 @@ pub struct Run<'r, K: ConditionalResource> {
     /// A cleanup step is not done: the finalizer stays.
     cleanup_pending: bool,
     requeue: Option<Duration>,
+    /// The backoff of this run's locks (the reconciler's unless overridden).
+    backoff: Backoff,
+    /// Asked to [`retry`](Run::retry): requeue on the object's error backoff.
+    retry: bool,
     /// The checks' verdicts: set again on each copy a lock returns, and
     /// their Events recorded once written.
     checked: Vec<(K::Type, Verdict<'static, K::Status>)>,
@@ -560,6 +569,22 @@ where
     /// Which steps this run runs.
     pub fn phase(&self) -> Phase {
         self.phase
+    }
+
+    /// The backoff of the locks after this call in this run, instead of
+    /// the reconciler's: e.g. [`Backoff::NONE`] when the reconcile was
+    /// woken because what the failures waited for is back.
+    pub fn backoff(&mut self, backoff: Backoff) {
+        self.backoff = backoff;
+    }
+
+    /// Asks for another reconcile after this object's error backoff (the
+    /// one [`Reconciler::error_policy`] follows: 1 s, 2 s, 4 s ... by
+    /// default), without an error: for a check in a bad state that a later
+    /// look may find fixed (a missing table, an unreachable dependency).
+    /// The count goes on until a run finishes without asking.
+    pub fn retry(&mut self) {
+        self.retry = true;
     }
 
     /// A pure step: sets `type_` to `verdict` on the working copy (written
@@ -619,6 +644,13 @@ where
     /// [`finish`](Self::finish) when every cleanup step is done (or the
     /// object is gone). Its verdict is usually `False`-like for a
     /// positive condition (`BucketDeleted`). Skipped when not deleting.
+    ///
+    /// When the object has no `condition` at all, its lock was never taken:
+    /// no side effect can have happened, so there is nothing to undo and
+    /// the step is done without running (a bucket the policy refused is
+    /// not deleted). Once the lock was taken, the cleanup runs whatever
+    /// the step's result (a failed or interrupted task may have done part
+    /// of its work); [`LockContext::previous`] tells the task what it was.
     pub async fn cleanup<L, F, Fut, E>(&mut self, condition: L, task: F) -> Result<Step, Error>
     where
         L: LockedType<Type = K::Type>,
@@ -632,6 +664,9 @@ where
         if self.stopped {
             self.cleanup_pending = true;
             return Ok(Step::Skipped);
+        }
+        if !ever_locked(&*self.stored, &condition.condition_type()) {
+            return Ok(Step::Done);
         }
         let step = self.run_lock(condition, task).await?;
         match step {
@@ -652,9 +687,9 @@ where
     {
         let type_ = condition.condition_type();
         let reconciler = self.reconciler;
-        let mut lock = Lock::new(self.api.clone(), &self.object, condition)
+        let mut lock = Lock::new(self.api.clone(), &*self.stored, condition)
             .holder(reconciler.holder.clone())
-            .backoff(reconciler.backoff);
+            .backoff(self.backoff);
         if let Some(lease) = reconciler.lease {
             lock = lock.lease(lease);
         }
@@ -662,7 +697,12 @@ where
         let outcome = lock.run(task).await?;
         if let Some(metrics) = &reconciler.metrics {
             let ran_for = outcome.ran().then(|| began.elapsed());
-            metrics.lock_outcome(type_.as_str(), outcome_label(&outcome), ran_for);
+            metrics.lock_outcome(
+                &reconciler.kind_name,
+                type_.as_str(),
+                outcome_label(&outcome),
+                ran_for,
+            );
         }
         self.wait(outcome.requeue_after());
         let step = match outcome {
@@ -677,7 +717,11 @@ where
                 if before.is_none_or(|b| b.status != condition.status)
                     && let Some(metrics) = &reconciler.metrics
                 {
-                    metrics.transition(type_.as_str(), condition.status.as_str());
+                    metrics.transition(
+                        &reconciler.kind_name,
+                        type_.as_str(),
+                        condition.status.as_str(),
+                    );
                 }
                 // A cleanup's verdict is the condition's end, not a fault.
                 if self.phase == Phase::Apply
@@ -694,7 +738,8 @@ where
                         "step failed"
                     );
                 }
-                self.object = *object;
+                self.stored = Arc::from(object);
+                self.object = (*self.stored).clone();
                 self.base = Applied::of(&self.object);
                 // The stored copy has the lock's write, not the checks yet.
                 let generation = self.object.generation();
@@ -755,15 +800,30 @@ where
             Phase::Apply if self.trusted => self.write_status().await?,
             Phase::Apply => {}
         }
-        self.reconciler.succeeded(&self.object);
+        if self.retry {
+            let delay = self.reconciler.failed_again(&self.object);
+            self.wait(Some(delay));
+        } else {
+            self.reconciler.succeeded(&self.object);
+        }
         if let Some(metrics) = &self.reconciler.metrics {
             let namespace = self.object.namespace().unwrap_or_default();
             if gone {
-                metrics.forget(&namespace, &self.name, &self.object);
+                metrics.forget(
+                    &self.reconciler.kind_name,
+                    &namespace,
+                    &self.name,
+                    &self.object,
+                );
             } else if self.trusted {
-                metrics.conditions(&namespace, &self.name, &self.object);
+                metrics.conditions(
+                    &self.reconciler.kind_name,
+                    &namespace,
+                    &self.name,
+                    &self.object,
+                );
             }
-            metrics.reconciled(self.started.elapsed());
+            metrics.reconciled(&self.reconciler.kind_name, self.started.elapsed());
         }
         Ok(self
             .requeue
@@ -813,7 +873,11 @@ where
                     .conditions()
                     .and_then(|c| c.find(&after.type_));
                 if before.is_none_or(|b| b.status != after.status) {
-                    metrics.transition(after.type_.as_str(), after.status.as_str());
+                    metrics.transition(
+                        &self.reconciler.kind_name,
+                        after.type_.as_str(),
+                        after.status.as_str(),
+                    );
                 }
             }
         }
@@ -851,6 +915,16 @@ fn transition<T: ConditionType, S: crate::ConditionStatus>(
         Some(_) => Change::Unchanged,
     };
     change.event(after)
+}
+
+/// Whether `object` holds a condition of `type_`, typed or kept raw (a
+/// lock's condition exists from its first acquire on).
+fn ever_locked<K: ConditionalResource>(object: &K, type_: &K::Type) -> bool {
+    object.conditions().is_some_and(|c| {
+        c.find(type_).is_some()
+            || c.unrecognized()
+                .any(|raw| raw.type_name() == Some(type_.as_str()))
+    })
 }
 
 /// What a status apply says, without transition times: a copy computed

@@ -272,23 +272,7 @@ async fn reconcile_once(
         holder: "replica-a".into(),
         ..Options::default()
     };
-    let ctx = Arc::new(Context {
-        recorder: Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: "postgres-writer".into(),
-                instance: None,
-            },
-        ),
-        client,
-        store: rows,
-        metrics: Metrics::default(),
-        failures: Mutex::default(),
-        released: Recent::default(),
-        applied: Recent::default(),
-        recovery: Default::default(),
-        options,
-    });
+    let ctx = Arc::new(Context::new(client, rows, &options, Metrics::default()));
     let result = reconcile(Arc::new(writer), ctx).await;
     // The last client is gone with the context: the mock's stream ends.
     let calls = server.await.unwrap();
@@ -325,14 +309,14 @@ async fn a_missing_table_is_reported_without_touching_the_row_or_its_lock() {
     let rows = FakeRows::without_table();
     let (result, calls, object) =
         reconcile_once(PostgresWriter::fixture().finalized(), rows.clone()).await;
-    assert!(
-        matches!(result, Err(Error::Table(StoreError::TableMissing(_)))),
-        "{result:?}"
-    );
+    // Not an error: TableReady says it, and the runner looks again on its
+    // backoff (or the recovery probe when the table appears).
+    assert_eq!(result.unwrap(), Action::requeue(Duration::from_secs(1)));
     assert_eq!(
         calls,
         [
             Call::ApplyStatus(applied()),
+            Call::Event("TableReadyFalse".into()),
             Call::Event("ReadyFalse".into()),
         ]
     );

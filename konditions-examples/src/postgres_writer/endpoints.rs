@@ -159,14 +159,14 @@ mod tests {
     #[tokio::test]
     async fn metrics_are_the_registry_in_openmetrics_text() {
         let metrics = Metrics::default();
-        metrics.lock_outcome("ran");
+        metrics.reconciled("ok", std::time::Duration::from_millis(3));
         let router = router(metrics.clone(), Health::default());
         let (code, body, content_type) = get_path(&router, "/metrics").await;
         assert_eq!(code, StatusCode::OK);
         assert_eq!(content_type.as_deref(), Some(METRICS_CONTENT_TYPE));
         assert_eq!(body, metrics.encode());
         assert!(
-            body.contains("postgres_writer_lock_outcomes_total{outcome=\"ran\"} 1"),
+            body.contains("postgres_writer_reconciles_total{result=\"ok\"} 1"),
             "{body}"
         );
         assert!(body.ends_with("# EOF\n"), "{body}");

@@ -1,17 +1,24 @@
-//! What the operator counts, in Prometheus' data model: reconciles and
-//! their results, lock outcomes, condition transitions, reconcile time.
+//! What the operator counts, in Prometheus' data model: its reconciles and
+//! their results and time (`postgres_writer_*`), and on the same registry
+//! what konditions' reconcile runner counts (`konditions_*`: each
+//! condition's status per resource, transitions, lock outcomes and
+//! durations).
 //!
 //! ```
 //! use konditions_examples::postgres_writer::Metrics;
 //! let metrics = Metrics::default();
 //! metrics.reconciled("ok", std::time::Duration::from_millis(12));
-//! assert!(metrics.encode().contains("postgres_writer_reconciles_total{result=\"ok\"} 1"));
+//! let text = metrics.encode();
+//! assert!(text.contains("postgres_writer_reconciles_total{result=\"ok\"} 1"));
+//! // The runner's families show once they hold a series (after a reconcile).
+//! assert!(!text.contains("konditions_lock_outcomes"));
 //! ```
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use konditions_core::reconcile;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -23,50 +30,28 @@ struct ResultLabel {
     result: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct OutcomeLabel {
-    outcome: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TransitionLabels {
-    condition: String,
-    status: String,
-}
-
 /// The operator's metrics, shareable across threads (clones share them).
 #[derive(Clone)]
 pub struct Metrics {
     registry: Arc<Registry>,
     reconciles: Family<ResultLabel, Counter>,
-    lock_outcomes: Family<OutcomeLabel, Counter>,
-    transitions: Family<TransitionLabels, Counter>,
     duration: Histogram,
+    runner: reconcile::Metrics,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("postgres_writer");
+        let mut registry = Registry::default();
+        let runner = reconcile::Metrics::new(&mut registry);
+        let own = registry.sub_registry_with_prefix("postgres_writer");
         let reconciles = Family::<ResultLabel, Counter>::default();
-        registry.register(
+        own.register(
             "reconciles",
             "Reconciles, by result (ok, error)",
             reconciles.clone(),
         );
-        let lock_outcomes = Family::<OutcomeLabel, Counter>::default();
-        registry.register(
-            "lock_outcomes",
-            "Runs of the row lock, by outcome (ran, failed, done, busy, backing_off, stale, lost_lease, gone)",
-            lock_outcomes.clone(),
-        );
-        let transitions = Family::<TransitionLabels, Counter>::default();
-        registry.register(
-            "condition_transitions",
-            "Status changes of conditions this operator wrote, by condition and new status",
-            transitions.clone(),
-        );
         let duration = Histogram::new(exponential_buckets(0.001, 2.0, 16));
-        registry.register(
+        own.register(
             "reconcile_duration_seconds",
             "How long a reconcile took",
             duration.clone(),
@@ -74,9 +59,8 @@ impl Default for Metrics {
         Self {
             registry: Arc::new(registry),
             reconciles,
-            lock_outcomes,
-            transitions,
             duration,
+            runner,
         }
     }
 }
@@ -92,25 +76,6 @@ impl Metrics {
         self.duration.observe(took.as_secs_f64());
     }
 
-    /// Counts one run of the row lock ending in `outcome`.
-    pub fn lock_outcome(&self, outcome: &str) {
-        self.lock_outcomes
-            .get_or_create(&OutcomeLabel {
-                outcome: outcome.to_owned(),
-            })
-            .inc();
-    }
-
-    /// Counts a condition that changed to `status`.
-    pub fn transition(&self, condition: &str, status: &str) {
-        self.transitions
-            .get_or_create(&TransitionLabels {
-                condition: condition.to_owned(),
-                status: status.to_owned(),
-            })
-            .inc();
-    }
-
     /// How many reconciles ended with `result` so far.
     pub fn reconciles(&self, result: &str) -> u64 {
         self.reconciles
@@ -120,13 +85,9 @@ impl Metrics {
             .get()
     }
 
-    /// How many lock runs ended in `outcome` so far.
-    pub fn lock_outcomes(&self, outcome: &str) -> u64 {
-        self.lock_outcomes
-            .get_or_create(&OutcomeLabel {
-                outcome: outcome.to_owned(),
-            })
-            .get()
+    /// The reconcile runner's metrics, on the same registry.
+    pub fn runner(&self) -> &reconcile::Metrics {
+        &self.runner
     }
 
     /// Everything, in the Prometheus text format.
