@@ -118,6 +118,35 @@ use crate::{
     ConditionalResource, LockedType, Verdict, WrittenBy,
 };
 
+/// What the runner reconciles: a custom resource with conditions (what
+/// kube's `CustomResource` and `#[derive(ConditionalResource)]` give),
+/// namespaced or cluster-scoped. Implemented for every such type.
+pub trait Object:
+    Resource<DynamicType = (), Scope: ObjectScope>
+    + ConditionalResource
+    + Clone
+    + DeserializeOwned
+    + Serialize
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Object for K where
+    K: Resource<DynamicType = (), Scope: ObjectScope>
+        + ConditionalResource
+        + Clone
+        + DeserializeOwned
+        + Serialize
+        + Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
 /// The scopes a [`Reconciler`] can build an `Api` for: namespaced and
 /// cluster-scoped resources. Sealed.
 pub trait ObjectScope: sealed::Sealed {
@@ -233,19 +262,7 @@ impl<K> Debug for Reconciler<K> {
     }
 }
 
-impl<K> Reconciler<K>
-where
-    K: Resource<DynamicType = ()>
-        + ConditionalResource
-        + Clone
-        + DeserializeOwned
-        + Serialize
-        + Debug
-        + Send
-        + Sync
-        + 'static,
-    K::Scope: ObjectScope,
-{
+impl<K: Object> Reconciler<K> {
     /// A runner writing the status as `manager` (its server-side apply
     /// field manager, also the Events' reporting controller), with no
     /// finalizer, and the lock's defaults: the holder [`default_holder`],
@@ -547,19 +564,7 @@ impl<K: ConditionalResource> Debug for Run<'_, K> {
     }
 }
 
-impl<K> Run<'_, K>
-where
-    K: Resource<DynamicType = ()>
-        + ConditionalResource
-        + Clone
-        + DeserializeOwned
-        + Serialize
-        + Debug
-        + Send
-        + Sync
-        + 'static,
-    K::Scope: ObjectScope,
-{
+impl<K: Object> Run<'_, K> {
     /// The latest copy of the object: the one the last lock returned, with
     /// the checks so far set.
     pub fn object(&self) -> &K {

@@ -272,7 +272,8 @@ pub async fn run(
             if let Err(error) = result {
                 // Reconcile errors are logged by error_policy; these are
                 // the controller's own (watch failures, missing objects).
-                tracing::debug!(error = %Chain(&error), "controller");
+                let error: &(dyn std::error::Error + 'static) = &error;
+                tracing::debug!(error, "controller");
             }
         });
     let reconciles = async {
@@ -429,7 +430,7 @@ fn error_policy<R>(writer: Arc<PostgresWriter>, error: &Error, ctx: Arc<Context<
     match error {
         Error::Reconcile(error) => ctx.reconciler.error_policy(&writer, error),
         Error::NoNamespace(_) => {
-            warn!(error = %Chain(error), "reconcile failed");
+            warn!(%error, "reconcile failed");
             Action::await_change()
         }
     }
@@ -523,21 +524,6 @@ fn table_verdict(table: &Table) -> Verdict<'static> {
         Table::Unusable(error) => {
             Verdict::new(Status::False, store_reason(error)).message(error.to_string())
         }
-    }
-}
-
-/// An error with its causes, `a: b: c`, for logs.
-struct Chain<'a, E: ?Sized>(&'a E);
-
-impl<E: std::error::Error + ?Sized> std::fmt::Display for Chain<'_, E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
     }
 }
 
