@@ -51,10 +51,12 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceColumnDefinition, CustomResourceDefinition,
+};
 
-use crate::ConditionType;
 use crate::argocd::HealthScript;
+use crate::{ConditionType, ConditionalResource};
 
 /// The subdirectory of a [`Directory`] holding the Argo CD health scripts
 /// and their `argocd-cm` snippets: a subdirectory, so that `kubectl apply -f
@@ -98,6 +100,46 @@ impl Entry {
         Self { crd, health: None }
     }
 
+    /// The CRD of the kind `K` (kube's `K::crd()`), with printer columns
+    /// for its summary condition unless the kind declares columns of its
+    /// own (kube's `printcolumn`): `kubectl get` then shows `READY` and
+    /// `REASON` (the summary's status and reason) and `AGE`.
+    ///
+    /// ```
+    /// use konditions_core::crd::Entry;
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions};
+    /// # use kube::CustomResource;
+    /// # #[derive(CustomResource, ConditionalResource, serde::Serialize, serde::Deserialize, Clone, Debug, schemars::JsonSchema)]
+    /// # #[kube(group = "example.com", version = "v1", kind = "Bucket", namespaced, status = "BucketStatus")]
+    /// # #[konditions(types(BucketCreated(lock)), summary = Ready)]
+    /// # pub struct BucketSpec { region: String }
+    /// # #[derive(ConditionalStatus, serde::Serialize, serde::Deserialize, Clone, Debug, Default, schemars::JsonSchema)]
+    /// # #[serde(rename_all = "camelCase")]
+    /// # pub struct BucketStatus {
+    /// #     #[serde(default)] conditions: Conditions<BucketCondition>,
+    /// #     #[serde(default, skip_serializing_if = "Option::is_none")] observed_generation: Option<i64>,
+    /// # }
+    ///
+    /// let entry = Entry::of::<Bucket>().argocd_health::<BucketCondition>();
+    /// let columns = entry.crd().spec.versions[0].additional_printer_columns.clone().unwrap();
+    /// let names: Vec<_> = columns.iter().map(|c| c.name.as_str()).collect();
+    /// assert_eq!(names, ["Ready", "Reason", "Age"]);
+    /// assert_eq!(columns[0].json_path, r#".status.conditions[?(@.type=="Ready")].status"#);
+    /// ```
+    pub fn of<K>() -> Self
+    where
+        K: kube_core::CustomResourceExt + ConditionalResource,
+    {
+        let mut crd = K::crd();
+        summary_columns::<K::Type>(&mut crd);
+        Self::new(crd)
+    }
+
+    /// The CRD.
+    pub fn crd(&self) -> &CustomResourceDefinition {
+        &self.crd
+    }
+
     /// Adds the Argo CD health script of the CRD's kind for condition types
     /// `T` (the enum `#[derive(ConditionalResource)]` generates, e.g.
     /// `BucketCondition`).
@@ -114,6 +156,61 @@ impl From<CustomResourceDefinition> for Entry {
     fn from(crd: CustomResourceDefinition) -> Self {
         Self::new(crd)
     }
+}
+
+/// Adds `READY`, `REASON` (the summary condition of `T`) and `AGE` columns
+/// to every version of `crd` that declares none; how many got them.
+fn summary_columns<T: ConditionType>(crd: &mut CustomResourceDefinition) -> usize {
+    let Some(summary) = T::summary() else {
+        return 0;
+    };
+    let condition = |field: &str| {
+        format!(
+            r#".status.conditions[?(@.type=="{}")].{field}"#,
+            summary.as_str()
+        )
+    };
+    let column = |name: &str, type_: &str, json_path: String, description: String| {
+        CustomResourceColumnDefinition {
+            name: name.to_owned(),
+            type_: type_.to_owned(),
+            json_path,
+            description: Some(description),
+            ..Default::default()
+        }
+    };
+    let columns = vec![
+        column(
+            summary.as_str(),
+            "string",
+            condition("status"),
+            format!("The status of {}", summary.as_str()),
+        ),
+        column(
+            "Reason",
+            "string",
+            condition("reason"),
+            format!("Why {} has its status", summary.as_str()),
+        ),
+        column(
+            "Age",
+            "date",
+            ".metadata.creationTimestamp".to_owned(),
+            "When the object was created".to_owned(),
+        ),
+    ];
+    let mut changed = 0;
+    for version in &mut crd.spec.versions {
+        if version
+            .additional_printer_columns
+            .as_ref()
+            .is_none_or(Vec::is_empty)
+        {
+            version.additional_printer_columns = Some(columns.clone());
+            changed += 1;
+        }
+    }
+    changed
 }
 
 /// The command named in the header and in drift errors, unless
@@ -580,6 +677,53 @@ mod tests {
         ));
         let _ = fs::remove_dir_all(&dir);
         dir
+    }
+
+    #[test]
+    fn summary_columns_go_to_versions_without_columns_of_their_own() {
+        use crate::example::WidgetCondition;
+        let mut thing = crd("things", &["v2", "v1"]);
+        let own = CustomResourceColumnDefinition {
+            name: "Size".into(),
+            type_: "integer".into(),
+            json_path: ".spec.size".into(),
+            ..Default::default()
+        };
+        thing.spec.versions[1].additional_printer_columns = Some(vec![own.clone()]);
+        assert_eq!(summary_columns::<WidgetCondition>(&mut thing), 1);
+        let v2 = thing.spec.versions[0]
+            .additional_printer_columns
+            .as_ref()
+            .unwrap();
+        let shown: Vec<_> = v2
+            .iter()
+            .map(|c| (c.name.as_str(), c.type_.as_str(), c.json_path.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (
+                    "Ready",
+                    "string",
+                    r#".status.conditions[?(@.type=="Ready")].status"#
+                ),
+                (
+                    "Reason",
+                    "string",
+                    r#".status.conditions[?(@.type=="Ready")].reason"#
+                ),
+                ("Age", "date", ".metadata.creationTimestamp"),
+            ]
+        );
+        // Declared columns are the kind's choice.
+        assert_eq!(
+            thing.spec.versions[1].additional_printer_columns,
+            Some(vec![own])
+        );
+        // Without a summary there is nothing to show.
+        let mut plain = crd("plain", &["v1"]);
+        assert_eq!(summary_columns::<String>(&mut plain), 0);
+        assert_eq!(plain.spec.versions[0].additional_printer_columns, None);
     }
 
     #[test]

@@ -458,9 +458,8 @@ async fn under_a_controller_each_parcel_goes_ready_with_one_effect_per_step_and_
     }
     assert_eq!(f.effects.shipped.load(Ordering::SeqCst), PARCELS);
     assert_eq!(f.effects.notified.load(Ordering::SeqCst), PARCELS);
-    let metrics = f.metrics();
     let ns = f.api.namespace().unwrap();
-    for line in [
+    let expected = [
         format!(
             r#"konditions_reconcile_condition{{kind="Parcel",namespace="{ns}",name="c0",type="Ready",status="True"}} 1"#
         ),
@@ -479,11 +478,24 @@ async fn under_a_controller_each_parcel_goes_ready_with_one_effect_per_step_and_
         format!(
             r#"konditions_lock_duration_seconds_count{{kind="Parcel",condition="Shipped"}} {PARCELS}"#
         ),
-    ] {
+    ];
+    // A run counts its transitions right after the server stored them: a
+    // watcher can see the last Ready a moment before the count.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let metrics = f.metrics();
+        let missing: Vec<_> = expected
+            .iter()
+            .filter(|line| !metrics.lines().any(|l| l == line.as_str()))
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
         assert!(
-            metrics.lines().any(|l| l == line),
-            "{line} not in\n{metrics}"
+            tokio::time::Instant::now() < deadline,
+            "{missing:?} not in\n{metrics}"
         );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for i in 0..PARCELS {
         f.api
@@ -510,10 +522,13 @@ async fn under_a_controller_each_parcel_goes_ready_with_one_effect_per_step_and_
         .filter(|e| e.method != http::Method::GET)
         .count()
         - 2 * PARCELS;
-    let per_parcel = writes as f64 / PARCELS as f64;
     let refused = exchanges.iter().filter(|e| e.is_refused()).count();
-    eprintln!("per parcel: {per_parcel:.2} writes, {refused} refused in all");
+    let per_parcel = (writes - refused) as f64 / PARCELS as f64;
+    eprintln!("per parcel: {per_parcel:.2} writes accepted, {refused} refused in all");
     assert!(per_parcel <= 10.0, "{per_parcel:.2} writes per parcel");
+    // A copy the cache delivers late can still cost a refused
+    // compare-and-swap (measured: none on an idle machine); never a storm.
+    assert!(refused <= PARCELS, "{refused} refused writes");
     // Gone objects leave no condition series behind.
     let metrics = f.metrics();
     assert!(

@@ -263,3 +263,83 @@ async fn kubectl_shows_the_columns_and_waits_for_ready() {
         );
     }
 }
+
+/// A kind that declares no printer column of its own.
+mod gadget {
+    // kube's derive emits items without docs of its own.
+    #![allow(missing_docs, unreachable_pub)]
+
+    use konditions_core::{ConditionalResource, ConditionalStatus, Conditions};
+    use kube::CustomResource;
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(
+        CustomResource, ConditionalResource, Serialize, Deserialize, Clone, Debug, JsonSchema,
+    )]
+    #[kube(
+        group = "columns.konditions.dev",
+        version = "v1",
+        kind = "Gadget",
+        namespaced,
+        status = "GadgetStatus"
+    )]
+    #[konditions(types(Wired), summary = Ready)]
+    pub struct GadgetSpec {
+        pub volts: u32,
+    }
+
+    #[derive(ConditionalStatus, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct GadgetStatus {
+        #[serde(default)]
+        pub conditions: Conditions<GadgetCondition>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub observed_generation: Option<i64>,
+    }
+}
+
+#[tokio::test]
+async fn a_kind_without_columns_of_its_own_shows_its_summary_in_kubectl_get() {
+    use gadget::{Gadget, GadgetCondition, GadgetSpec};
+    use konditions_core::ConditionalResource;
+    use konditions_core::crd::Entry;
+
+    let client = konditions_testing::client().await;
+    let entry = Entry::of::<Gadget>();
+    konditions_testing::install_crd(&client, entry.crd()).await;
+    let ns = konditions_testing::namespace(&client).await;
+    let gadgets: Api<Gadget> = Api::namespaced(client.clone(), ns.name());
+    let mut gadget = gadgets
+        .create(
+            &PostParams::default(),
+            &Gadget::new("toaster", GadgetSpec { volts: 230 }),
+        )
+        .await
+        .unwrap();
+    gadget
+        .set_condition(
+            &GadgetCondition::Wired,
+            Verdict::new(Status::True, "Plugged"),
+        )
+        .unwrap();
+    gadget.update_summary().unwrap();
+    konditions_core::apply_status(&gadgets, &gadget, "crd-test")
+        .await
+        .unwrap();
+
+    let listed = kubectl(&["get", "gadgets", "-n", ns.name()]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let out = String::from_utf8_lossy(&listed.stdout);
+    let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "READY", "REASON", "AGE"]);
+    let row: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        &row[..3],
+        ["toaster", "True", konditions_core::SUMMARY_TRUE_REASON]
+    );
+}

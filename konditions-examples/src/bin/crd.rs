@@ -10,12 +10,11 @@ use std::process::ExitCode;
 
 use konditions_core::crd::{Directory, Entry};
 use konditions_examples::postgres_writer::{PostgresWriter, PostgresWriterCondition};
-use kube::CustomResourceExt;
 
 fn main() -> ExitCode {
     let check = std::env::args().skip(1).any(|arg| arg == "--check");
     let dir = Directory::new(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/crds"));
-    let crds = [Entry::new(PostgresWriter::crd()).argocd_health::<PostgresWriterCondition>()];
+    let crds = [Entry::of::<PostgresWriter>().argocd_health::<PostgresWriterCondition>()];
     let result = if check {
         dir.check(crds)
             .map(|n| format!("{n} CRD file(s) up to date in {}", dir.path().display()))

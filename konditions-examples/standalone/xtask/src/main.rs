@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use bucket_operator::transfer::{Transfer, TransferCondition};
 use bucket_operator::{Bucket, BucketCondition};
 use konditions_core::crd::{Directory, Entry};
-use kube::CustomResourceExt;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,8 +17,8 @@ fn main() -> ExitCode {
     let dir = Directory::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/crds"));
     let crds = || {
         [
-            Entry::new(Bucket::crd()).argocd_health::<BucketCondition>(),
-            Entry::new(Transfer::crd()).argocd_health::<TransferCondition>(),
+            Entry::of::<Bucket>().argocd_health::<BucketCondition>(),
+            Entry::of::<Transfer>().argocd_health::<TransferCondition>(),
         ]
     };
     let result = if args.iter().any(|a| a == "--check") {
