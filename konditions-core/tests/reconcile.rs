@@ -609,3 +609,76 @@ async fn a_failing_step_writes_on_its_backoff_schedule_only() {
     let events = f.events("storm").await;
     assert_eq!(events.get("ShippedFalse"), Some(&1), "{events:?}");
 }
+
+#[tokio::test]
+async fn a_runner_error_shows_in_reconciling_until_a_run_succeeds() {
+    let f = Fixture::new().await;
+    f.create("p7", 1).await;
+    f.settle("p7", 1).await; // the finalizer
+    // A runner whose locks fail before any request: an error of the
+    // runner, not of a step.
+    let broken = Reconciler::<Parcel>::new(f.client.clone(), MANAGER)
+        .finalizer(FINALIZER)
+        .holder("two\nlines");
+    let copy = f.get("p7").await;
+    let run = broken.start(Arc::new(copy.clone())).await.unwrap();
+    let error = steps(run, f.effects.clone()).await.unwrap_err();
+    assert!(matches!(error, Error::Lock(_)), "{error}");
+    assert_eq!(f.effects.shipped.load(Ordering::SeqCst), 0);
+
+    // error_policy backs off and shows the error, in the background.
+    let action = broken.error_policy(&copy, &error);
+    assert_eq!(action, Action::requeue(Duration::from_secs(1)));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let shown = loop {
+        let parcel = f.get("p7").await;
+        let reconciling = status_of(&parcel, ParcelCondition::Reconciling);
+        if reconciling.as_ref().map(|(_, r)| r.as_str())
+            == Some(konditions_core::reconcile::RECONCILE_ERROR_REASON)
+        {
+            break parcel;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not shown: {reconciling:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let reconciling = shown
+        .conditions()
+        .unwrap()
+        .find(&ParcelCondition::Reconciling)
+        .unwrap();
+    assert_eq!(reconciling.status, Status::True);
+    assert!(
+        reconciling.message.contains("invalid lock holder"),
+        "{}",
+        reconciling.message
+    );
+    // Its Warning, recorded right after the write.
+    while !f.events("p7").await.contains_key("ReconcileError") {
+        assert!(tokio::time::Instant::now() < deadline, "no Warning");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The same error again, on the copy that shows it: nothing to write.
+    let action = broken.error_policy(&shown, &error);
+    assert_eq!(action, Action::requeue(Duration::from_secs(2)));
+    assert_eq!(
+        f.get("p7").await.resource_version(),
+        shown.resource_version()
+    );
+    assert_eq!(f.events("p7").await.get("ReconcileError"), Some(&1));
+
+    // A run that finishes clears it.
+    f.settle("p7", 4).await;
+    let parcel = f.get("p7").await;
+    assert_eq!(
+        status_of(&parcel, ParcelCondition::Reconciling).map(|s| s.0),
+        Some(Status::False)
+    );
+    assert_eq!(
+        status_of(&parcel, ParcelCondition::Ready).map(|s| s.0),
+        Some(Status::True)
+    );
+    assert_eq!(f.effects.shipped.load(Ordering::SeqCst), 1);
+}

@@ -27,6 +27,12 @@
 //! In the apply phase the cleanup steps are skipped, in the deletion phase
 //! the others are: one function describes both, top to bottom.
 //!
+//! A step's failure is its condition (its reason, its attempt, its
+//! backoff). A failure of the runner itself (an [`Error`]: the API server
+//! refused the finalizer patch, a lock write, the status apply) goes to
+//! [`Reconciler::error_policy`], which backs off per object and shows it in
+//! kstatus' `Reconciling` condition ([`RECONCILE_ERROR_REASON`]).
+//!
 //! ```no_run
 //! use std::sync::Arc;
 //! use konditions_core::example::{Widget, WidgetCondition, WidgetLock};
@@ -117,6 +123,14 @@ use crate::{
     ApplyError, Change, Condition, ConditionError, ConditionStatus, ConditionType,
     ConditionalResource, LockedType, Verdict, WrittenBy,
 };
+
+/// The reason of kstatus' `Reconciling` condition while a reconcile fails
+/// with an [`Error`] (see [`Reconciler::error_policy`]).
+pub const RECONCILE_ERROR_REASON: &str = "ReconcileError";
+
+/// The longest error text shown in a condition (an Event note takes 1024
+/// bytes; the condition says the same).
+const MAX_ERROR_MESSAGE: usize = 1024;
 
 /// What the runner reconciles: a custom resource with conditions (what
 /// kube's `CustomResource` and `#[derive(ConditionalResource)]` give),
@@ -390,10 +404,18 @@ impl<K: Object> Reconciler<K> {
         })
     }
 
-    /// The `error_policy` for kube-runtime's `Controller`: logs the error
-    /// and requeues after the [`backoff`](Self::backoff) for the object's
-    /// consecutive errors (1 s, 2 s, 4 s ... by default), reset by the next
-    /// reconcile that finishes.
+    /// The `error_policy` for kube-runtime's `Controller`: logs the error,
+    /// shows it in kstatus' `Reconciling` condition, and requeues after the
+    /// [`backoff`](Self::backoff) for the object's consecutive errors (1 s,
+    /// 2 s, 4 s ... by default), reset by the next reconcile that finishes.
+    ///
+    /// The condition is `Reconciling` True, reason [`RECONCILE_ERROR_REASON`],
+    /// the error as its message (kstatus: in progress, retrying), with a
+    /// Warning Event. It is written in the background with server-side
+    /// apply, only when the object is still the copy given and the message
+    /// is new (a repeated error writes nothing), and only if the condition
+    /// types declare `Reconciling`. The next run that finishes computes
+    /// `Reconciling` again and clears it.
     pub fn error_policy(&self, object: &K, error: &Error) -> Action {
         let delay = self.failed_again(object);
         if let Some(metrics) = &self.metrics {
@@ -406,7 +428,76 @@ impl<K: Object> Reconciler<K> {
             retry_in = ?delay,
             "reconcile failed"
         );
+        self.show(object, error);
         Action::requeue(delay)
+    }
+
+    /// Writes `error` into `object`'s `Reconciling` condition, in the
+    /// background (`error_policy` cannot wait).
+    fn show(&self, object: &K, error: &Error) {
+        let Some(reconciling) = K::Type::reconciling() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut message = Chain(error).to_string();
+        if message.len() > MAX_ERROR_MESSAGE {
+            let mut end = MAX_ERROR_MESSAGE;
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            message.truncate(end);
+        }
+        let shown = object
+            .conditions()
+            .and_then(|c| c.find(&reconciling))
+            .is_some_and(|c| c.reason == RECONCILE_ERROR_REASON && c.message == message);
+        if shown {
+            return;
+        }
+        let mut copy = object.clone();
+        let generation = copy.generation();
+        let verdict = Verdict::new(K::Status::TRUE, RECONCILE_ERROR_REASON).message(message);
+        if copy
+            .conditions_mut()
+            .set(generation, &reconciling, verdict)
+            .is_err()
+        {
+            return;
+        }
+        let Some(name) = copy.meta().name.clone() else {
+            return;
+        };
+        let api = K::Scope::api::<K>(self.client.clone(), copy.meta().namespace.as_deref());
+        let manager = self.manager.clone();
+        let recorder = self.recorder.clone();
+        runtime.spawn(
+            async move {
+                match apply_status_if_current(&api, &copy, &manager).await {
+                    Ok(Some(stored)) => {
+                        let condition = stored.conditions().and_then(|c| c.find(&reconciling));
+                        let event = kube::runtime::events::Event {
+                            type_: kube::runtime::events::EventType::Warning,
+                            reason: RECONCILE_ERROR_REASON.to_owned(),
+                            note: condition.map(|c| c.message.clone()),
+                            action: "Reconcile".to_owned(),
+                            secondary: None,
+                        };
+                        if let Err(error) = recorder.publish(&event, &stored.object_ref(&())).await
+                        {
+                            tracing::debug!(%error, "could not record an event");
+                        }
+                    }
+                    // Changed since the copy: the next reconcile has a newer one.
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::debug!(%error, "could not show the error in Reconciling")
+                    }
+                }
+            }
+            .instrument(tracing::debug_span!("show_error", object = %name)),
+        );
     }
 
     /// How many objects' releases and applies are remembered (the oldest
