@@ -160,6 +160,14 @@ where
     <K as Resource>::DynamicType: Default,
 {
     let (name, body) = status_body(object)?;
+    if hand_over_inherited(api, object, field_manager)
+        .await?
+        .is_none()
+    {
+        // The copy is older than the stored object: the hand-over was
+        // refused, and an apply from it could undo a lock.
+        return Err(ApplyError::StaleCopy);
+    }
     let params = PatchParams::apply(field_manager).force();
     send(api, name, &params, body).await
 }
@@ -194,9 +202,12 @@ where
     <K as Resource>::DynamicType: Default,
 {
     let (name, mut body) = status_body(object)?;
+    let Some(resource_version) = hand_over_inherited(api, object, field_manager).await? else {
+        return Ok(None);
+    };
     body["metadata"] = json!({
         "name": name,
-        "resourceVersion": object.meta().resource_version,
+        "resourceVersion": resource_version,
     });
     let params = PatchParams::apply(field_manager).force();
     match send(api, name, &params, body).await {
@@ -204,6 +215,94 @@ where
         Err(ApplyError::Api(kube::Error::Api(status))) if status.code == 409 => Ok(None),
         Err(error) => Err(error),
     }
+}
+
+/// The field manager that holds, from their first apply by a konditions of
+/// this release, the conditions declared `(lock)` that an earlier release
+/// of the controller applied (see [`apply_status`]).
+pub const LOCK_FIELD_MANAGER: &str = "konditions-lock";
+
+/// Before an apply by `field_manager` that leaves out the conditions the
+/// lock writes: those that `field_manager` owns through an earlier apply
+/// (the condition was written by apply before it was declared `(lock)`)
+/// would be deleted by the apply, with the lock's record of a done task,
+/// and the task would run again. They are first applied as they are, as
+/// [`LOCK_FIELD_MANAGER`], on the condition that `object` is the stored
+/// copy; then this manager's apply leaves them in place. Once per object.
+///
+/// Returns the resourceVersion the apply should expect: `object`'s, or
+/// the hand-over's; `None` when the copy is older than the stored object.
+async fn hand_over_inherited<K>(
+    api: &Api<K>,
+    object: &K,
+    field_manager: &str,
+) -> Result<Option<Option<String>>, ApplyError>
+where
+    K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug,
+    <K as Resource>::DynamicType: Default,
+{
+    let current = object.meta().resource_version.clone();
+    let inherited = inherited(object, field_manager);
+    if inherited.is_empty() {
+        return Ok(Some(current));
+    }
+    let name = object
+        .meta()
+        .name
+        .as_deref()
+        .ok_or(ApplyError::MissingName)?;
+    let dt = K::DynamicType::default();
+    // As stored, a held lock included: the resourceVersion makes it exact.
+    let conditions = inherited
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()?;
+    let body = json!({
+        "apiVersion": K::api_version(&dt),
+        "kind": K::kind(&dt),
+        "metadata": { "name": name, "resourceVersion": current },
+        "status": { "conditions": conditions },
+    });
+    let params = PatchParams::apply(LOCK_FIELD_MANAGER).force();
+    match send(api, name, &params, body).await {
+        Ok(stored) => Ok(Some(stored.meta().resource_version.clone())),
+        Err(ApplyError::Api(kube::Error::Api(status))) if status.code == 409 => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// The conditions of `object` declared `(lock)` whose entries
+/// `field_manager` owns through an apply (its `managedFields`).
+fn inherited<'o, K>(object: &'o K, field_manager: &str) -> Vec<&'o Condition<K::Type, K::Status>>
+where
+    K: Resource + ConditionalResource,
+{
+    let Some(conditions) = ConditionalResource::conditions(object) else {
+        return Vec::new();
+    };
+    let owned: Vec<&serde_json::Value> = object
+        .meta()
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|e| {
+            e.manager.as_deref() == Some(field_manager) && e.operation.as_deref() == Some("Apply")
+        })
+        .filter_map(|e| e.fields_v1.as_ref())
+        .filter_map(|fields| fields.0.get("f:status")?.get("f:conditions"))
+        .collect();
+    if owned.is_empty() {
+        return Vec::new();
+    }
+    conditions
+        .iter()
+        .filter(|c| c.type_.written_by() == WrittenBy::Lock)
+        .filter(|c| {
+            // An entry of a map-list is keyed `k:{"type":"<type>"}`.
+            let key = format!("k:{}", json!({ "type": c.type_.as_str() }));
+            owned.iter().any(|o| o.get(&key).is_some())
+        })
+        .collect()
 }
 
 /// The name of `object` and the body of its status apply: every known

@@ -83,4 +83,13 @@ pub enum ApplyError {
         "the condition `{0}` is locked in the copy being written; the lock writes it, so the apply must leave it out (declare it `(lock)`): nothing was sent"
     )]
     Locked(String),
+    /// The copy given is older than the stored object, and it holds
+    /// conditions declared `(lock)` that an earlier release applied: those
+    /// are handed to the lock's field manager first, from a current copy
+    /// only (see [`apply_status`](crate::apply_status)). Nothing was sent;
+    /// the next reconcile has a newer copy.
+    #[error(
+        "the copy is older than the stored object, and the lock's conditions it holds must be handed over from a current one: nothing was sent"
+    )]
+    StaleCopy,
 }

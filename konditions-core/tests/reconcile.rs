@@ -682,3 +682,62 @@ async fn a_runner_error_shows_in_reconciling_until_a_run_succeeds() {
     );
     assert_eq!(f.effects.shipped.load(Ordering::SeqCst), 1);
 }
+
+#[tokio::test]
+async fn a_lock_condition_an_older_release_applied_survives_the_upgrade() {
+    let f = Fixture::new().await;
+    f.create("p8", 1).await;
+    f.settle("p8", 1).await; // the finalizer
+    // An older release wrote Shipped with its status apply, before it was
+    // declared `(lock)`: its field manager owns the entry.
+    let mut old = Conditions::<String>::default();
+    for (type_, reason) in [
+        ("WeightValid", "WeightPositive"),
+        ("Shipped", "ShippedBefore"),
+    ] {
+        old.set(Some(1), type_, Verdict::new(Status::True, reason))
+            .unwrap();
+    }
+    konditions_core::apply_conditions(&f.api, "p8", MANAGER, old.iter())
+        .await
+        .unwrap();
+
+    // This release: Shipped is done for generation 1; the apply that
+    // leaves it out must not delete it, or the next reconcile ships again.
+    f.settle("p8", 6).await;
+    let parcel = f.get("p8").await;
+    assert_eq!(
+        f.effects.shipped.load(Ordering::SeqCst),
+        0,
+        "not shipped again"
+    );
+    assert_eq!(f.effects.notified.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        status_of(&parcel, ParcelCondition::Shipped),
+        Some((Status::True, "ShippedBefore".to_owned()))
+    );
+    assert_eq!(
+        status_of(&parcel, ParcelCondition::Ready).map(|s| s.0),
+        Some(Status::True)
+    );
+    // The lock's field manager holds it now; this controller's applies do not.
+    let owners: Vec<String> = parcel
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|e| {
+            e.fields_v1.as_ref().is_some_and(|f| {
+                f.0.pointer("/f:status/f:conditions")
+                    .and_then(|c| c.get(r#"k:{"type":"Shipped"}"#))
+                    .is_some()
+            })
+        })
+        .filter_map(|e| e.manager.clone())
+        .collect();
+    assert!(
+        owners.contains(&konditions_core::apply::LOCK_FIELD_MANAGER.to_owned()),
+        "{owners:?}"
+    );
+    assert!(!owners.contains(&MANAGER.to_owned()), "{owners:?}");
+}
