@@ -158,7 +158,7 @@ fn steps(timings: &mut Timings, options: &Options) -> Result<()> {
             "standalone crate: cargo test (its own control plane)",
             || {
                 exec(
-                    standalone_cargo(&["test", "--workspace"])
+                    standalone_cargo(&["test", "--workspace", "--no-fail-fast"])
                         .args(args_after_dashes(&options.cargo_test_args))
                         // As a user's crate: nothing started beforehand.
                         .env_remove("KONDITIONS_KUBECONFIG")
@@ -282,7 +282,9 @@ fn workspace_tests(
     };
     let tests = timings.step(&name, || {
         let mut command = cargo();
-        command.arg("test");
+        // Every failing test binary in one run, not only the first: a CI
+        // run is long, and a flaky test must not hide a real failure.
+        command.args(["test", "--no-fail-fast"]);
         if packages.is_empty() {
             command.arg("--workspace");
         }
