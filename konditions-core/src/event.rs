@@ -10,6 +10,17 @@ use crate::{Change, Condition, ConditionStatus, ConditionType};
 /// The longest note the API server accepts on an Event (`events.k8s.io/v1`).
 const MAX_NOTE_BYTES: usize = 1024;
 
+/// Cuts `note` to the longest an Event accepts, at a character boundary.
+pub(crate) fn fit_note(note: &mut String) {
+    if note.len() > MAX_NOTE_BYTES {
+        let mut end = MAX_NOTE_BYTES;
+        while !note.is_char_boundary(end) {
+            end -= 1;
+        }
+        note.truncate(end);
+    }
+}
+
 /// Whether an Event reports something expected or something to look at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventKind {
@@ -79,13 +90,7 @@ impl<S: ConditionStatus> Change<S> {
             note.push_str(": ");
             note.push_str(&condition.message);
         }
-        if note.len() > MAX_NOTE_BYTES {
-            let mut end = MAX_NOTE_BYTES;
-            while !note.is_char_boundary(end) {
-                end -= 1;
-            }
-            note.truncate(end);
-        }
+        fit_note(&mut note);
         Some(TransitionEvent {
             kind: if condition.is_good() {
                 EventKind::Normal

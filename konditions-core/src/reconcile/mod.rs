@@ -85,7 +85,7 @@
 //!
 //! | metric | labels | what |
 //! |---|---|---|
-//! | `konditions_reconcile_condition` (gauge) | `kind`, `namespace`, `name`, `type`, `status` | 1 for each condition's current status, 0 for its other statuses (the shape of Flux's `gotk_reconcile_condition`); removed when the object is gone |
+//! | `konditions_reconcile_condition` (gauge) | `kind`, `namespace`, `name`, `type`, `status` | 1 for each condition's current status, 0 for its other statuses; removed when the object is gone |
 //! | `konditions_condition_transitions_total` | `kind`, `type`, `status` | status changes the runner wrote (a lock's included), by new status |
 //! | `konditions_lock_outcomes_total` | `kind`, `condition`, `outcome` | lock runs: `ran`, `failed`, `done`, `busy`, `backing_off`, `stale`, `lost_lease`, `gone` |
 //! | `konditions_lock_duration_seconds` (histogram) | `kind`, `condition` | lock runs whose task ran, acquire to release |
@@ -127,10 +127,6 @@ use crate::{
 /// The reason of kstatus' `Reconciling` condition while a reconcile fails
 /// with an [`Error`] (see [`Reconciler::error_policy`]).
 pub const RECONCILE_ERROR_REASON: &str = "ReconcileError";
-
-/// The longest error text shown in a condition (an Event note takes 1024
-/// bytes; the condition says the same).
-const MAX_ERROR_MESSAGE: usize = 1024;
 
 /// What the runner reconciles: a custom resource with conditions (what
 /// kube's `CustomResource` and `#[derive(ConditionalResource)]` give),
@@ -365,29 +361,25 @@ impl<K: Object> Reconciler<K> {
         let name = object.meta().name.clone().ok_or(Error::MissingName)?;
         let api = K::Scope::api::<K>(self.client.clone(), object.meta().namespace.as_deref());
         let deleting = object.meta().deletion_timestamp.is_some();
-        let released = deleting && self.was_released(&uid(&*object));
+        let held = self
+            .finalizer
+            .as_ref()
+            .is_some_and(|f| object.finalizers().contains(f));
         let phase = match (&self.finalizer, deleting) {
-            _ if released => Phase::Finished,
             (None, false) => Phase::Apply,
-            // Without a finalizer there is nothing to do when deleting.
-            (None, true) => Phase::Finished,
-            (Some(finalizer), _) => {
-                let held = object.finalizers().iter().any(|f| f == finalizer);
-                match (held, deleting) {
-                    (true, false) => Phase::Apply,
-                    (true, true) => Phase::Cleanup,
-                    (false, true) => Phase::Finished,
-                    (false, false) => {
-                        add_finalizer(&api, &name, &object, finalizer).await?;
-                        Phase::Finished
-                    }
-                }
+            (Some(_), false) if held => Phase::Apply,
+            (Some(finalizer), false) => {
+                add_finalizer(&api, &name, &object, finalizer).await?;
+                Phase::Finished
             }
+            // Deleting: only what our finalizer holds is left to clean up,
+            // unless this process removed it already (a late copy).
+            (_, true) if held && !self.was_released(&uid(&*object)) => Phase::Cleanup,
+            (_, true) => Phase::Finished,
         };
         Ok(Run {
             reconciler: self,
             started: Instant::now(),
-            base: Applied::of(&*object),
             api,
             name,
             original: object.clone(),
@@ -441,14 +433,9 @@ impl<K: Object> Reconciler<K> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        // The condition says what its Event's note says.
         let mut message = Chain(error).to_string();
-        if message.len() > MAX_ERROR_MESSAGE {
-            let mut end = MAX_ERROR_MESSAGE;
-            while !message.is_char_boundary(end) {
-                end -= 1;
-            }
-            message.truncate(end);
-        }
+        crate::event::fit_note(&mut message);
         let shown = object
             .conditions()
             .and_then(|c| c.find(&reconciling))
@@ -546,6 +533,26 @@ impl<K: Object> Reconciler<K> {
         failures.remove(&uid(object));
     }
 
+    /// Counts `after` replacing `before` when its status changed, and
+    /// records its Event when `event` and [`event_for`] say so.
+    async fn transition(
+        &self,
+        object: &K,
+        before: Option<&Condition<K::Type, K::Status>>,
+        after: &Condition<K::Type, K::Status>,
+        event: bool,
+    ) {
+        let Some(change) = status_change(before, after) else {
+            return;
+        };
+        if let Some(metrics) = &self.metrics {
+            metrics.transition(&self.kind_name, after.type_.as_str(), after.status.as_str());
+        }
+        if let Some(event) = event.then(|| event_for(&change, after)).flatten() {
+            self.publish(object, event).await;
+        }
+    }
+
     async fn publish(&self, object: &K, event: TransitionEvent) {
         let reference = object.object_ref(&());
         if let Err(error) = self.recorder.publish(&event.into(), &reference).await {
@@ -613,9 +620,6 @@ pub enum Step {
 pub struct Run<'r, K: ConditionalResource> {
     reconciler: &'r Reconciler<K>,
     started: Instant,
-    /// What the apply would send for the stored copy `object` came from:
-    /// the status is written only when the run changes it.
-    base: Applied,
     api: Api<K>,
     name: String,
     /// The copy the run began with: what transitions are measured against.
@@ -810,21 +814,11 @@ impl<K: Object> Run<'_, K> {
                 ..
             } => {
                 let before = self.object.conditions().and_then(|c| c.find(&type_));
-                if before.is_none_or(|b| b.status != condition.status)
-                    && let Some(metrics) = &reconciler.metrics
-                {
-                    metrics.transition(
-                        &reconciler.kind_name,
-                        type_.as_str(),
-                        condition.status.as_str(),
-                    );
-                }
                 // A cleanup's verdict is the condition's end, not a fault.
-                if self.phase == Phase::Apply
-                    && let Some(event) = transition(before, &condition)
-                {
-                    reconciler.publish(&object, event).await;
-                }
+                let event = self.phase == Phase::Apply;
+                reconciler
+                    .transition(&object, before, &condition, event)
+                    .await;
                 if let Some(error) = &error {
                     tracing::warn!(
                         object = %self.name,
@@ -836,7 +830,6 @@ impl<K: Object> Run<'_, K> {
                 }
                 self.stored = Arc::from(object);
                 self.object = (*self.stored).clone();
-                self.base = Applied::of(&self.object);
                 // The stored copy has the lock's write, not the checks yet.
                 let generation = self.object.generation();
                 for (type_, verdict) in &self.checked {
@@ -932,7 +925,7 @@ impl<K: Object> Run<'_, K> {
         // Only what the apply sends counts: the lock's conditions are
         // initialised too, but never written by it.
         let applied = Applied::of(&self.object);
-        if applied == self.base {
+        if applied == Applied::of(&*self.stored) {
             return Ok(());
         }
         // A copy older than this process's last apply that would say the
@@ -961,55 +954,50 @@ impl<K: Object> Run<'_, K> {
         if let Some(rv) = resource_version(&stored) {
             self.reconciler.applied(uid, rv, applied);
         }
-        if let Some(metrics) = &self.reconciler.metrics {
-            let written = stored.conditions().into_iter().flat_map(|c| c.iter());
-            for after in written.filter(|c| c.type_.written_by() == WrittenBy::Apply) {
-                let before = self
-                    .original
-                    .conditions()
-                    .and_then(|c| c.find(&after.type_));
-                if before.is_none_or(|b| b.status != after.status) {
-                    metrics.transition(
-                        &self.reconciler.kind_name,
-                        after.type_.as_str(),
-                        after.status.as_str(),
-                    );
-                }
-            }
-        }
-        let mut types: Vec<K::Type> = self.checked.iter().map(|(t, _)| t.clone()).collect();
-        types.extend(K::Type::summary());
-        for type_ in types {
-            let before = self.original.conditions().and_then(|c| c.find(&type_));
-            let after = stored.conditions().and_then(|c| c.find(&type_));
-            if let Some(event) = after.and_then(|after| transition(before, after)) {
-                self.reconciler.publish(&stored, event).await;
-            }
+        let written = stored.conditions().into_iter().flat_map(|c| c.iter());
+        for after in written.filter(|c| c.type_.written_by() == WrittenBy::Apply) {
+            let before = self
+                .original
+                .conditions()
+                .and_then(|c| c.find(&after.type_));
+            // Events for the checks and the summary only: the others
+            // (kstatus', the initialised ones) would say it again.
+            let event = K::Type::summary().as_ref() == Some(&after.type_)
+                || self.checked.iter().any(|(t, _)| *t == after.type_);
+            self.reconciler
+                .transition(&stored, before, after, event)
+                .await;
         }
         self.object = stored;
         Ok(())
     }
 }
 
-/// The Event for `after` replacing `before`: when its status changed, for
-/// the summary, and for any other condition entering its bad state. A
-/// condition reaching its good state is told by the summary's Event: one
-/// Event per resource on the happy path, so Events stay within a
-/// reconcile's write budget.
-fn transition<T: ConditionType, S: crate::ConditionStatus>(
+/// How `after` replaced `before`, when its status changed.
+fn status_change<T: ConditionType, S: ConditionStatus>(
     before: Option<&Condition<T, S>>,
+    after: &Condition<T, S>,
+) -> Option<Change<S>> {
+    match before {
+        None => Some(Change::Added),
+        Some(before) if before.status != after.status => Some(Change::Transitioned {
+            from: before.status.clone(),
+        }),
+        Some(_) => None,
+    }
+}
+
+/// The Event of a status `change` of `after`: for the summary, and for any
+/// other condition entering its bad state. A condition reaching its good
+/// state is told by the summary's Event: one Event per resource on the
+/// happy path, so Events stay within a reconcile's write budget.
+fn event_for<T: ConditionType, S: ConditionStatus>(
+    change: &Change<S>,
     after: &Condition<T, S>,
 ) -> Option<TransitionEvent> {
     if T::summary().as_ref() != Some(&after.type_) && after.is_good() {
         return None;
     }
-    let change = match before {
-        None => Change::Added,
-        Some(before) if before.status != after.status => Change::Transitioned {
-            from: before.status.clone(),
-        },
-        Some(_) => Change::Unchanged,
-    };
     change.event(after)
 }
 
