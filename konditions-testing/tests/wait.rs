@@ -14,7 +14,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema)]
+#[derive(CustomResource, ConditionalResource, Serialize, Deserialize, Clone, Debug, JsonSchema)]
 #[kube(
     group = "wait.konditions.dev",
     version = "v1",
@@ -22,40 +22,18 @@ use serde_json::json;
     namespaced,
     status = "KettleStatus"
 )]
+#[konditions(types(Heated), summary = Ready)]
 struct KettleSpec {
     litres: u32,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+#[derive(ConditionalStatus, Serialize, Deserialize, Clone, Debug, Default, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 struct KettleStatus {
     #[serde(default)]
-    conditions: Conditions,
-}
-
-impl ConditionalStatus for KettleStatus {
-    type Type = String;
-    type Status = Status;
-    fn conditions(&self) -> &Conditions {
-        &self.conditions
-    }
-    fn conditions_mut(&mut self) -> &mut Conditions {
-        &mut self.conditions
-    }
-}
-
-impl ConditionalResource for Kettle {
-    type Type = String;
-    type Status = Status;
-    type ResourceStatus = KettleStatus;
-    fn resource_status(&self) -> Option<&KettleStatus> {
-        self.status.as_ref()
-    }
-    fn resource_status_mut(&mut self) -> &mut Option<KettleStatus> {
-        &mut self.status
-    }
-    fn generation(&self) -> Option<i64> {
-        self.metadata.generation
-    }
+    conditions: Conditions<KettleCondition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    observed_generation: Option<i64>,
 }
 
 /// Writes `Ready` with `status` for `generation`, as a controller would.
@@ -75,11 +53,10 @@ async fn report(api: &kube::Api<Kettle>, status: &str, generation: i64) {
 
 /// Waits at most `seconds` for `name`'s `Ready` to be `True` for its generation.
 async fn ready(api: &kube::Api<Kettle>, name: &str, seconds: u64) -> Result<Kettle, Error> {
-    let ready = "Ready".to_owned();
     wait_for_condition(
         api,
         name,
-        &ready,
+        &KettleCondition::Ready,
         Status::True,
         Duration::from_secs(seconds),
     )
@@ -107,7 +84,12 @@ async fn waits_for_the_condition_of_the_current_generation_and_says_why_when_it_
     });
     let kettle = ready(&api, "kettle", 60).await.unwrap();
     reporter.await.unwrap();
-    assert!(kettle.conditions().unwrap().is_true("Ready"));
+    assert!(
+        kettle
+            .conditions()
+            .unwrap()
+            .is_true(&KettleCondition::Ready)
+    );
 
     // A new spec: the Ready of generation 1 is not an answer for 2.
     api.patch(
