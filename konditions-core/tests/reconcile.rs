@@ -488,12 +488,21 @@ async fn under_a_controller_each_parcel_goes_ready_with_one_effect_per_step_and_
             .iter()
             .filter(|line| !metrics.lines().any(|l| l == line.as_str()))
             .collect();
-        if missing.is_empty() {
+        // Every reconcile that finished took some time: the finalizer's and
+        // the steps' at least, per parcel.
+        let finished = metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(r#"konditions_reconcile_duration_seconds_count{kind="Parcel"} "#)
+            })
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
+        if missing.is_empty() && finished >= 2 * PARCELS {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{missing:?} not in\n{metrics}"
+            "{missing:?} not in (or {finished} reconciles finished)\n{metrics}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -617,9 +626,11 @@ async fn a_runner_error_shows_in_reconciling_until_a_run_succeeds() {
     f.settle("p7", 1).await; // the finalizer
     // A runner whose locks fail before any request: an error of the
     // runner, not of a step.
+    let mut registry = prometheus_client::registry::Registry::default();
     let broken = Reconciler::<Parcel>::new(f.client.clone(), MANAGER)
         .finalizer(FINALIZER)
-        .holder("two\nlines");
+        .holder("two\nlines")
+        .metrics(konditions_core::reconcile::Metrics::new(&mut registry));
     let copy = f.get("p7").await;
     let run = broken.start(Arc::new(copy.clone())).await.unwrap();
     let error = steps(run, f.effects.clone()).await.unwrap_err();
@@ -668,6 +679,15 @@ async fn a_runner_error_shows_in_reconciling_until_a_run_succeeds() {
         shown.resource_version()
     );
     assert_eq!(f.events("p7").await.get("ReconcileError"), Some(&1));
+    // Both errors counted.
+    let mut metrics = String::new();
+    prometheus_client::encoding::text::encode(&mut metrics, &registry).unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == r#"konditions_reconcile_errors_total{kind="Parcel"} 2"#),
+        "{metrics}"
+    );
 
     // A run that finishes clears it.
     f.settle("p7", 4).await;
