@@ -160,14 +160,7 @@ where
     <K as Resource>::DynamicType: Default,
 {
     let (name, body) = status_body(object)?;
-    if hand_over_inherited(api, object, field_manager)
-        .await?
-        .is_none()
-    {
-        // The copy is older than the stored object: the hand-over was
-        // refused, and an apply from it could undo a lock.
-        return Err(ApplyError::StaleCopy);
-    }
+    hand_over_inherited(api, object, field_manager).await?;
     let params = PatchParams::apply(field_manager).force();
     send(api, name, &params, body).await
 }
@@ -202,8 +195,10 @@ where
     <K as Resource>::DynamicType: Default,
 {
     let (name, mut body) = status_body(object)?;
-    let Some(resource_version) = hand_over_inherited(api, object, field_manager).await? else {
-        return Ok(None);
+    let resource_version = match hand_over_inherited(api, object, field_manager).await {
+        Ok(resource_version) => resource_version,
+        Err(ApplyError::StaleCopy) => return Ok(None),
+        Err(error) => return Err(error),
     };
     body["metadata"] = json!({
         "name": name,
@@ -231,12 +226,13 @@ pub const LOCK_FIELD_MANAGER: &str = "konditions-lock";
 /// copy; then this manager's apply leaves them in place. Once per object.
 ///
 /// Returns the resourceVersion the apply should expect: `object`'s, or
-/// the hand-over's; `None` when the copy is older than the stored object.
+/// the hand-over's; [`ApplyError::StaleCopy`] when the copy is older than
+/// the stored object (an apply from it could undo a lock).
 async fn hand_over_inherited<K>(
     api: &Api<K>,
     object: &K,
     field_manager: &str,
-) -> Result<Option<Option<String>>, ApplyError>
+) -> Result<Option<String>, ApplyError>
 where
     K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug,
     <K as Resource>::DynamicType: Default,
@@ -244,7 +240,7 @@ where
     let current = object.meta().resource_version.clone();
     let inherited = inherited(object, field_manager);
     if inherited.is_empty() {
-        return Ok(Some(current));
+        return Ok(current);
     }
     let name = object
         .meta()
@@ -265,8 +261,10 @@ where
     });
     let params = PatchParams::apply(LOCK_FIELD_MANAGER).force();
     match send(api, name, &params, body).await {
-        Ok(stored) => Ok(Some(stored.meta().resource_version.clone())),
-        Err(ApplyError::Api(kube::Error::Api(status))) if status.code == 409 => Ok(None),
+        Ok(stored) => Ok(stored.meta().resource_version.clone()),
+        Err(ApplyError::Api(kube::Error::Api(status))) if status.code == 409 => {
+            Err(ApplyError::StaleCopy)
+        }
         Err(error) => Err(error),
     }
 }
