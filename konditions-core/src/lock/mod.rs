@@ -236,6 +236,7 @@
 
 mod message;
 mod registry;
+mod release;
 mod renewal;
 #[cfg(test)]
 mod tests;
@@ -267,10 +268,12 @@ use crate::{
 pub use message::FORMAT;
 pub(crate) use message::is_locked;
 use message::{
-    Failure, check_reason, failure_message, is_our_lock, lock_id, lock_info, lock_message,
-    parse_failure, raw_lock_info, same_result, truncate,
+    Failure, check_reason, failure_message, lock_id, lock_info, lock_message, parse_failure,
+    raw_lock_info, truncate,
 };
 use registry::Key;
+use release::PendingParts;
+pub(crate) use release::{Pending, Ran};
 pub use renewal::hand_over;
 use renewal::{Holding, Renewal, Renewed};
 pub use types::{
@@ -279,8 +282,7 @@ pub use types::{
 };
 use types::{Lease, add, ceil_to_second, until};
 use wire::{
-    Cas, LIST, Op, Seen, Shape, Writer, count, is_duplicate, is_gone, is_refusal, position, seen,
-    wire,
+    LIST, Op, Seen, Shape, Writer, count, is_duplicate, is_gone, is_refusal, position, seen, wire,
 };
 
 /// The reason of a locked condition.
@@ -449,7 +451,32 @@ where
     /// # Panics
     /// Resumes the task's panic after releasing the condition as
     /// [`TASK_PANICKED_REASON`].
-    pub async fn run<F, Fut, E>(mut self, task: F) -> Result<Outcome<K, E>, LockError>
+    pub async fn run<F, Fut, E>(self, task: F) -> Result<Outcome<K, E>, LockError>
+    where
+        F: FnOnce(LockContext<K>) -> Fut,
+        Fut: Future<Output = Result<Verdict<'static, K::Status>, E>>,
+        E: Reason,
+    {
+        match self.run_unreleased(task).await? {
+            Ran::Finished(outcome) => Ok(outcome),
+            Ran::Unreleased {
+                pending,
+                error,
+                retry_after,
+            } => {
+                let condition = pending.condition().clone();
+                let takeover = pending.takeover().cloned();
+                let token = pending.token();
+                let released = pending.release().await?;
+                Ok(released.outcome(condition, takeover, token, error, retry_after))
+            }
+        }
+    }
+
+    /// [`run`](Self::run), except that a task that returned leaves the
+    /// lock held for the caller to release ([`Pending`]): alone, or with
+    /// the caller's next write to the object.
+    pub(crate) async fn run_unreleased<F, Fut, E>(mut self, task: F) -> Result<Ran<K, E>, LockError>
     where
         F: FnOnce(LockContext<K>) -> Fut,
         Fut: Future<Output = Result<Verdict<'static, K::Status>, E>>,
@@ -475,14 +502,15 @@ where
         let now = self.clock.now();
         let takeover = match self.plan(&key, now) {
             Plan::Acquire { takeover } => takeover,
-            Plan::Done(c) => return Ok(Outcome::Done(c)),
-            Plan::Busy(busy) => return Ok(Outcome::Busy(busy)),
-            Plan::BackingOff(wait) => return Ok(Outcome::BackingOff(wait)),
+            Plan::Done(c) => return Ok(Ran::Finished(Outcome::Done(c))),
+            Plan::Busy(busy) => return Ok(Ran::Finished(Outcome::Busy(busy))),
+            Plan::BackingOff(wait) => return Ok(Ran::Finished(Outcome::BackingOff(wait))),
+            Plan::Stale => return Ok(Ran::Finished(Outcome::Stale)),
         };
         // Reserved before the acquire, so a second run in this process sees
         // the lock as busy rather than as its own to take back.
-        let Some(_running) = registry::run(&key, self.holder_name()) else {
-            return Ok(Outcome::Stale);
+        let Some(running) = registry::run(&key, self.holder_name()) else {
+            return Ok(Ran::Finished(Outcome::Stale));
         };
         let writer = Writer {
             api: self.api.clone(),
@@ -496,12 +524,12 @@ where
             .await?
         {
             Acquired::Held(held) => held,
-            Acquired::Stale => return Ok(Outcome::Stale),
+            Acquired::Stale => return Ok(Ran::Finished(Outcome::Stale)),
             Acquired::Gone => {
-                return Ok(Outcome::Gone {
+                return Ok(Ran::Finished(Outcome::Gone {
                     ran: false,
                     error: None,
-                });
+                }));
             }
         };
         registry::forget(&key);
@@ -557,36 +585,46 @@ where
                 handed_over: false,
             },
         };
-        let settled = self.settle(result);
-        let outcome = if renewed.handed_over && settled.retry_after.is_some() {
+        let Settled {
+            verdict,
+            error,
+            retry_after,
+            panic,
+        } = self.settle(result);
+        if renewed.handed_over && retry_after.is_some() {
             // Failed (or panicked) after the hand-over: the next holder runs
             // the task at once, without this failure's backoff.
-            Ok(Outcome::LostLease {
+            drop(holding);
+            if let Some(payload) = panic {
+                std::panic::resume_unwind(payload);
+            }
+            return Ok(Ran::Finished(Outcome::LostLease {
                 current: parsed::<K>(&renewed.fence),
-                error: settled.error,
-            })
-        } else {
-            let span = tracing::debug_span!("release", %object, %condition, %holder);
-            self.release(
-                &writer,
-                *held,
-                renewed.index,
-                renewed.fence,
-                settled.verdict,
-                settled.error,
-            )
-            .instrument(span)
-            .await
-        };
-        drop(holding);
-        if let Some(payload) = settled.panic {
+                error,
+            }));
+        }
+        let pending = Box::new(Pending::new(PendingParts {
+            writer,
+            clock: self.clock.clone(),
+            generation: self.generation,
+            type_: self.type_.clone(),
+            release_attempts: self.release_attempts,
+            key,
+            holder: self.holder_name().to_owned(),
+            running,
+            held: *held,
+            renewed,
+            verdict,
+            holding,
+        })?);
+        if let Some(payload) = panic {
+            let _ = pending.release().await;
             std::panic::resume_unwind(payload);
         }
-        outcome.map(|mut outcome| {
-            if let Outcome::Ran { retry_after, .. } = &mut outcome {
-                *retry_after = settled.retry_after;
-            }
-            outcome
+        Ok(Ran::Unreleased {
+            pending,
+            error,
+            retry_after,
         })
     }
 
@@ -609,6 +647,16 @@ where
             (None, None) => None,
         };
         if let (Some(info), Some(entry)) = (held, entry) {
+            if info.holder.as_deref() == Some(self.holder_name())
+                && info
+                    .id
+                    .as_deref()
+                    .is_some_and(|id| registry::was_released(key, self.holder_name(), id))
+            {
+                // A copy older than our own release: the newer one comes.
+                tracing::debug!("a lock this holder released: the copy is stale");
+                return Plan::Stale;
+            }
             if info.holder.as_deref() == Some(self.holder_name())
                 && !registry::is_running(key, self.holder_name())
             {
@@ -689,7 +737,7 @@ where
         key: &Key,
         takeover: Option<LockInfo>,
         now: Timestamp,
-    ) -> Result<Acquired, LockError> {
+    ) -> Result<Acquired<K>, LockError> {
         let started = tokio::time::Instant::now();
         let since = ceil_to_second(now);
         let until = ceil_to_second(add(now, self.lease));
@@ -709,6 +757,7 @@ where
             let (index, fence, token) = self.stored(object, &locked)?;
             tracing::debug!(index, %token, takeover = takeover.is_some(), "acquired");
             Ok(Acquired::Held(Box::new(Held {
+                object: object.clone(),
                 index,
                 fence,
                 token,
@@ -767,8 +816,8 @@ where
         writer: &Writer<K>,
         object: &K,
         locked: &Value,
-        held: Result<Acquired, LockError>,
-    ) -> Result<Acquired, LockError> {
+        held: Result<Acquired<K>, LockError>,
+    ) -> Result<Acquired<K>, LockError> {
         let Err(error @ (LockError::UnorderedResourceVersion(_) | LockError::NotAMapList)) = held
         else {
             return held;
@@ -805,7 +854,7 @@ where
         key: &Key,
         locked: &Value,
         error: kube::Error,
-    ) -> Result<Acquired, LockError> {
+    ) -> Result<Acquired<K>, LockError> {
         if is_refusal(&error) {
             tracing::debug!(%error, "stale view: not acquired");
             return Ok(Acquired::Stale);
@@ -897,83 +946,6 @@ where
             panic,
         }
     }
-
-    async fn release<E>(
-        &self,
-        writer: &Writer<K>,
-        held: Held,
-        mut index: usize,
-        mut fence: Value,
-        verdict: Verdict<'static, K::Status>,
-        error: Option<TaskError<E>>,
-    ) -> Result<Outcome<K, E>, LockError> {
-        let Held {
-            token,
-            takeover,
-            id: held_id,
-            ..
-        } = held;
-        // The released condition as `set` makes it from the lock.
-        let mut base: Conditions<K::Type, K::Status> =
-            serde_json::from_value(Value::Array(vec![fence.clone()]))?;
-        base.set_with(&*self.clock, self.generation, &self.type_, verdict)?;
-        let released = base
-            .find(&self.type_)
-            .cloned()
-            .ok_or(LockError::NotAMapList)?;
-        let replacement = serde_json::to_value(&released)?;
-        let mut last_error = None;
-        for attempt in 1..=self.release_attempts {
-            let result = writer
-                .cas(index, &fence, &replacement, |e| is_our_lock(e, &held_id))
-                .await;
-            match result {
-                Ok(Cas::Stored { object, entry, .. })
-                    if entry == replacement
-                        || parsed::<K>(&entry).is_some_and(|c| same_result(&c, &released)) =>
-                {
-                    tracing::debug!(attempt, "released");
-                    return Ok(Outcome::Ran {
-                        object: Box::new(object),
-                        condition: released,
-                        takeover,
-                        token,
-                        error,
-                        retry_after: None,
-                    });
-                }
-                // Our lock, moved or renewed behind our back: release that.
-                Ok(
-                    Cas::Moved { index: i, entry }
-                    | Cas::Stored {
-                        index: i, entry, ..
-                    },
-                ) => {
-                    (index, fence) = (i, entry);
-                }
-                Ok(Cas::Changed(current)) => {
-                    let current = parsed::<K>(&current);
-                    tracing::warn!(?current, "lease lost: the condition is no longer our lock");
-                    return Ok(Outcome::LostLease { current, error });
-                }
-                Ok(Cas::Gone) => {
-                    tracing::info!("the object was deleted while the task ran");
-                    return Ok(Outcome::Gone { ran: true, error });
-                }
-                Err(e) => {
-                    tracing::debug!(attempt, error = %e, "release failed");
-                    last_error = Some(e);
-                    tokio::time::sleep(Duration::from_millis(100 << attempt.min(5))).await;
-                }
-            }
-        }
-        let source = last_error.expect("every attempt that did not return failed");
-        tracing::error!(error = %source, "release failed: the lock stays until its lease expires");
-        Err(LockError::Release {
-            attempts: self.release_attempts,
-            source,
-        })
-    }
 }
 
 impl<K: ConditionalResource> Debug for Lock<K>
@@ -993,19 +965,22 @@ where
 /// What the caller's copy says to do.
 enum Plan<K: ConditionalResource> {
     Acquire { takeover: Option<LockInfo> },
+    Stale,
     Done(Condition<K::Type, K::Status>),
     Busy(Busy),
     BackingOff(BackingOff),
 }
 
-enum Acquired {
-    Held(Box<Held>),
+enum Acquired<K> {
+    Held(Box<Held<K>>),
     Stale,
     Gone,
 }
 
 /// A lock this run holds.
-struct Held {
+struct Held<K> {
+    /// The object as the acquire stored it.
+    object: K,
     /// Where our lock is and its stored JSON.
     index: usize,
     fence: Value,

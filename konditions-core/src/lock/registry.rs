@@ -1,8 +1,9 @@
 //! What this process remembers about locks between runs: when it first
 //! saw a lock or a failure record unchanged (expiry and backoff are judged
 //! by observation, so a holder's clock running ahead cannot block this
-//! reader), which locks it is running a task under right now, and which
-//! acquires it sent without an answer.
+//! reader), which locks it is running a task under right now, which
+//! acquires it sent without an answer, and which locks it released (a
+//! stale copy that still shows one is not a lock to take back).
 //!
 //! One registry per process, shared by every `Lock`: a reconciler builds a
 //! new `Lock` per run, and what it learnt must outlive it.
@@ -53,6 +54,8 @@ struct Registry {
     observed: HashMap<Key, Observation>,
     running: HashSet<Holding>,
     unanswered: HashMap<Holding, Value>,
+    /// The id of the last lock each holder released, per condition.
+    released: HashMap<Holding, String>,
 }
 
 static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Mutex::default);
@@ -134,4 +137,24 @@ pub(super) fn was_unanswered(key: &Key, holder: &str, entry: &Value) -> bool {
         .unanswered
         .remove(&(key.clone(), holder.to_owned()))
         .is_some_and(|sent| sent == *entry)
+}
+
+/// Remembers that `holder` released its lock `id` on `key`.
+pub(super) fn released(key: &Key, holder: &str, id: &str) {
+    let mut registry = registry();
+    if registry.released.len() >= PRUNE_ABOVE {
+        // Forgetting costs at most one refused write per condition.
+        registry.released.clear();
+    }
+    registry
+        .released
+        .insert((key.clone(), holder.to_owned()), id.to_owned());
+}
+
+/// Whether `holder` released its lock `id` on `key` from this process.
+pub(super) fn was_released(key: &Key, holder: &str, id: &str) -> bool {
+    registry()
+        .released
+        .get(&(key.clone(), holder.to_owned()))
+        .is_some_and(|released| released == id)
 }

@@ -235,8 +235,28 @@ where
     /// together, they conflict inside the server, which retries each one
     /// against the others' results, recomputing it every time.
     pub(super) async fn patch(&self, ops: &impl serde::Serialize) -> Result<K, kube::Error> {
+        self.patch_as(ops, None).await
+    }
+
+    /// [`patch`](Self::patch) as `field_manager` (else the server names
+    /// the manager after the client's user agent).
+    pub(super) async fn patch_as(
+        &self,
+        ops: &impl serde::Serialize,
+        field_manager: Option<&str>,
+    ) -> Result<K, kube::Error> {
         let body = go_escape(serde_json::to_vec(ops).map_err(kube::Error::SerdeError)?);
-        let url = format!("{}/{}/status", self.api.resource_url(), self.name);
+        let mut url = format!("{}/{}/status", self.api.resource_url(), self.name);
+        if let Some(manager) = field_manager {
+            url.push_str("?fieldManager=");
+            for byte in manager.bytes() {
+                if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                    url.push(char::from(byte));
+                } else {
+                    url.push_str(&format!("%{byte:02X}"));
+                }
+            }
+        }
         let mut request = http::Request::patch(url)
             .header(http::header::CONTENT_TYPE, "application/json-patch+json")
             .header(http::header::ACCEPT, "application/json")
