@@ -237,8 +237,9 @@ async fn a_parcel_gets_the_finalizer_then_its_checks_and_locks_in_order_and_one_
     let parcel = f.get("p1").await;
     assert_eq!(f.effects.shipped.load(Ordering::SeqCst), 1);
     assert_eq!(f.effects.notified.load(Ordering::SeqCst), 1);
-    // Two per lock (acquire, release) and one status apply.
-    assert_eq!(f.requests.patch.load(Ordering::SeqCst) - patches, 5);
+    // The first lock's acquire and release, the second's acquire, and its
+    // release carrying the status: one write fewer than a separate apply.
+    assert_eq!(f.requests.patch.load(Ordering::SeqCst) - patches, 4);
     for (type_, reason) in [
         (ParcelCondition::WeightValid, "WeightPositive"),
         (ParcelCondition::Shipped, "Shipped"),
@@ -522,9 +523,10 @@ async fn under_a_controller_each_parcel_goes_ready_with_one_effect_per_step_and_
     }
     assert_eq!(f.effects.unshipped.load(Ordering::SeqCst), PARCELS);
     // The runner's writes, create to delete (the test's own POST and
-    // DELETE of each parcel are not counted): the finalizer added, two per
-    // lock, one status apply, one Event (Ready), two for the cleanup's
-    // lock, the finalizer removed.
+    // DELETE of each parcel are not counted): the finalizer added, the
+    // first lock acquired and released, the second acquired and released
+    // with the status, one Event (Ready), the cleanup's lock acquired and
+    // the finalizer removed in place of its release: 8.
     let exchanges = f.requests.exchanges();
     let writes = exchanges
         .iter()
@@ -534,7 +536,7 @@ async fn under_a_controller_each_parcel_goes_ready_with_one_effect_per_step_and_
     let refused = exchanges.iter().filter(|e| e.is_refused()).count();
     let per_parcel = (writes - refused) as f64 / PARCELS as f64;
     eprintln!("per parcel: {per_parcel:.2} writes accepted, {refused} refused in all");
-    assert!(per_parcel <= 10.0, "{per_parcel:.2} writes per parcel");
+    assert!(per_parcel <= 8.0, "{per_parcel:.2} writes per parcel");
     // A copy the cache delivers late can still cost a refused
     // compare-and-swap (measured: none on an idle machine); never a storm.
     assert!(refused <= PARCELS, "{refused} refused writes");
@@ -740,12 +742,23 @@ async fn a_lock_condition_an_older_release_applied_survives_the_upgrade() {
         status_of(&parcel, ParcelCondition::Ready).map(|s| s.0),
         Some(Status::True)
     );
+    // The runner's last write carried the status with the lock's release
+    // (no apply); the next apply of this controller hands the entry over
+    // to the lock's field manager before it leaves the entry out.
+    let parcel = konditions_core::apply::apply_status(&f.api, &parcel, MANAGER)
+        .await
+        .unwrap();
+    assert_eq!(
+        status_of(&parcel, ParcelCondition::Shipped),
+        Some((Status::True, "ShippedBefore".to_owned()))
+    );
     // The lock's field manager holds it now; this controller's applies do not.
     let owners: Vec<String> = parcel
         .metadata
         .managed_fields
         .iter()
         .flatten()
+        .filter(|e| e.operation.as_deref() == Some("Apply"))
         .filter(|e| {
             e.fields_v1.as_ref().is_some_and(|f| {
                 f.0.pointer("/f:status/f:conditions")
@@ -760,4 +773,128 @@ async fn a_lock_condition_an_older_release_applied_survives_the_upgrade() {
         "{owners:?}"
     );
     assert!(!owners.contains(&MANAGER.to_owned()), "{owners:?}");
+}
+
+#[tokio::test]
+async fn a_change_during_the_task_splits_the_release_from_the_status_write() {
+    let f = Fixture::new().await;
+    f.create("p9", 1).await;
+    f.settle("p9", 1).await; // the finalizer
+    let copy = f.get("p9").await;
+    let patches = f.requests.patch.load(Ordering::SeqCst);
+    let mut run = f.reconciler.start(Arc::new(copy)).await.unwrap();
+    run.check(
+        &ParcelCondition::WeightValid,
+        Verdict::new(Status::True, "WeightPositive"),
+    )
+    .unwrap();
+    let api = f.api.clone();
+    let step = run
+        .lock(ParcelLock::Shipped, |lock| async move {
+            lock.check()?;
+            // Someone else writes the object while the task runs.
+            let label = serde_json::json!({"metadata": {"labels": {"carrier": "north"}}});
+            api.patch(
+                "p9",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(label),
+            )
+            .await
+            .map_err(std::io::Error::other)?;
+            Ok::<_, std::io::Error>(Verdict::new(Status::True, "Shipped"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(step, Step::Done);
+    assert_eq!(run.finish().await.unwrap(), Action::await_change());
+
+    // The acquire; the release carrying the status, refused (the object
+    // changed); the release alone; the status applied on what it stored.
+    // Plus the task's own label patch.
+    let exchanges = f.requests.exchanges();
+    let refused = exchanges.iter().filter(|e| e.is_refused()).count();
+    assert_eq!(refused, 1, "the carried release");
+    assert_eq!(f.requests.patch.load(Ordering::SeqCst) - patches, 5);
+    let parcel = f.get("p9").await;
+    assert_eq!(
+        parcel.labels().get("carrier").map(String::as_str),
+        Some("north")
+    );
+    assert_eq!(
+        status_of(&parcel, ParcelCondition::Shipped),
+        Some((Status::True, "Shipped".to_owned()))
+    );
+    assert_eq!(
+        status_of(&parcel, ParcelCondition::WeightValid),
+        Some((Status::True, "WeightPositive".to_owned()))
+    );
+    assert_eq!(parcel.status.as_ref().unwrap().observed_generation, Some(1));
+}
+
+#[tokio::test]
+async fn a_cleanup_beside_another_finalizer_releases_before_removing_its_own() {
+    const OTHER: &str = "example.com/keep";
+    let f = Fixture::new().await;
+    let mut parcel = f.create("p10", 1).await;
+    parcel.metadata.finalizers = Some(vec![OTHER.to_owned()]);
+    f.api
+        .replace("p10", &PostParams::default(), &parcel)
+        .await
+        .unwrap();
+    f.settle("p10", 4).await;
+    assert_eq!(f.effects.shipped.load(Ordering::SeqCst), 1);
+    f.api.delete("p10", &DeleteParams::default()).await.unwrap();
+    f.settle("p10", 4).await;
+    assert_eq!(f.effects.unshipped.load(Ordering::SeqCst), 1);
+
+    // Still held by the other finalizer: ours is gone, and the cleanup's
+    // lock is released, not left locked until the object goes.
+    let parcel = f.get("p10").await;
+    assert_eq!(parcel.finalizers(), [OTHER]);
+    assert_eq!(
+        status_of(&parcel, ParcelCondition::Shipped),
+        Some((Status::False, "Unshipped".to_owned()))
+    );
+    let release = serde_json::json!([{"op": "remove", "path": "/metadata/finalizers"}]);
+    f.api
+        .patch(
+            "p10",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Json::<()>(serde_json::from_value(release).unwrap()),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_run_dropped_after_a_lock_releases_it_in_the_background() {
+    let f = Fixture::new().await;
+    f.create("p11", 1).await;
+    f.settle("p11", 1).await; // the finalizer
+    let mut run = f
+        .reconciler
+        .start(Arc::new(f.get("p11").await))
+        .await
+        .unwrap();
+    let step = run
+        .lock(ParcelLock::Shipped, |_| async {
+            Ok::<_, std::io::Error>(Verdict::new(Status::True, "Shipped"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(step, Step::Done);
+    // The caller returns early (an error of its own, say): no finish.
+    drop(run);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let shipped = status_of(&f.get("p11").await, ParcelCondition::Shipped);
+        if shipped == Some((Status::True, "Shipped".to_owned())) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {shipped:?}: the lock was not released"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

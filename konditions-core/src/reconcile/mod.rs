@@ -27,6 +27,14 @@
 //! In the apply phase the cleanup steps are skipped, in the deletion phase
 //! the others are: one function describes both, top to bottom.
 //!
+//! A lock whose task ran is released with the run's next write: the status
+//! rides on the release (one JSON Patch, guarded by the resourceVersion the
+//! acquire stored), and the last cleanup's lock goes with the object when
+//! the finalizer's removal deletes it. When the object changed since the
+//! acquire, the release goes alone and the status follows as a server-side
+//! apply. A run dropped before [`Run::finish`] releases its lock in the
+//! background.
+//!
 //! A step's failure is its condition (its reason, its attempt, its
 //! backoff). A failure of the runner itself (an [`Error`]: the API server
 //! refused the finalizer patch, a lock write, the status apply) goes to
@@ -118,7 +126,9 @@ pub use metrics::Metrics;
 
 use crate::apply::apply_status_if_current;
 use crate::event::TransitionEvent;
-use crate::lock::{Backoff, Lock, LockContext, LockError, Outcome, Reason, default_holder};
+use crate::lock::{
+    Backoff, Lock, LockContext, LockError, Outcome, Pending, Ran, Reason, default_holder,
+};
 use crate::{
     ApplyError, Change, Condition, ConditionError, ConditionStatus, ConditionType,
     ConditionalResource, LockedType, Verdict, WrittenBy,
@@ -393,6 +403,7 @@ impl<K: Object> Reconciler<K> {
             backoff: self.backoff,
             retry: false,
             checked: Vec::new(),
+            pending: None,
         })
     }
 
@@ -617,7 +628,7 @@ pub enum Step {
 /// One reconcile of one object, begun by [`Reconciler::start`]: call the
 /// steps in order, then [`finish`](Self::finish).
 #[must_use = "a run writes the status and removes the finalizer only in `finish`"]
-pub struct Run<'r, K: ConditionalResource> {
+pub struct Run<'r, K: Object> {
     reconciler: &'r Reconciler<K>,
     started: Instant,
     api: Api<K>,
@@ -646,9 +657,22 @@ pub struct Run<'r, K: ConditionalResource> {
     /// The checks' verdicts: set again on each copy a lock returns, and
     /// their Events recorded once written.
     checked: Vec<(K::Type, Verdict<'static, K::Status>)>,
+    /// The last lock, when its task ran: released with the run's next
+    /// write (the status, the finalizer's removal), or alone before the
+    /// next lock.
+    pending: Option<PendingLock<K>>,
 }
 
-impl<K: ConditionalResource> Debug for Run<'_, K> {
+/// A lock whose task ran and which is not released yet.
+struct PendingLock<K: Object> {
+    pending: Box<Pending<K>>,
+    /// Its condition before the run, for the transition.
+    before: Option<Condition<K::Type, K::Status>>,
+    /// Whether its transition records an Event (not for a cleanup).
+    event: bool,
+}
+
+impl<K: Object> Debug for Run<'_, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Run")
             .field("name", &self.name)
@@ -769,11 +793,10 @@ impl<K: Object> Run<'_, K> {
             return Ok(Step::Done);
         }
         let step = self.run_lock(condition, task).await?;
-        match step {
-            // A cleanup's verdict may be in the condition's bad state
-            // (deleted): that it ran is what counts.
-            Step::Done | Step::Skipped => {}
-            Step::Failed | Step::Waiting => self.cleanup_pending = true,
+        // A cleanup's verdict may be in the condition's bad state
+        // (deleted): that it ran is what counts.
+        if step != Step::Done {
+            self.cleanup_pending = true;
         }
         Ok(step)
     }
@@ -785,6 +808,11 @@ impl<K: Object> Run<'_, K> {
         Fut: Future<Output = Result<Verdict<'static, K::Status>, E>>,
         E: Reason,
     {
+        // The previous lock's release is what this one compares against.
+        self.flush().await?;
+        if self.stopped || self.phase == Phase::Finished {
+            return Ok(Step::Skipped);
+        }
         let type_ = condition.condition_type();
         let reconciler = self.reconciler;
         let mut lock = Lock::new(self.api.clone(), &*self.stored, condition)
@@ -794,31 +822,22 @@ impl<K: Object> Run<'_, K> {
             lock = lock.lease(lease);
         }
         let began = Instant::now();
-        let outcome = lock.run(task).await?;
-        if let Some(metrics) = &reconciler.metrics {
-            let ran_for = outcome.ran().then(|| began.elapsed());
-            metrics.lock_outcome(
-                &reconciler.kind_name,
-                type_.as_str(),
-                outcome_label(&outcome),
-                ran_for,
-            );
-        }
-        self.wait(outcome.requeue_after());
-        let step = match outcome {
-            Outcome::Ran {
-                object,
-                condition,
+        let before = self
+            .object
+            .conditions()
+            .and_then(|c| c.find(&type_))
+            .cloned();
+        // A cleanup's verdict is the condition's end, not a fault.
+        let event = self.phase == Phase::Apply;
+        let outcome = match lock.run_unreleased(task).await? {
+            Ran::Unreleased {
+                pending,
                 error,
                 retry_after,
-                ..
             } => {
-                let before = self.object.conditions().and_then(|c| c.find(&type_));
-                // A cleanup's verdict is the condition's end, not a fault.
-                let event = self.phase == Phase::Apply;
-                reconciler
-                    .transition(&object, before, &condition, event)
-                    .await;
+                let label = if error.is_some() { "failed" } else { "ran" };
+                self.lock_metrics(&type_, label, Some(began.elapsed()));
+                self.wait(retry_after);
                 if let Some(error) = &error {
                     tracing::warn!(
                         object = %self.name,
@@ -828,15 +847,59 @@ impl<K: Object> Run<'_, K> {
                         "step failed"
                     );
                 }
-                self.stored = Arc::from(object);
-                self.object = (*self.stored).clone();
-                // The stored copy has the lock's write, not the checks yet.
-                let generation = self.object.generation();
-                for (type_, verdict) in &self.checked {
-                    self.object
-                        .conditions_mut()
-                        .set(generation, type_, verdict.borrowed())?;
+                // The working copy is the object as the release will store
+                // it; the release waits for the run's next write.
+                self.stored = Arc::new(pending.object()?);
+                self.refresh()?;
+                self.pending = Some(PendingLock {
+                    pending,
+                    before,
+                    event,
+                });
+                let step = if error.is_some() {
+                    Step::Failed
+                } else {
+                    Step::Done
+                };
+                if step != Step::Done {
+                    self.stopped = true;
                 }
+                return Ok(step);
+            }
+            Ran::Finished(outcome) => outcome,
+        };
+        let ran_for = outcome.ran().then(|| began.elapsed());
+        self.lock_metrics(&type_, outcome_label(&outcome), ran_for);
+        self.settle(outcome, before, event).await
+    }
+
+    fn lock_metrics(&self, type_: &K::Type, label: &'static str, ran_for: Option<Duration>) {
+        if let Some(metrics) = &self.reconciler.metrics {
+            metrics.lock_outcome(&self.reconciler.kind_name, type_.as_str(), label, ran_for);
+        }
+    }
+
+    /// Takes in a lock's `outcome`: its requeue, its transition, the copy
+    /// it stored; the step it makes.
+    async fn settle<E: std::fmt::Display>(
+        &mut self,
+        outcome: Outcome<K, E>,
+        before: Option<Condition<K::Type, K::Status>>,
+        event: bool,
+    ) -> Result<Step, Error> {
+        self.wait(outcome.requeue_after());
+        let step = match outcome {
+            Outcome::Ran {
+                object,
+                condition,
+                error,
+                ..
+            } => {
+                self.reconciler
+                    .transition(&object, before.as_ref(), &condition, event)
+                    .await;
+                self.stored = Arc::from(object);
+                self.refresh()?;
                 if error.is_some() {
                     Step::Failed
                 } else {
@@ -861,6 +924,39 @@ impl<K: Object> Run<'_, K> {
         Ok(step)
     }
 
+    /// The working copy again from the stored one: the checks set on it
+    /// (the stored copy has the lock's write, not the checks).
+    fn refresh(&mut self) -> Result<(), Error> {
+        self.object = (*self.stored).clone();
+        let generation = self.object.generation();
+        for (type_, verdict) in &self.checked {
+            self.object
+                .conditions_mut()
+                .set(generation, type_, verdict.borrowed())?;
+        }
+        Ok(())
+    }
+
+    /// Releases the last lock alone, if its release is still pending.
+    async fn flush(&mut self) -> Result<(), Error> {
+        let Some(PendingLock {
+            pending,
+            before,
+            event,
+        }) = self.pending.take()
+        else {
+            return Ok(());
+        };
+        let condition = pending.condition().clone();
+        let takeover = pending.takeover().cloned();
+        let token = pending.token();
+        let released = pending.release().await?;
+        let outcome =
+            released.outcome::<std::convert::Infallible>(condition, takeover, token, None, None);
+        self.settle(outcome, before, event).await?;
+        Ok(())
+    }
+
     fn wait(&mut self, after: Option<Duration>) {
         if let Some(after) = after {
             self.requeue = Some(self.requeue.map_or(after, |r| r.min(after)));
@@ -877,17 +973,12 @@ impl<K: Object> Run<'_, K> {
         let deleting = self.object.meta().deletion_timestamp.is_some();
         let mut gone = false;
         match self.phase {
-            Phase::Finished => gone = deleting,
-            Phase::Cleanup if !self.cleanup_pending => {
-                if let Some(finalizer) = &self.reconciler.finalizer {
-                    remove_finalizer(&self.api, &self.name, &self.object, finalizer).await?;
-                    self.reconciler.released(&self.object);
-                }
-                gone = true;
-            }
-            Phase::Cleanup => {}
+            Phase::Cleanup if !self.cleanup_pending => gone = self.remove_finalizer().await?,
             Phase::Apply if self.trusted => self.write_status().await?,
-            Phase::Apply => {}
+            Phase::Finished | Phase::Cleanup | Phase::Apply => self.flush().await?,
+        }
+        if self.phase == Phase::Finished {
+            gone |= deleting;
         }
         if self.retry {
             let delay = self.reconciler.failed_again(&self.object);
@@ -919,12 +1010,75 @@ impl<K: Object> Run<'_, K> {
             .map_or_else(Action::await_change, Action::requeue))
     }
 
+    /// Every cleanup step is done: removes the finalizer (with the last
+    /// lock's release when nothing else holds the object: one request
+    /// deletes it). Whether the object is gone for this process.
+    async fn remove_finalizer(&mut self) -> Result<bool, Error> {
+        let Some(finalizer) = self.reconciler.finalizer.clone() else {
+            self.flush().await?;
+            return Ok(true);
+        };
+        if let Some(lock) = self.pending.take() {
+            match lock
+                .pending
+                .release_with_finalizer_removal(&finalizer)
+                .await
+            {
+                Ok(_) => {
+                    self.reconciler.released(&self.object);
+                    return Ok(true);
+                }
+                Err(pending) => self.pending = Some(PendingLock { pending, ..lock }),
+            }
+        }
+        self.flush().await?;
+        match self.phase {
+            Phase::Finished => return Ok(true),
+            // Another worker took the lock over: its run removes the finalizer.
+            _ if !self.trusted => return Ok(false),
+            _ => {}
+        }
+        remove_finalizer(&self.api, &self.name, &self.object, &finalizer).await?;
+        self.reconciler.released(&self.object);
+        Ok(true)
+    }
+
     async fn write_status(&mut self) -> Result<(), Error> {
         self.object.initialize_conditions();
         self.object.update_summary()?;
         // Only what the apply sends counts: the lock's conditions are
         // initialised too, but never written by it.
-        let applied = Applied::of(&self.object);
+        let mut applied = Applied::of(&self.object);
+        if let Some(lock) = self.pending.take() {
+            if applied != Applied::of(&*self.stored) {
+                let ops = status_ops(&*self.stored, &self.object).map_err(LockError::from)?;
+                let condition = lock.pending.condition().clone();
+                let span = tracing::debug_span!("release_with_status", object = %self.name);
+                match lock
+                    .pending
+                    .release_with_status(ops, &self.reconciler.manager)
+                    .instrument(span)
+                    .await
+                {
+                    Ok(stored) => {
+                        self.reconciler
+                            .transition(&stored, lock.before.as_ref(), &condition, lock.event)
+                            .await;
+                        return self.written(stored, applied).await;
+                    }
+                    Err(pending) => self.pending = Some(PendingLock { pending, ..lock }),
+                }
+            }
+            // Nothing to carry, or the object changed since the acquire:
+            // release alone, then compute the status on what it stored.
+            self.flush().await?;
+            if !self.trusted || self.phase != Phase::Apply {
+                return Ok(());
+            }
+            self.object.initialize_conditions();
+            self.object.update_summary()?;
+            applied = Applied::of(&self.object);
+        }
         if applied == Applied::of(&*self.stored) {
             return Ok(());
         }
@@ -951,8 +1105,14 @@ impl<K: Object> Run<'_, K> {
             tracing::debug!(object = %self.name, "status changed since this copy; not applied");
             return Ok(());
         };
+        self.written(stored, applied).await
+    }
+
+    /// Takes in the status write that stored `stored`: remembers it, and
+    /// records the transitions of what it applied.
+    async fn written(&mut self, stored: K, applied: Applied) -> Result<(), Error> {
         if let Some(rv) = resource_version(&stored) {
-            self.reconciler.applied(uid, rv, applied);
+            self.reconciler.applied(uid(&stored), rv, applied);
         }
         let written = stored.conditions().into_iter().flat_map(|c| c.iter());
         for after in written.filter(|c| c.type_.written_by() == WrittenBy::Apply) {
@@ -971,6 +1131,39 @@ impl<K: Object> Run<'_, K> {
         self.object = stored;
         Ok(())
     }
+}
+
+/// The JSON Patch operations that turn `stored`'s status into `object`'s,
+/// field by field, so fields of the status this type does not know are
+/// left alone. The conditions list is written whole: the patch carrying
+/// them tests that the object is still `stored`.
+fn status_ops<K: Serialize>(
+    stored: &K,
+    object: &K,
+) -> Result<Vec<serde_json::Value>, serde_json::Error> {
+    use serde_json::{Map, Value, json};
+    let status = |object: &K| -> Result<Map<String, Value>, serde_json::Error> {
+        Ok(match serde_json::to_value(object)? {
+            Value::Object(mut fields) => match fields.remove("status") {
+                Some(Value::Object(status)) => status,
+                _ => Map::new(),
+            },
+            _ => Map::new(),
+        })
+    };
+    let (old, new) = (status(stored)?, status(object)?);
+    let path = |key: &str| format!("/status/{}", key.replace('~', "~0").replace('/', "~1"));
+    let mut ops: Vec<Value> = new
+        .iter()
+        .filter(|(key, value)| old.get(*key) != Some(*value))
+        .map(|(key, value)| json!({"op": "add", "path": path(key), "value": value}))
+        .collect();
+    ops.extend(
+        old.keys()
+            .filter(|key| !new.contains_key(*key))
+            .map(|key| json!({"op": "remove", "path": path(key)})),
+    );
+    Ok(ops)
 }
 
 /// How `after` replaced `before`, when its status changed.
