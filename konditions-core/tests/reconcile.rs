@@ -898,3 +898,50 @@ async fn a_run_dropped_after_a_lock_releases_it_in_the_background() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn trim_keeps_of_a_copys_field_ownership_only_this_managers_applies() {
+    let f = Fixture::new().await;
+    f.create("p12", 1).await;
+    f.settle("p12", 4).await;
+    let mut parcel = f.get("p12").await;
+    // An apply of this manager (what the hand-over reads), and kubectl's
+    // annotation of a client-side apply.
+    parcel = konditions_core::apply::apply_status(&f.api, &parcel, MANAGER)
+        .await
+        .unwrap();
+    parcel.annotations_mut().extend([
+        (
+            "kubectl.kubernetes.io/last-applied-configuration".to_owned(),
+            "{}".to_owned(),
+        ),
+        ("team".to_owned(), "north".to_owned()),
+    ]);
+    let managers = |p: &Parcel| -> Vec<(String, String)> {
+        p.metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .map(|e| {
+                (
+                    e.manager.clone().unwrap_or_default(),
+                    e.operation.clone().unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    assert!(managers(&parcel).len() > 1, "{:?}", managers(&parcel));
+
+    let trim = f.reconciler.trim();
+    trim(&mut parcel);
+    assert_eq!(
+        managers(&parcel),
+        [(MANAGER.to_owned(), "Apply".to_owned())]
+    );
+    assert_eq!(
+        parcel.annotations().keys().collect::<Vec<_>>(),
+        ["team"],
+        "only kubectl's copy goes"
+    );
+    assert_eq!(parcel.finalizers(), [FINALIZER], "the rest stays");
+}

@@ -104,11 +104,10 @@
 //! [`Conditions::set`](crate::Conditions::set), the summary) stay public:
 //! a reconcile that needs another order can still be written by hand.
 
-use std::collections::{HashMap, VecDeque};
 use std::fmt::Debug;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kube::api::{Patch, PatchParams};
@@ -120,8 +119,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
+mod memory;
 mod metrics;
 
+use memory::Memory;
 pub use metrics::Metrics;
 
 use crate::apply::apply_status_if_current;
@@ -133,6 +134,9 @@ use crate::{
     ApplyError, Change, Condition, ConditionError, ConditionStatus, ConditionType,
     ConditionalResource, LockedType, Verdict, WrittenBy,
 };
+
+/// kubectl's copy of the last configuration it applied client-side.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// The reason of kstatus' `Reconciling` condition while a reconcile fails
 /// with an [`Error`] (see [`Reconciler::error_policy`]).
@@ -255,15 +259,8 @@ pub struct Reconciler<K> {
     lease: Option<Duration>,
     backoff: Backoff,
     recorder: Recorder,
-    /// Consecutive reconcile errors per object UID, for [`Self::error_policy`].
-    failures: Mutex<HashMap<String, u32>>,
-    /// UIDs of objects whose finalizer this process removed: a late copy
-    /// of one (the watch delivers the events of our own writes first) has
-    /// nothing left to do.
-    released: Mutex<VecDeque<String>>,
-    /// Per UID, the resourceVersion and content of this process's last
-    /// status apply (see [`Applied`]).
-    applied: Mutex<VecDeque<(String, u64, Applied)>>,
+    /// What it remembers per object between reconciles.
+    memory: Memory,
     metrics: Option<Metrics>,
     /// The `kind` label of the metrics.
     kind_name: String,
@@ -298,9 +295,7 @@ impl<K: Object> Reconciler<K> {
             holder,
             lease: None,
             backoff: Backoff::default(),
-            failures: Mutex::default(),
-            released: Mutex::default(),
-            applied: Mutex::default(),
+            memory: Memory::default(),
             metrics: None,
             kind_name: K::kind(&()).into_owned(),
             kind: PhantomData,
@@ -361,6 +356,52 @@ impl<K: Object> Reconciler<K> {
         &self.manager
     }
 
+    /// Removes from a copy what the runner never reads, for the
+    /// controller's cache (`WatchStreamExt::modify` before `reflect`): the
+    /// `managedFields` entries other than this manager's applies (the only
+    /// ones the status apply reads, see
+    /// [`apply_status`](crate::apply::apply_status)) and kubectl's
+    /// `last-applied-configuration` annotation. Field ownership is most of
+    /// a cached custom resource's memory.
+    ///
+    /// ```no_run
+    /// use konditions_core::example::Widget;
+    /// use konditions_core::reconcile::Reconciler;
+    /// use kube::runtime::{reflector, watcher, WatchStreamExt};
+    /// # async fn demo(client: kube::Client) {
+    /// let reconciler = Reconciler::<Widget>::new(client.clone(), "widget-controller");
+    /// let (reader, writer) = reflector::store();
+    /// let widgets = watcher(kube::Api::<Widget>::all(client), watcher::Config::default())
+    ///     .default_backoff()
+    ///     .modify(reconciler.trim())
+    ///     .reflect(writer)
+    ///     .applied_objects();
+    /// // Controller::for_stream(widgets, reader) (kube's `unstable-runtime` feature)
+    /// # let _ = (widgets, reader);
+    /// # }
+    /// ```
+    pub fn trim(&self) -> impl Fn(&mut K) + Clone + Send + Sync + 'static {
+        let manager = self.manager.clone();
+        move |object: &mut K| {
+            let meta = object.meta_mut();
+            if let Some(entries) = &mut meta.managed_fields {
+                entries.retain(|e| {
+                    e.manager.as_deref() == Some(manager.as_str())
+                        && e.operation.as_deref() == Some("Apply")
+                });
+                if entries.is_empty() {
+                    meta.managed_fields = None;
+                }
+            }
+            if let Some(annotations) = &mut meta.annotations {
+                annotations.remove(LAST_APPLIED);
+                if annotations.is_empty() {
+                    meta.annotations = None;
+                }
+            }
+        }
+    }
+
     /// Begins a reconcile of `object` (the copy the controller passed).
     ///
     /// With a [`finalizer`](Self::finalizer): an object without it gets it
@@ -384,7 +425,7 @@ impl<K: Object> Reconciler<K> {
             }
             // Deleting: only what our finalizer holds is left to clean up,
             // unless this process removed it already (a late copy).
-            (_, true) if held && !self.was_released(&uid(&*object)) => Phase::Cleanup,
+            (_, true) if held && !self.memory.was_released(&uid(&*object)) => Phase::Cleanup,
             (_, true) => Phase::Finished,
         };
         Ok(Run {
@@ -498,50 +539,9 @@ impl<K: Object> Reconciler<K> {
         );
     }
 
-    /// How many objects' releases and applies are remembered (the oldest
-    /// are forgotten).
-    const RELEASED: usize = 4096;
-
-    fn released(&self, object: &K) {
-        let mut released = self.released.lock().unwrap_or_else(|p| p.into_inner());
-        if released.len() == Self::RELEASED {
-            released.pop_front();
-        }
-        released.push_back(uid(object));
-    }
-
-    fn applied(&self, uid: String, rv: u64, applied: Applied) {
-        let mut memo = self.applied.lock().unwrap_or_else(|p| p.into_inner());
-        memo.retain(|(u, _, _)| *u != uid);
-        if memo.len() == Self::RELEASED {
-            memo.pop_front();
-        }
-        memo.push_back((uid, rv, applied));
-    }
-
-    fn last_applied(&self, uid: &str) -> Option<(u64, Applied)> {
-        let memo = self.applied.lock().unwrap_or_else(|p| p.into_inner());
-        memo.iter()
-            .find(|(u, _, _)| u == uid)
-            .map(|(_, rv, applied)| (*rv, applied.clone()))
-    }
-
-    fn was_released(&self, uid: &str) -> bool {
-        let released = self.released.lock().unwrap_or_else(|p| p.into_inner());
-        released.iter().any(|u| u == uid)
-    }
-
     /// Counts one more failure of `object`; the wait before the next try.
     fn failed_again(&self, object: &K) -> Duration {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let count = failures.entry(uid(object)).or_insert(0);
-        *count = count.saturating_add(1);
-        self.backoff.delay(*count)
-    }
-
-    fn succeeded(&self, object: &K) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.remove(&uid(object));
+        self.backoff.delay(self.memory.failed_again(&uid(object)))
     }
 
     /// Counts `after` replacing `before` when its status changed, and
@@ -984,7 +984,7 @@ impl<K: Object> Run<'_, K> {
             let delay = self.reconciler.failed_again(&self.object);
             self.wait(Some(delay));
         } else {
-            self.reconciler.succeeded(&self.object);
+            self.reconciler.memory.succeeded(&uid(&self.object));
         }
         if let Some(metrics) = &self.reconciler.metrics {
             let namespace = self.object.namespace().unwrap_or_default();
@@ -1025,7 +1025,7 @@ impl<K: Object> Run<'_, K> {
                 .await
             {
                 Ok(_) => {
-                    self.reconciler.released(&self.object);
+                    self.reconciler.memory.released(&uid(&self.object));
                     return Ok(true);
                 }
                 Err(pending) => self.pending = Some(PendingLock { pending, ..lock }),
@@ -1039,7 +1039,7 @@ impl<K: Object> Run<'_, K> {
             _ => {}
         }
         remove_finalizer(&self.api, &self.name, &self.object, &finalizer).await?;
-        self.reconciler.released(&self.object);
+        self.reconciler.memory.released(&uid(&self.object));
         Ok(true)
     }
 
@@ -1087,7 +1087,7 @@ impl<K: Object> Run<'_, K> {
         // event comes next). Applying would be refused as stale anyway.
         let uid = uid(&self.object);
         if let (Some((last_rv, last)), Some(rv)) = (
-            self.reconciler.last_applied(&uid),
+            self.reconciler.memory.last_applied(&uid),
             resource_version(&self.object),
         ) && rv < last_rv
             && last == applied
@@ -1112,7 +1112,7 @@ impl<K: Object> Run<'_, K> {
     /// records the transitions of what it applied.
     async fn written(&mut self, stored: K, applied: Applied) -> Result<(), Error> {
         if let Some(rv) = resource_version(&stored) {
-            self.reconciler.applied(uid(&stored), rv, applied);
+            self.reconciler.memory.applied(&uid(&stored), rv, applied);
         }
         let written = stored.conditions().into_iter().flat_map(|c| c.iter());
         for after in written.filter(|c| c.type_.written_by() == WrittenBy::Apply) {

@@ -37,7 +37,7 @@ use konditions_core::reconcile::{self, Phase, Reconciler, Run, Step};
 use konditions_core::{ConditionalResource, Status, Verdict};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, ResourceExt};
 use tracing::{info, warn};
 
@@ -243,9 +243,16 @@ pub async fn run(
         None => Api::all(client),
     };
     info!(holder = %options.holder, "postgres-writer controller starting");
-    let controller = Controller::new(writers, watcher::Config::default())
+    // The cache keeps what the reconcile reads, not every manager's field
+    // ownership (most of a cached PostgresWriter's memory).
+    let (reader, cache) = reflector::store();
+    let watch = watcher(writers, watcher::Config::default())
+        .backoff(WatchBackoff::default())
+        .modify(context.reconciler.trim())
+        .reflect(cache)
+        .applied_objects();
+    let controller = Controller::for_stream(watch, reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(options.concurrency))
-        .trigger_backoff(WatchBackoff::default())
         .reconcile_on(woken);
     let cache = controller.store();
     let synced = health.clone();
