@@ -17,7 +17,7 @@ use futures::StreamExt;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use konditions_core::lock::Backoff;
-use konditions_core::reconcile::{Error, Phase, Reconciler, Run, Step};
+use konditions_core::reconcile::{Error, Phase, Reconciler, Run, StaleCopies, Step};
 use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
@@ -108,20 +108,41 @@ struct Fixture {
     api: Api<Parcel>,
     client: Client,
     requests: Arc<lock_support::Requests>,
+    /// What the fixture's client wrote, from the responses.
+    written: Arc<lock_support::Written>,
+    /// Counts what the controller's reconciles saw (see [`Running`]).
+    seen: Seen,
     reconciler: Reconciler<Parcel>,
     registry: prometheus_client::registry::Registry,
     effects: Arc<Effects>,
     _ns: konditions_testing::TestNamespace,
 }
 
+/// Reconciles by what their copy was: older than the client's own last
+/// write of the object, and among those, the ones that acted on it (ran
+/// steps, or tried to add the finalizer).
+#[derive(Default)]
+struct Seen {
+    reconciles: AtomicUsize,
+    stale: AtomicUsize,
+    acted_on_stale: AtomicUsize,
+}
+
 impl Fixture {
     async fn new() -> Self {
+        Self::with(Duration::ZERO, StaleCopies::DEFAULT).await
+    }
+
+    /// A fixture whose watches deliver events `lag` late, and whose runner
+    /// treats stale copies as `stale_copies` says.
+    async fn with(lag: Duration, stale_copies: StaleCopies) -> Self {
         let admin = konditions_testing::client().await;
         konditions_testing::install_crd(&admin, &Parcel::crd()).await;
         let ns = konditions_testing::namespace(&admin).await;
-        let (client, requests) = lock_support::counting_client().await;
+        let (client, requests, written) = lock_support::lagging_client(lag).await;
         let mut registry = prometheus_client::registry::Registry::default();
         let reconciler = Reconciler::new(client.clone(), MANAGER)
+            .stale_copies(stale_copies)
             .finalizer(FINALIZER)
             .holder("parcel-test")
             .lease(Duration::from_secs(30))
@@ -134,6 +155,8 @@ impl Fixture {
             api: Api::namespaced(client.clone(), ns.name()),
             client,
             requests,
+            written,
+            seen: Seen::default(),
             reconciler,
             registry,
             effects: Arc::default(),
@@ -357,8 +380,71 @@ async fn a_failed_lock_stops_the_next_one_and_requeues_after_its_backoff() {
 }
 
 #[tokio::test]
-async fn a_stale_copy_runs_nothing_and_writes_no_status() {
-    let f = Fixture::new().await;
+async fn a_copy_older_than_the_runners_own_write_is_deferred_then_read_live() {
+    let f = Fixture::with(
+        Duration::ZERO,
+        StaleCopies::Defer {
+            read_live_after: Duration::from_millis(500),
+        },
+    )
+    .await;
+    f.create("p13", 1).await;
+    let stale = {
+        f.settle("p13", 1).await; // the finalizer
+        f.get("p13").await
+    };
+    // One reconcile that writes (the locks and the status); the cache has
+    // not shown it to the runner yet.
+    f.reconcile(stale.clone()).await.unwrap();
+    let stored = f.get("p13").await;
+    assert_ne!(stored.resource_version(), stale.resource_version());
+
+    // The copy from before the locks ran: deferred, without a request.
+    let before = f.requests.snapshot();
+    let run = f.reconciler.start(Arc::new(stale.clone())).await.unwrap();
+    assert_eq!(run.phase(), Phase::Finished);
+    let action = run.finish().await.unwrap();
+    assert_eq!(f.requests.snapshot(), before, "no request");
+    assert_ne!(action, Action::await_change(), "looks again");
+    let deferred = metric(&f.metrics(), "konditions_stale_reconciles_total");
+    assert_eq!(deferred, 1.0);
+
+    // Still behind after the wait: read live, and that copy is done.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let action = f.reconcile(stale).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    let after = f.requests.snapshot();
+    assert_eq!(
+        (after.0 - before.0, after.1, after.2),
+        (1, before.1, before.2),
+        "one GET"
+    );
+    assert_eq!(metric(&f.metrics(), "konditions_live_reads_total"), 1.0);
+    assert_eq!(f.effects.shipped.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        f.get("p13").await.resource_version(),
+        stored.resource_version()
+    );
+
+    // A copy that shows the write is acted on (nothing to do here), and
+    // the lag from the write to it is recorded.
+    let action = f.reconcile(stored).await.unwrap();
+    assert_eq!(action, Action::await_change());
+    assert!(metric(&f.metrics(), "konditions_cache_lag_seconds_count") >= 1.0);
+}
+
+/// The value of the series `name` (with any labels) in `text`.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_stale_copy_acted_on_runs_nothing_and_writes_no_status() {
+    // Without the guard, the lock still refuses to run on it.
+    let f = Fixture::with(Duration::ZERO, StaleCopies::Act).await;
     f.create("p4", 1).await;
     let stale = {
         f.settle("p4", 1).await; // the finalizer
@@ -560,22 +646,41 @@ impl Running {
     fn start(f: &Arc<Fixture>) -> Self {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let f = f.clone();
-        let task = tokio::spawn(async move {
-            Controller::new(f.api.clone(), Default::default())
-                .graceful_shutdown_on(async {
-                    let _ = stopped.await;
-                })
-                .run(
-                    |parcel, f: Arc<Fixture>| async move {
-                        let run = f.reconciler.start(parcel).await?;
-                        steps(run, f.effects.clone()).await
-                    },
-                    |parcel, error, f| f.reconciler.error_policy(&parcel, error),
-                    f.clone(),
-                )
-                .for_each(|_| async {})
-                .await;
-        });
+        let task =
+            tokio::spawn(async move {
+                Controller::new(f.api.clone(), Default::default())
+                    .graceful_shutdown_on(async {
+                        let _ = stopped.await;
+                    })
+                    .run(
+                        |parcel, f: Arc<Fixture>| async move {
+                            let stale = parcel.uid().zip(parcel.resource_version()).is_some_and(
+                                |(uid, rv)| {
+                                    f.written.last(&uid).is_some_and(|last| {
+                                        rv.parse::<u64>().is_ok_and(|rv| rv < last)
+                                    })
+                                },
+                            );
+                            // Without the finalizer, start adds it: acting too.
+                            let adds_finalizer = parcel.metadata.deletion_timestamp.is_none()
+                                && !parcel.finalizers().iter().any(|f| f == FINALIZER);
+                            let run = f.reconciler.start(parcel).await?;
+                            let acted = run.phase() != Phase::Finished || adds_finalizer;
+                            f.seen.reconciles.fetch_add(1, Ordering::SeqCst);
+                            if stale {
+                                f.seen.stale.fetch_add(1, Ordering::SeqCst);
+                                if acted {
+                                    f.seen.acted_on_stale.fetch_add(1, Ordering::SeqCst);
+                                }
+                            }
+                            steps(run, f.effects.clone()).await
+                        },
+                        |parcel, error, f| f.reconciler.error_policy(&parcel, error),
+                        f.clone(),
+                    )
+                    .for_each(|_| async {})
+                    .await;
+            });
         Self { stop, task }
     }
 
@@ -944,4 +1049,125 @@ async fn trim_keeps_of_a_copys_field_ownership_only_this_managers_applies() {
         "only kubectl's copy goes"
     );
     assert_eq!(parcel.finalizers(), [FINALIZER], "the rest stays");
+}
+
+/// What one run of [`a_lagging_cache_never_makes_a_reconcile_act_on_a_copy_older_than_its_own_write`] saw.
+struct LagRun {
+    reconciles: usize,
+    stale: usize,
+    acted_on_stale: usize,
+    writes: usize,
+    refused: usize,
+    ready_after: Duration,
+}
+
+async fn run_with_lag(lag: Duration, stale_copies: StaleCopies, parcels: usize) -> LagRun {
+    let f = Arc::new(Fixture::with(lag, stale_copies).await);
+    // The test's own writes go through a client of their own: only the
+    // runner's count as its own writes.
+    let admin: Api<Parcel> = Api::namespaced(
+        konditions_testing::client().await,
+        f.api.namespace().unwrap(),
+    );
+    let controller = Running::start(&f);
+    let started = tokio::time::Instant::now();
+    for i in 0..parcels {
+        let parcel = Parcel::new(&format!("l{i}"), ParcelSpec { weight: 1 });
+        admin.create(&PostParams::default(), &parcel).await.unwrap();
+    }
+    for i in 0..parcels {
+        konditions_testing::wait_for_condition(
+            &f.api,
+            &format!("l{i}"),
+            &ParcelCondition::Ready,
+            Status::True,
+            Duration::from_secs(120),
+        )
+        .await
+        .unwrap();
+    }
+    let ready_after = started.elapsed();
+    for i in 0..parcels {
+        admin
+            .delete(&format!("l{i}"), &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    for i in 0..parcels {
+        let name = format!("l{i}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while admin.get_opt(&name).await.unwrap().is_some() {
+            assert!(tokio::time::Instant::now() < deadline, "{name} not deleted");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // The watch events of the last writes, however late, settle first.
+    tokio::time::sleep(lag + Duration::from_millis(500)).await;
+    controller.stop().await;
+    for (what, effect) in [
+        ("shipped", &f.effects.shipped),
+        ("notified", &f.effects.notified),
+        ("unshipped", &f.effects.unshipped),
+    ] {
+        assert_eq!(effect.load(Ordering::SeqCst), parcels, "{what}");
+    }
+    let exchanges = f.requests.exchanges();
+    LagRun {
+        reconciles: f.seen.reconciles.load(Ordering::SeqCst),
+        stale: f.seen.stale.load(Ordering::SeqCst),
+        acted_on_stale: f.seen.acted_on_stale.load(Ordering::SeqCst),
+        writes: exchanges
+            .iter()
+            .filter(|e| e.method != http::Method::GET)
+            .count(),
+        refused: exchanges
+            .iter()
+            .filter(|e| e.method != http::Method::GET && e.is_refused())
+            .count(),
+        ready_after,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_cache_never_makes_a_reconcile_act_on_a_copy_older_than_its_own_write() {
+    const PARCELS: usize = 12;
+    eprintln!(
+        "lag    guard  reconciles/parcel  stale/parcel  acted-on-stale  writes/parcel  refused  all Ready after"
+    );
+    for (i, lag) in [0, 100, 500]
+        .map(Duration::from_millis)
+        .into_iter()
+        .enumerate()
+    {
+        // Interleaved: which goes first alternates with the lag.
+        let mut modes = [StaleCopies::DEFAULT, StaleCopies::Act];
+        if i % 2 == 1 {
+            modes.reverse();
+        }
+        for mode in modes {
+            let run = run_with_lag(lag, mode, PARCELS).await;
+            let per = |n: usize| n as f64 / PARCELS as f64;
+            eprintln!(
+                "{:>4?}  {:>5}  {:>17.2}  {:>12.2}  {:>14}  {:>13.2}  {:>7}  {:>14.2?}",
+                lag,
+                if mode == StaleCopies::Act {
+                    "off"
+                } else {
+                    "on"
+                },
+                per(run.reconciles),
+                per(run.stale),
+                run.acted_on_stale,
+                per(run.writes),
+                run.refused,
+                run.ready_after,
+            );
+            if mode != StaleCopies::Act {
+                assert_eq!(
+                    run.acted_on_stale, 0,
+                    "{lag:?}: a reconcile acted on a copy older than its own write"
+                );
+            }
+        }
+    }
 }

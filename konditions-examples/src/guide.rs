@@ -36,3 +36,6 @@ pub struct Production;
 
 #[doc = include_str!("../../docs/design.md")]
 pub struct DesignDecisions;
+
+#[doc = include_str!("../../docs/stale-caches.md")]
+pub struct StaleCaches;

@@ -1,15 +1,16 @@
 //! What a reconciler remembers about each object between its reconciles:
 //! its consecutive errors (for the error backoff), whether this process
-//! removed its finalizer (a late copy of it has nothing left to do), and
-//! its last status write (a late copy must not write the same again).
+//! removed its finalizer (a late copy of it has nothing left to do), the
+//! resourceVersion of its last write until the cache shows it (read your
+//! own writes), and whether its condition gauges are set.
 //!
 //! Bounded: past [`Memory::CAPACITY`] objects, the oldest remembered is
-//! forgotten, which costs at most a shorter backoff or one refused write.
+//! forgotten, which costs at most a shorter backoff, a reconcile on a copy
+//! older than a write of ours (as without the guard), or a gauge set again.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
-
-use super::Applied;
+use std::time::{Duration, Instant};
 
 /// Per-object memory of one reconciler, keyed by UID.
 #[derive(Debug, Default)]
@@ -28,9 +29,32 @@ struct Inner {
 struct Entry {
     failures: u32,
     released: bool,
-    /// The resourceVersion this process's last status write stored, and
-    /// what it said.
-    applied: Option<(u64, Applied)>,
+    /// This process's last write that the cache has not shown yet.
+    written: Option<Written>,
+    /// A digest of the conditions' statuses the gauges show.
+    gauged: Option<u64>,
+}
+
+#[derive(Debug)]
+struct Written {
+    resource_version: u64,
+    at: Instant,
+    /// When a reconcile was first deferred for it.
+    deferred_since: Option<Instant>,
+}
+
+/// How a cached copy compares with this process's last write of the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Freshness {
+    /// No write of ours the copy does not show.
+    Current,
+    /// The copy shows our last write, which it was `lag` after.
+    CaughtUp { lag: Duration },
+    /// The copy is older than our last write; reconciles have been
+    /// deferred for it for `waited`.
+    Behind { waited: Duration },
+    /// The copy's resourceVersion is not a number: it cannot be compared.
+    NotComparable,
 }
 
 impl Memory {
@@ -90,12 +114,48 @@ impl Memory {
         self.read(uid, |e| e.released).unwrap_or(false)
     }
 
-    pub(super) fn applied(&self, uid: &str, resource_version: u64, applied: Applied) {
-        self.update(uid, |e| e.applied = Some((resource_version, applied)));
+    /// A write of this process stored the object at `resource_version`.
+    pub(super) fn wrote(&self, uid: &str, resource_version: u64) {
+        self.update(uid, |e| match &mut e.written {
+            Some(w) if w.resource_version >= resource_version => {}
+            written => {
+                *written = Some(Written {
+                    resource_version,
+                    at: Instant::now(),
+                    deferred_since: None,
+                });
+            }
+        });
     }
 
-    pub(super) fn last_applied(&self, uid: &str) -> Option<(u64, Applied)> {
-        self.read(uid, |e| e.applied.clone()).flatten()
+    /// How a copy at `resource_version` compares with our last write; a
+    /// copy that shows it ends the wait (the entry goes).
+    pub(super) fn freshness(&self, uid: &str, resource_version: Option<u64>) -> Freshness {
+        let mut inner = self.lock();
+        let Some(entry) = inner.objects.get_mut(uid) else {
+            return Freshness::Current;
+        };
+        let Some(written) = &mut entry.written else {
+            return Freshness::Current;
+        };
+        let Some(seen) = resource_version else {
+            return Freshness::NotComparable;
+        };
+        if seen >= written.resource_version {
+            let lag = written.at.elapsed();
+            entry.written = None;
+            return Freshness::CaughtUp { lag };
+        }
+        let since = *written.deferred_since.get_or_insert_with(Instant::now);
+        Freshness::Behind {
+            waited: since.elapsed(),
+        }
+    }
+
+    /// Whether the gauges must be set to show statuses of digest
+    /// `statuses`; they are assumed set from now on.
+    pub(super) fn regauge(&self, uid: &str, statuses: u64) -> bool {
+        self.update(uid, |e| e.gauged.replace(statuses) != Some(statuses))
     }
 }
 
@@ -114,6 +174,26 @@ mod tests {
         assert!(memory.was_released(&format!("uid-{}", Memory::CAPACITY)));
         assert_eq!(memory.lock().objects.len(), Memory::CAPACITY);
         assert_eq!(memory.lock().order.len(), Memory::CAPACITY);
+    }
+
+    #[test]
+    fn a_copy_is_behind_until_it_shows_our_last_write() {
+        let memory = Memory::default();
+        assert_eq!(memory.freshness("a", Some(5)), Freshness::Current);
+        memory.wrote("a", 10);
+        // An older write of ours does not lower the mark.
+        memory.wrote("a", 8);
+        assert!(matches!(
+            memory.freshness("a", Some(9)),
+            Freshness::Behind { .. }
+        ));
+        assert_eq!(memory.freshness("a", None), Freshness::NotComparable);
+        assert!(matches!(
+            memory.freshness("a", Some(10)),
+            Freshness::CaughtUp { .. }
+        ));
+        // Caught up: forgotten, so the next copy is current.
+        assert_eq!(memory.freshness("a", Some(9)), Freshness::Current);
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub struct Metrics {
     lock_duration: Family<LockLabels, Histogram, fn() -> Histogram>,
     reconcile_duration: Family<KindLabel, Histogram, fn() -> Histogram>,
     errors: Family<KindLabel, Counter>,
+    stale: Family<KindLabel, Counter>,
+    live_reads: Family<KindLabel, Counter>,
+    cache_lag: Family<KindLabel, Histogram, fn() -> Histogram>,
 }
 
 impl Metrics {
@@ -97,6 +100,9 @@ impl Metrics {
             lock_duration: Family::new_with_constructor(histogram),
             reconcile_duration: Family::new_with_constructor(histogram),
             errors: Family::default(),
+            stale: Family::default(),
+            live_reads: Family::default(),
+            cache_lag: Family::new_with_constructor(histogram),
         };
         let registry = registry.sub_registry_with_prefix("konditions");
         registry.register(
@@ -128,6 +134,21 @@ impl Metrics {
             "reconcile_errors",
             "Reconciles that failed",
             metrics.errors.clone(),
+        );
+        registry.register(
+            "stale_reconciles",
+            "Reconciles deferred: the cached copy was older than this process's own last write",
+            metrics.stale.clone(),
+        );
+        registry.register(
+            "live_reads",
+            "Reconciles that read the object from the API server after the cache lagged too long",
+            metrics.live_reads.clone(),
+        );
+        registry.register(
+            "cache_lag_seconds",
+            "From a write of this process to the first reconcile whose cached copy shows it",
+            metrics.cache_lag.clone(),
         );
         metrics
     }
@@ -221,12 +242,32 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    pub(super) fn stale(&self, kind: &str) {
+        self.stale.get_or_create(&kind_label(kind)).inc();
+    }
+
+    pub(super) fn live_read(&self, kind: &str) {
+        self.live_reads.get_or_create(&kind_label(kind)).inc();
+    }
+
+    pub(super) fn cache_lag(&self, kind: &str, lag: Duration) {
+        self.cache_lag
+            .get_or_create(&kind_label(kind))
+            .observe(lag.as_secs_f64());
+    }
+
     pub(super) fn failed(&self, kind: &str) {
         self.errors
             .get_or_create(&KindLabel {
                 kind: kind.to_owned(),
             })
             .inc();
+    }
+}
+
+fn kind_label(kind: &str) -> KindLabel {
+    KindLabel {
+        kind: kind.to_owned(),
     }
 }
 

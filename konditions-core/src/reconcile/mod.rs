@@ -27,6 +27,11 @@
 //! In the apply phase the cleanup steps are skipped, in the deletion phase
 //! the others are: one function describes both, top to bottom.
 //!
+//! A copy older than this process's own last write of the object (the
+//! watch has not delivered that write yet) is not acted on: the run is
+//! deferred until the cache shows the write, or reads the object live
+//! after a while ([`StaleCopies`]).
+//!
 //! A lock whose task ran is released with the run's next write: the status
 //! rides on the release (one JSON Patch, guarded by the resourceVersion the
 //! acquire stored), and the last cleanup's lock goes with the object when
@@ -99,6 +104,9 @@
 //! | `konditions_lock_duration_seconds` (histogram) | `kind`, `condition` | lock runs whose task ran, acquire to release |
 //! | `konditions_reconcile_duration_seconds` (histogram) | `kind` | reconciles that finished, start to finish |
 //! | `konditions_reconcile_errors_total` | `kind` | reconciles that failed (counted by `error_policy`) |
+//! | `konditions_stale_reconciles_total` | `kind` | reconciles deferred: the copy was older than this process's own last write ([`StaleCopies`]) |
+//! | `konditions_live_reads_total` | `kind` | reconciles that read the object live after the cache lagged too long |
+//! | `konditions_cache_lag_seconds` (histogram) | `kind` | from a write of this process to the first reconcile whose copy shows it |
 //!
 //! The functions under the runner ([`Lock`], [`apply_status`](crate::apply),
 //! [`Conditions::set`](crate::Conditions::set), the summary) stay public:
@@ -122,7 +130,7 @@ use tracing::Instrument;
 mod memory;
 mod metrics;
 
-use memory::Memory;
+use memory::{Freshness, Memory};
 pub use metrics::Metrics;
 
 use crate::apply::apply_status_if_current;
@@ -231,6 +239,44 @@ pub enum Error {
     /// A check's verdict was refused (for example an invalid reason).
     #[error(transparent)]
     Condition(#[from] ConditionError),
+    /// Reading the object from the API server failed (the cache lagged
+    /// behind this process's own write for longer than
+    /// [`StaleCopies::Defer`] waits).
+    #[error("reading the object from the API server failed")]
+    Read(#[source] kube::Error),
+}
+
+/// What a reconcile does with a copy older than this process's own last
+/// write of the object: the controller's cache has not shown that write
+/// yet, so acting on the copy would repeat or undo work (the field's
+/// "stale cache" bug, which KEP-5647 mitigates in kube-controller-manager).
+/// See [`Reconciler::stale_copies`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StaleCopies {
+    /// Defer the reconcile: it requeues without a request, and the watch
+    /// event of the write brings the next one. After `read_live_after`
+    /// without the cache showing the write, read the object from the API
+    /// server and act on that. The default, with 5 seconds.
+    Defer {
+        /// How long reconciles are deferred before the object is read live.
+        read_live_after: Duration,
+    },
+    /// Act on the copy the controller passes, however old (for comparison).
+    Act,
+}
+
+impl StaleCopies {
+    /// Defer, reading live after 5 seconds.
+    pub const DEFAULT: Self = Self::Defer {
+        read_live_after: Duration::from_secs(5),
+    };
+}
+
+impl Default for StaleCopies {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 /// What every reconcile of one kind shares: build one per controller and
@@ -260,7 +306,8 @@ pub struct Reconciler<K> {
     backoff: Backoff,
     recorder: Recorder,
     /// What it remembers per object between reconciles.
-    memory: Memory,
+    memory: Arc<Memory>,
+    stale_copies: StaleCopies,
     metrics: Option<Metrics>,
     /// The `kind` label of the metrics.
     kind_name: String,
@@ -295,7 +342,8 @@ impl<K: Object> Reconciler<K> {
             holder,
             lease: None,
             backoff: Backoff::default(),
-            memory: Memory::default(),
+            memory: Arc::default(),
+            stale_copies: StaleCopies::DEFAULT,
             metrics: None,
             kind_name: K::kind(&()).into_owned(),
             kind: PhantomData,
@@ -329,6 +377,16 @@ impl<K: Object> Reconciler<K> {
     /// also the one [`error_policy`](Self::error_policy) uses for errors.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
+        self
+    }
+
+    /// What a reconcile does with a copy older than this process's own last
+    /// write of the object: [`StaleCopies::Defer`] it (the default, reading
+    /// the object live after 5 seconds), or [`StaleCopies::Act`] on it.
+    /// Every write of the runner counts: the finalizer's, the locks', the
+    /// status.
+    pub fn stale_copies(mut self, stale_copies: StaleCopies) -> Self {
+        self.stale_copies = stale_copies;
         self
     }
 
@@ -411,16 +469,23 @@ impl<K: Object> Reconciler<K> {
     pub async fn start(&self, object: Arc<K>) -> Result<Run<'_, K>, Error> {
         let name = object.meta().name.clone().ok_or(Error::MissingName)?;
         let api = K::Scope::api::<K>(self.client.clone(), object.meta().namespace.as_deref());
+        let (object, deferred) = match self.fresh(&api, &name, object).await? {
+            Fresh::Copy(object) => (object, None),
+            Fresh::Deferred(object, wait) => (object, Some(wait)),
+        };
         let deleting = object.meta().deletion_timestamp.is_some();
         let held = self
             .finalizer
             .as_ref()
             .is_some_and(|f| object.finalizers().contains(f));
         let phase = match (&self.finalizer, deleting) {
+            _ if deferred.is_some() => Phase::Finished,
             (None, false) => Phase::Apply,
             (Some(_), false) if held => Phase::Apply,
             (Some(finalizer), false) => {
-                add_finalizer(&api, &name, &object, finalizer).await?;
+                if let Some(stored) = add_finalizer(&api, &name, &object, finalizer).await? {
+                    self.wrote(&stored);
+                }
                 Phase::Finished
             }
             // Deleting: only what our finalizer holds is left to clean up,
@@ -438,14 +503,73 @@ impl<K: Object> Reconciler<K> {
             object: Arc::unwrap_or_clone(object),
             phase,
             stopped: false,
-            trusted: true,
+            trusted: deferred.is_none(),
+            deferred: deferred.is_some(),
             cleanup_pending: false,
-            requeue: None,
+            requeue: deferred,
             backoff: self.backoff,
             retry: false,
             checked: Vec::new(),
             pending: None,
         })
+    }
+
+    /// `object`, or a copy to act on instead (see [`StaleCopies`]).
+    async fn fresh(&self, api: &Api<K>, name: &str, object: Arc<K>) -> Result<Fresh<K>, Error> {
+        let StaleCopies::Defer { read_live_after } = self.stale_copies else {
+            return Ok(Fresh::Copy(object));
+        };
+        let uid = uid(&*object);
+        match self.memory.freshness(&uid, resource_version(&*object)) {
+            Freshness::Current => Ok(Fresh::Copy(object)),
+            Freshness::CaughtUp { lag } => {
+                if let Some(metrics) = &self.metrics {
+                    metrics.cache_lag(&self.kind_name, lag);
+                }
+                Ok(Fresh::Copy(object))
+            }
+            Freshness::NotComparable => {
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    tracing::warn!(
+                        "resourceVersions are not numbers on this API server: \
+                         reconciles act on cached copies without comparing them with \
+                         their own writes"
+                    );
+                });
+                Ok(Fresh::Copy(object))
+            }
+            Freshness::Behind { waited } if waited < read_live_after => {
+                tracing::debug!(object = %name, "copy older than our own write: deferred");
+                if let Some(metrics) = &self.metrics {
+                    metrics.stale(&self.kind_name);
+                }
+                Ok(Fresh::Deferred(object, read_live_after - waited))
+            }
+            Freshness::Behind { waited } => {
+                tracing::info!(object = %name, ?waited, "the cache has not shown our write: reading the object");
+                if let Some(metrics) = &self.metrics {
+                    metrics.live_read(&self.kind_name);
+                }
+                let span = tracing::debug_span!("read_live", object = %name);
+                match api.get_opt(name).instrument(span).await {
+                    Ok(Some(live)) => {
+                        let _ = self.memory.freshness(&uid, resource_version(&live));
+                        Ok(Fresh::Copy(Arc::new(live)))
+                    }
+                    // Gone: what the cache has is all there is.
+                    Ok(None) => Ok(Fresh::Copy(object)),
+                    Err(error) => Err(Error::Read(error)),
+                }
+            }
+        }
+    }
+
+    /// Remembers a write of this process that stored `object`.
+    fn wrote(&self, object: &K) {
+        if let Some(rv) = resource_version(object) {
+            self.memory.wrote(&uid(object), rv);
+        }
     }
 
     /// The `error_policy` for kube-runtime's `Controller`: logs the error,
@@ -511,10 +635,14 @@ impl<K: Object> Reconciler<K> {
         let api = K::Scope::api::<K>(self.client.clone(), copy.meta().namespace.as_deref());
         let manager = self.manager.clone();
         let recorder = self.recorder.clone();
+        let memory = self.memory.clone();
         runtime.spawn(
             async move {
                 match apply_status_if_current(&api, &copy, &manager).await {
                     Ok(Some(stored)) => {
+                        if let Some(rv) = resource_version(&stored) {
+                            memory.wrote(&uid(&stored), rv);
+                        }
                         let condition = stored.conditions().and_then(|c| c.find(&reconciling));
                         let event = kube::runtime::events::Event {
                             type_: kube::runtime::events::EventType::Warning,
@@ -591,6 +719,12 @@ fn uid<K: Resource>(object: &K) -> String {
         .unwrap_or_else(|| object.name_any())
 }
 
+/// A copy to act on, or one whose reconcile is deferred for a while.
+enum Fresh<K> {
+    Copy(Arc<K>),
+    Deferred(Arc<K>, Duration),
+}
+
 /// Which steps of a [`Run`] run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -600,8 +734,10 @@ pub enum Phase {
     /// The object is being deleted and holds the finalizer: only
     /// [`Run::cleanup`] runs.
     Cleanup,
-    /// Nothing to do in this reconcile (the finalizer was just added, or a
-    /// deleted object's finalizer is gone): every step is skipped.
+    /// Nothing to do in this reconcile (the finalizer was just added, a
+    /// deleted object's finalizer is gone, or the copy is older than this
+    /// process's own last write, see [`StaleCopies`]): every step is
+    /// skipped.
     Finished,
 }
 
@@ -647,6 +783,8 @@ pub struct Run<'r, K: Object> {
     /// or another worker on it (a status computed from it could be older
     /// than the stored one).
     trusted: bool,
+    /// The copy is older than this process's last write: nothing runs.
+    deferred: bool,
     /// A cleanup step is not done: the finalizer stays.
     cleanup_pending: bool,
     requeue: Option<Duration>,
@@ -895,6 +1033,7 @@ impl<K: Object> Run<'_, K> {
                 error,
                 ..
             } => {
+                self.reconciler.wrote(&object);
                 self.reconciler
                     .transition(&object, before.as_ref(), &condition, event)
                     .await;
@@ -970,6 +1109,16 @@ impl<K: Object> Run<'_, K> {
     /// again: the earliest requeue a step asked for, else on the next
     /// change.
     pub async fn finish(mut self) -> Result<Action, Error> {
+        if self.deferred {
+            // Nothing ran: the watch event of our write brings the next
+            // reconcile, or the requeue reads the object live.
+            if let Some(metrics) = &self.reconciler.metrics {
+                metrics.reconciled(&self.reconciler.kind_name, self.started.elapsed());
+            }
+            return Ok(self
+                .requeue
+                .map_or_else(Action::await_change, Action::requeue));
+        }
         let deleting = self.object.meta().deletion_timestamp.is_some();
         let mut gone = false;
         match self.phase {
@@ -995,7 +1144,12 @@ impl<K: Object> Run<'_, K> {
                     &self.name,
                     &self.object,
                 );
-            } else if self.trusted {
+            } else if self.trusted
+                && self
+                    .reconciler
+                    .memory
+                    .regauge(&uid(&self.object), statuses(&self.object))
+            {
                 metrics.conditions(
                     &self.reconciler.kind_name,
                     &namespace,
@@ -1024,7 +1178,8 @@ impl<K: Object> Run<'_, K> {
                 .release_with_finalizer_removal(&finalizer)
                 .await
             {
-                Ok(_) => {
+                Ok(stored) => {
+                    self.reconciler.wrote(&stored);
                     self.reconciler.memory.released(&uid(&self.object));
                     return Ok(true);
                 }
@@ -1038,7 +1193,11 @@ impl<K: Object> Run<'_, K> {
             _ if !self.trusted => return Ok(false),
             _ => {}
         }
-        remove_finalizer(&self.api, &self.name, &self.object, &finalizer).await?;
+        if let Some(stored) =
+            remove_finalizer(&self.api, &self.name, &self.object, &finalizer).await?
+        {
+            self.reconciler.wrote(&stored);
+        }
         self.reconciler.memory.released(&uid(&self.object));
         Ok(true)
     }
@@ -1064,7 +1223,7 @@ impl<K: Object> Run<'_, K> {
                         self.reconciler
                             .transition(&stored, lock.before.as_ref(), &condition, lock.event)
                             .await;
-                        return self.written(stored, applied).await;
+                        return self.written(stored).await;
                     }
                     Err(pending) => self.pending = Some(PendingLock { pending, ..lock }),
                 }
@@ -1082,18 +1241,6 @@ impl<K: Object> Run<'_, K> {
         if applied == Applied::of(&*self.stored) {
             return Ok(());
         }
-        // A copy older than this process's last apply that would say the
-        // same again: the cache has not shown that apply yet (its watch
-        // event comes next). Applying would be refused as stale anyway.
-        let uid = uid(&self.object);
-        if let (Some((last_rv, last)), Some(rv)) = (
-            self.reconciler.memory.last_applied(&uid),
-            resource_version(&self.object),
-        ) && rv < last_rv
-            && last == applied
-        {
-            return Ok(());
-        }
         let span = tracing::debug_span!("apply_status", object = %self.name);
         let stored = apply_status_if_current(&self.api, &self.object, &self.reconciler.manager)
             .instrument(span)
@@ -1105,15 +1252,13 @@ impl<K: Object> Run<'_, K> {
             tracing::debug!(object = %self.name, "status changed since this copy; not applied");
             return Ok(());
         };
-        self.written(stored, applied).await
+        self.written(stored).await
     }
 
     /// Takes in the status write that stored `stored`: remembers it, and
     /// records the transitions of what it applied.
-    async fn written(&mut self, stored: K, applied: Applied) -> Result<(), Error> {
-        if let Some(rv) = resource_version(&stored) {
-            self.reconciler.memory.applied(&uid(&stored), rv, applied);
-        }
+    async fn written(&mut self, stored: K) -> Result<(), Error> {
+        self.reconciler.wrote(&stored);
         let written = stored.conditions().into_iter().flat_map(|c| c.iter());
         for after in written.filter(|c| c.type_.written_by() == WrittenBy::Apply) {
             let before = self
@@ -1239,6 +1384,17 @@ impl Applied {
     }
 }
 
+/// A digest of `object`'s condition types and statuses: what the gauges show.
+fn statuses<K: ConditionalResource>(object: &K) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for condition in object.conditions().into_iter().flat_map(|c| c.iter()) {
+        condition.type_.as_str().hash(&mut hasher);
+        condition.status.as_str().hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
 /// An object's resourceVersion as a number (comparable since Kubernetes 1.35).
 fn resource_version<K: Resource>(object: &K) -> Option<u64> {
     object.meta().resource_version.as_deref()?.parse().ok()
@@ -1266,7 +1422,7 @@ async fn add_finalizer<K>(
     name: &str,
     object: &K,
     finalizer: &str,
-) -> Result<(), Error>
+) -> Result<Option<K>, Error>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
@@ -1294,12 +1450,12 @@ async fn remove_finalizer<K>(
     name: &str,
     object: &K,
     finalizer: &str,
-) -> Result<(), Error>
+) -> Result<Option<K>, Error>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
     let Some(index) = object.finalizers().iter().position(|f| f == finalizer) else {
-        return Ok(());
+        return Ok(None);
     };
     let path = format!("/metadata/finalizers/{index}");
     let patch = serde_json::json!([
@@ -1316,7 +1472,7 @@ async fn patch_finalizers<K>(
     name: &str,
     patch: serde_json::Value,
     what: &'static str,
-) -> Result<(), kube::Error>
+) -> Result<Option<K>, kube::Error>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
 {
@@ -1328,12 +1484,12 @@ where
         .instrument(span)
         .await
     {
-        Ok(_) => Ok(()),
+        Ok(stored) => Ok(Some(stored)),
         // Gone, or changed since the copy (the test failed): a lost race;
         // the change that won comes back as a watch event.
         Err(kube::Error::Api(status)) if matches!(status.code, 404 | 409 | 422) => {
             tracing::debug!(%name, what, code = status.code, "lost a race for the finalizer");
-            Ok(())
+            Ok(None)
         }
         Err(error) => Err(error),
     }

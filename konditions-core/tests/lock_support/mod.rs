@@ -474,3 +474,155 @@ impl DropNextStatusReply {
             .build()
     }
 }
+
+/// What the client's writes stored, read from their responses: per object
+/// UID, the highest resourceVersion (ground truth for "the process's own
+/// last write", independent of what the code under test remembers).
+#[derive(Default)]
+pub struct Written(Mutex<std::collections::HashMap<String, u64>>);
+
+impl Written {
+    /// The highest resourceVersion a write of this client stored for `uid`.
+    pub fn last(&self, uid: &str) -> Option<u64> {
+        self.0.lock().unwrap().get(uid).copied()
+    }
+
+    fn record(&self, body: &[u8]) {
+        let Ok(object) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return;
+        };
+        let meta = &object["metadata"];
+        let (Some(uid), Some(rv)) = (
+            meta["uid"].as_str(),
+            meta["resourceVersion"]
+                .as_str()
+                .and_then(|rv| rv.parse::<u64>().ok()),
+        ) else {
+            return;
+        };
+        let mut written = self.0.lock().unwrap();
+        let last = written.entry(uid.to_owned()).or_insert(rv);
+        *last = (*last).max(rv);
+    }
+}
+
+type BoxBody = http_body_util::combinators::UnsyncBoxBody<
+    bytes::Bytes,
+    Box<dyn std::error::Error + Send + Sync>,
+>;
+
+/// Delays every event of the client's watches by `delay` (in order, as a
+/// lagging informer delivers them), and records what its writes stored.
+#[derive(Clone)]
+struct Lag {
+    delay: Duration,
+    written: Arc<Written>,
+}
+
+impl<S> tower::Layer<S> for Lag {
+    type Service = Lagged<S>;
+    fn layer(&self, inner: S) -> Lagged<S> {
+        Lagged {
+            inner,
+            lag: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Lagged<S> {
+    inner: S,
+    lag: Lag,
+}
+
+impl<S, B> tower::Service<http::Request<kube::client::Body>> for Lagged<S>
+where
+    S: tower::Service<http::Request<kube::client::Body>, Response = http::Response<B>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = http::Response<BoxBody>;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<Self::Response, S::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<kube::client::Body>) -> Self::Future {
+        use http_body_util::BodyExt;
+        let watch = request
+            .uri()
+            .query()
+            .is_some_and(|q| q.split('&').any(|p| p == "watch=true" || p == "watch=1"));
+        let write = request.method() != http::Method::GET;
+        let lag = self.lag.clone();
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let (parts, body) = response.await?.into_parts();
+            let body: BoxBody = if watch && !lag.delay.is_zero() {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                tokio::spawn(async move {
+                    let mut body = std::pin::pin!(body);
+                    while let Some(frame) = body.frame().await {
+                        let due = tokio::time::Instant::now() + lag.delay;
+                        if tx.send((due, frame.map_err(Into::into))).is_err() {
+                            break;
+                        }
+                    }
+                });
+                let frames = futures::stream::unfold(rx, |mut rx| async move {
+                    let (due, frame) = rx.recv().await?;
+                    tokio::time::sleep_until(due).await;
+                    Some((frame, rx))
+                });
+                http_body_util::StreamBody::new(frames).boxed_unsync()
+            } else if write && parts.status.is_success() {
+                let bytes = match body.collect().await {
+                    Ok(collected) => collected.to_bytes(),
+                    Err(e) => {
+                        let error: Box<dyn std::error::Error + Send + Sync> = e.into();
+                        let failed = futures::stream::once(async move {
+                            Err::<http_body::Frame<bytes::Bytes>, _>(error)
+                        });
+                        let body = http_body_util::StreamBody::new(failed).boxed_unsync();
+                        return Ok(http::Response::from_parts(parts, body));
+                    }
+                };
+                lag.written.record(&bytes);
+                http_body_util::Full::new(bytes)
+                    .map_err(|never| match never {})
+                    .boxed_unsync()
+            } else {
+                body.map_err(Into::into).boxed_unsync()
+            };
+            Ok(http::Response::from_parts(parts, body))
+        })
+    }
+}
+
+/// A counting client (see [`counting_client`]) whose watch events arrive
+/// `delay` late, and what its writes stored.
+pub async fn lagging_client(delay: Duration) -> (Client, Arc<Requests>, Arc<Written>) {
+    let path = konditions_testing::kubeconfig_path();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("read kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("load kubeconfig");
+    let requests = Arc::new(Requests::default());
+    let written = Arc::new(Written::default());
+    let client = kube::client::ClientBuilder::try_from(config)
+        .expect("client builder")
+        .with_layer(&Lag {
+            delay,
+            written: written.clone(),
+        })
+        .with_layer(&Counting(requests.clone()))
+        .build();
+    (client, requests, written)
+}
