@@ -1,38 +1,87 @@
-//! Scale benchmark of the PostgresWriter operator binary against the local
-//! control plane and PostgreSQL (`cargo xtask controlplane up`, `cargo xtask
-//! postgres up`, or inside `cargo xtask test`'s environment):
+//! Scale benchmark of the PostgresWriter operator binary, side by side with
+//! its Go peer, against the local control plane and PostgreSQL (`cargo
+//! xtask controlplane up`, `cargo xtask postgres up`, or inside `cargo
+//! xtask test`'s environment):
 //!
 //! `cargo bench -p konditions-examples --bench operator_scale`
 //!
-//! For each N in `OPERATOR_SCALE_N` (default `1000,10000`) and each
-//! operator concurrency in `OPERATOR_SCALE_CONCURRENCY` (default `1,16,64`,
-//! the binary's `RECONCILE_CONCURRENCY`), in one run: a fresh namespace and
-//! table, a fresh operator process on them, then `OPERATOR_SCALE_DRIVERS`
-//! (default 32) concurrent creators create N resources, and the same number
-//! of deleters delete them once all are Ready. A parallel driver, so the
-//! operator is the bottleneck.
+//! **The two operators.** `rust`: this crate's `postgres-writer` binary
+//! (built by `cargo bench` with the bench profile). `go`: the peer in
+//! `peer-go/`, the same operator as a kubebuilder user writes the tutorial
+//! (controller-runtime, lib/pq: Get, finalizer, upsert, `Ready` with
+//! `meta.SetStatusCondition` and `Status().Update()`, leader election, no
+//! Events, no lock). The bench builds the peer once per machine with the Go
+//! toolchain and the module proxy, through konditions-testing's pinned-Go
+//! build (cached under `~/.cache/konditions/postgres-writer-peer/`, keyed on
+//! the peer's files and the Go version): nothing to run by hand.
 //!
-//! Reported per run:
-//! - resources per second to Ready: N / (last Ready seen - first create sent);
-//! - p50 and p99 create-to-Ready latency: from the moment the driver sends
-//!   a resource's create to the moment its watch sees `Ready=True` for it;
-//!   the same for delete-to-gone (the finalizer removed the row first);
-//! - the operator's peak RSS (VmHWM of its process);
-//! - its API requests per resource, by verb and resource, for create to
-//!   Ready, delete to gone, and both: kube-apiserver's
-//!   `apiserver_request_total` before and after each phase, minus the
-//!   driver's own requests, which a counting layer on the driver's client
-//!   classifies the same way (POST, DELETE, LIST, WATCH ...); only
-//!   PostgresWriters and Events, all the operator's role grants. WATCH is
-//!   left out: the server counts a watch when it ends, so over a run it is
-//!   noise (the operator keeps one open);
-//! - reconciles and lock outcomes per resource, from the operator's
-//!   /metrics;
-//! - the load average before and after.
+//! **Cells and runs.** Without `OPERATOR_SCALE_N` and
+//! `OPERATOR_SCALE_CONCURRENCY`, the cells (N, operator concurrency) are
+//! N=1000 c=1, N=1000 c=16 and N=5000 c=16; with either, every N of
+//! `OPERATOR_SCALE_N` (default `1000`) with every concurrency of
+//! `OPERATOR_SCALE_CONCURRENCY` (default `16`). The concurrency is both
+//! binaries' `RECONCILE_CONCURRENCY` (Rust: how many reconciles at once;
+//! Go: `MaxConcurrentReconciles`), which also sizes each one's database
+//! pool. For each cell, `OPERATOR_SCALE_REPEAT` (default 2) repetitions,
+//! each running every operator of `OPERATOR_SCALE_OPERATORS` (default
+//! `go,rust`) one after the other, the order reversed on every other
+//! repetition so neither always runs on a warmer machine. Each run: a fresh
+//! namespace and table, a fresh operator process on them, then the same
+//! driver, `OPERATOR_SCALE_DRIVERS` (default 32) concurrent clients, so the
+//! operator is the bottleneck, in three phases:
+//! 1. create N resources, until all are Ready (`Ready=True` at the
+//!    resource's generation, and `status.observedGeneration` too) and the
+//!    table holds N rows;
+//! 2. update all (a merge patch of `spec.age`), until all are Ready at the
+//!    new generation and every row holds the new age;
+//! 3. delete all, until all are gone and the table is empty.
+//!
+//! A phase's counts (requests, CPU, reconciles) are read once the operator
+//! has settled (its reconcile count unchanged for a second): what a phase
+//! set off, e.g. the reconciles its own status writes trigger, is counted
+//! in it, not in the next. Wall times and latencies end when the last
+//! resource is done, before that.
+//!
+//! Reported per operator, run and phase:
+//! - wall time (first request sent to last resource done), and resources
+//!   per second;
+//! - p50 and p99 latency, from the moment the driver sends a resource's
+//!   request to the moment its watch sees it Ready (create, update) or gone
+//!   (delete);
+//! - the operator's API requests per resource, by verb and resource:
+//!   kube-apiserver's `apiserver_request_total` before and after each
+//!   phase, minus the driver's own requests, which a counting layer on the
+//!   driver's client classifies the same way (POST, PATCH, DELETE, LIST,
+//!   WATCH ...); for PostgresWriters, Events (the Rust operator records
+//!   them, the Go peer does not) and Leases. Leases are the Go peer's
+//!   leader election (a renewal every 2 s whatever the load; the API
+//!   server's own identity lease, renewed every 10 s, is counted with
+//!   them, as the counter has no namespace): shown in the breakdown, but
+//!   counted per phase, not per resource, and left out of the totals.
+//!   WATCH is left out too: the server counts a watch when it ends, so
+//!   over a run it is noise (each operator keeps one open);
+//! - the refused requests (a code other than 2xx), e.g. conflicts;
+//! - the operator's CPU seconds (utime + stime of its process, from
+//!   `/proc/PID/stat`) and peak RSS (VmHWM) at the end of the phase (the
+//!   ratio table takes the run's highest);
+//! - its reconciles per resource, from its /metrics: Rust
+//!   `konditions_reconcile_duration_seconds_count`, Go
+//!   `controller_runtime_reconcile_total`; and their errors (and, for Rust,
+//!   the lock's outcomes);
+//! - the load average (`/proc/loadavg`) before and after each run.
+//!
+//! Then per cell the breakdown of requests, both operators side by side
+//! (mean of the repetitions), and a ratio table Rust / Go (means of the
+//! repetitions; below 1: Rust takes less).
+//!
+//! The API server's counters are global: anything else using the same
+//! control plane during a run is counted as the operator's.
 #![allow(clippy::print_stdout, missing_docs)]
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -45,7 +94,7 @@ use konditions_core::{ConditionalResource, Status};
 use konditions_examples::postgres_writer::{
     PostgresConfig, PostgresWriter, PostgresWriterCondition, PostgresWriterSpec,
 };
-use kube::api::{DeleteParams, ObjectMeta, PostParams};
+use kube::api::{DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, CustomResourceExt, ResourceExt};
 use tower::util::MapRequestLayer;
@@ -53,15 +102,47 @@ use tower::util::MapRequestLayer;
 /// A hang guard per phase, not a performance limit.
 const LIMIT: Duration = Duration::from_secs(3600);
 
-/// What the operator's role (deploy/rbac.yaml) lets it touch; the other
-/// requests the API server counts are its own (e.g. its identity lease).
-const OPERATOR_RESOURCES: [&str; 2] = ["postgreswriters", "events"];
+/// The resources whose requests are counted: what the Rust operator's role
+/// (deploy/rbac.yaml) lets it touch, and the Go peer's leader-election
+/// Lease.
+const COUNTED_RESOURCES: [&str; 3] = ["postgreswriters", "events", LEASES];
+
+/// The Go peer's leader election: counted, but not per resource.
+const LEASES: &str = "leases";
+
+/// The Go peer's files, compiled into the bench so that the build's cache
+/// key is their content (as for konditions-testing's own pinned modules).
+const GO_PEER: &[(&str, &str)] = &[
+    ("go.mod", include_str!("../peer-go/go.mod")),
+    ("go.sum", include_str!("../peer-go/go.sum")),
+    ("main.go", include_str!("../peer-go/main.go")),
+    ("api.go", include_str!("../peer-go/api.go")),
+];
+
+/// The Go peer's binary, built once per machine and cached.
+///
+/// Through konditions-testing's pinned-Go build (a `#[doc(hidden)]` entry),
+/// the one that already builds the control plane and the kstatus, Flux and
+/// Argo CD tools: it finds Go, builds with `-mod=readonly` from go.sum through
+/// the module proxy, keys the cache on the files and the Go version, and
+/// serialises concurrent builds with a file lock. xtask would need a copy
+/// of that machinery: it deliberately does not link konditions-testing.
+fn go_peer() -> PathBuf {
+    konditions_testing::build_go_program(
+        "postgres-writer-peer",
+        "the Go peer of the PostgresWriter operator (controller-runtime v0.25.3)",
+        "postgres-writer-peer-1",
+        GO_PEER,
+        "postgres-writer-peer",
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
 
 /// Requests by `VERB resource[/subresource]`, as the API server counts them.
 type Requests = BTreeMap<String, f64>;
 
 /// `apiserver_request_total` summed over codes and scopes, for the
-/// resources of [`OPERATOR_RESOURCES`]; and the refused ones (a code other
+/// resources of [`COUNTED_RESOURCES`]; and the refused ones (a code other
 /// than 2xx) by `VERB resource[/subresource] code`.
 async fn server_requests(client: &Client) -> (Requests, Requests) {
     let text = client
@@ -88,7 +169,7 @@ async fn server_requests(client: &Client) -> (Requests, Requests) {
             .collect();
         let label = |name: &str| labels.get(name).copied().unwrap_or("");
         let resource = label("resource");
-        if !OPERATOR_RESOURCES.contains(&resource) {
+        if !COUNTED_RESOURCES.contains(&resource) {
             continue;
         }
         let value: f64 = value.parse().unwrap_or(0.0);
@@ -184,6 +265,35 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// Clock ticks per second of `/proc/PID/stat`'s times (`getconf CLK_TCK`,
+/// 100 on Linux when it cannot be asked).
+fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// The CPU time of process `pid` so far, user and system, in seconds.
+fn cpu_seconds(pid: u32, ticks: f64) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // `pid (comm) state ...`: comm may hold spaces; the fields after it
+    // start with state (field 3), utime and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let field = |n: usize| -> f64 {
+        fields
+            .get(n - 3)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    (field(14) + field(15)) / ticks
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -197,26 +307,88 @@ fn list_from_env<T: std::str::FromStr>(name: &str, default: &str) -> Vec<T> {
         .map(|v| {
             v.trim()
                 .parse()
-                .unwrap_or_else(|_| panic!("{name}: `{v}` is not a number"))
+                .unwrap_or_else(|_| panic!("{name}: `{v}` is not valid"))
         })
         .collect()
 }
 
-/// The samples of the operator's /metrics whose name starts with `prefix`.
-fn samples(text: &str, prefix: &str) -> BTreeMap<String, f64> {
+/// Which operator a run measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Go,
+    Rust,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Go => "go",
+            Self::Rust => "rust",
+        }
+    }
+
+    /// The /metrics series of this operator that the report keeps.
+    fn keeps(self, series: &str) -> bool {
+        match self {
+            Self::Rust => [
+                "konditions_reconcile_duration_seconds_count",
+                "konditions_reconcile_errors_total",
+                "konditions_lock_outcomes_total",
+            ]
+            .iter()
+            .any(|p| series.starts_with(p)),
+            Self::Go => {
+                (series.starts_with("controller_runtime_reconcile_total{")
+                    || series.starts_with("controller_runtime_reconcile_errors_total{"))
+                    && series.contains("controller=\"postgreswriter\"")
+            }
+        }
+    }
+
+    /// The series that count reconciles (each reconcile once).
+    fn counts_reconciles(self, series: &str) -> bool {
+        match self {
+            Self::Rust => series.starts_with("konditions_reconcile_duration_seconds_count"),
+            Self::Go => series.starts_with("controller_runtime_reconcile_total{"),
+        }
+    }
+}
+
+impl std::str::FromStr for Kind {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "go" => Ok(Self::Go),
+            "rust" => Ok(Self::Rust),
+            _ => Err(()),
+        }
+    }
+}
+
+/// The samples of an operator's /metrics that `kind` keeps, by series.
+fn samples(kind: Kind, text: &str) -> BTreeMap<String, f64> {
     text.lines()
-        .filter(|l| l.starts_with(prefix))
+        .filter(|l| !l.starts_with('#') && kind.keeps(l))
         .filter_map(|l| {
             let (series, value) = l.rsplit_once(' ')?;
-            Some((series[prefix.len()..].to_owned(), value.parse().ok()?))
+            Some((series.to_owned(), value.parse().ok()?))
         })
         .collect()
+}
+
+/// A free port on the loopback interface.
+fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
 }
 
 /// The operator process of one run, with its HTTP endpoints.
 struct Operator {
     child: Child,
-    addr: SocketAddr,
+    metrics: SocketAddr,
+    health: SocketAddr,
     http: hyper_util::client::legacy::Client<
         hyper_util::client::legacy::connect::HttpConnector,
         Empty<Bytes>,
@@ -224,35 +396,59 @@ struct Operator {
 }
 
 impl Operator {
-    fn start(namespace: &str, concurrency: u16, log: &std::path::Path) -> Self {
+    fn start(
+        kind: Kind,
+        go_peer: Option<&Path>,
+        namespace: &str,
+        concurrency: u16,
+        log: &Path,
+    ) -> Self {
         let pg = xtask::local_postgres();
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port");
+        let metrics = free_addr();
         let log = std::fs::File::create(log).expect("operator log");
-        // `cargo bench` builds the binary with the bench (release) profile.
-        let child = Command::new(env!("CARGO_BIN_EXE_postgres-writer"))
+        let mut command = match kind {
+            // `cargo bench` builds the binary with the bench (release) profile.
+            Kind::Rust => Command::new(env!("CARGO_BIN_EXE_postgres-writer")),
+            Kind::Go => Command::new(go_peer.expect("the Go peer is built")),
+        };
+        // Both read the tutorial's PSQL_* variables.
+        command
             .envs(pg.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("KUBECONFIG", konditions_testing::kubeconfig_path())
             .env("WATCH_NAMESPACE", namespace)
-            .env("POD_NAME", format!("bench-{concurrency}"))
             .env("RECONCILE_CONCURRENCY", concurrency.to_string())
-            .env("METRICS_ADDR", addr.to_string())
-            .env("RUST_LOG", "info")
+            .env("METRICS_ADDR", metrics.to_string());
+        let health = match kind {
+            Kind::Rust => {
+                command
+                    .env("POD_NAME", format!("bench-{concurrency}"))
+                    .env("RUST_LOG", "info");
+                metrics
+            }
+            Kind::Go => {
+                let health = free_addr();
+                command
+                    .env("HEALTH_ADDR", health.to_string())
+                    .env("LEADER_ELECT", "true");
+                health
+            }
+        };
+        let child = command
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
             .expect("start the operator");
         Self {
             child,
-            addr,
+            metrics,
+            health,
             http: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build_http(),
         }
     }
 
-    async fn get(&self, path: &str) -> Option<(u16, String)> {
-        let uri = format!("http://{}{path}", self.addr).parse().unwrap();
+    async fn get(&self, addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+        let uri = format!("http://{addr}{path}").parse().unwrap();
         let response = self.http.get(uri).await.ok()?;
         let status = response.status().as_u16();
         let body = response.into_body().collect().await.ok()?.to_bytes();
@@ -261,7 +457,7 @@ impl Operator {
 
     async fn wait_ready(&mut self) {
         let deadline = Instant::now() + LIMIT;
-        while self.get("/readyz").await.map(|(s, _)| s) != Some(200) {
+        while self.get(self.health, "/readyz").await.map(|(s, _)| s) != Some(200) {
             assert!(
                 self.child.try_wait().unwrap().is_none(),
                 "the operator exited"
@@ -272,7 +468,10 @@ impl Operator {
     }
 
     async fn metrics(&self) -> String {
-        self.get("/metrics").await.expect("/metrics").1
+        self.get(self.metrics, "/metrics")
+            .await
+            .expect("/metrics")
+            .1
     }
 
     fn stop(mut self) {
@@ -283,22 +482,41 @@ impl Operator {
     }
 }
 
-/// What the driver's watch has seen, per resource name.
+/// What the driver has sent and its watch has seen, per resource name.
 #[derive(Default)]
 struct Seen {
-    sent: HashMap<String, Instant>,
-    ready: HashMap<String, Instant>,
+    /// When the driver sent the create, the update, the delete.
+    created: HashMap<String, Instant>,
+    updated: HashMap<String, Instant>,
     deleting: HashMap<String, Instant>,
+    /// The generation each create and update answered with.
+    created_generation: HashMap<String, i64>,
+    updated_generation: HashMap<String, i64>,
+    /// When the watch first saw a resource Ready at a generation.
+    ready: HashMap<(String, i64), Instant>,
     gone: HashMap<String, Instant>,
 }
 
-fn is_ready(writer: &PostgresWriter) -> bool {
-    writer
+impl Seen {
+    /// When each resource became Ready at the generation of `generations`.
+    fn ready_at(&self, generations: &HashMap<String, i64>) -> HashMap<String, Instant> {
+        generations
+            .iter()
+            .filter_map(|(name, g)| Some((name.clone(), *self.ready.get(&(name.clone(), *g))?)))
+            .collect()
+    }
+}
+
+/// Ready=True at the resource's generation, and `status.observedGeneration`
+/// at it too.
+fn ready_generation(writer: &PostgresWriter) -> Option<i64> {
+    let generation = writer.metadata.generation?;
+    let ready = writer
         .conditions()
         .and_then(|c| c.find(&PostgresWriterCondition::Ready))
-        .is_some_and(|c| {
-            c.status == Status::True && c.observed_generation == writer.metadata.generation
-        })
+        .is_some_and(|c| c.status == Status::True && c.observed_generation == Some(generation));
+    let observed = writer.status.as_ref().and_then(|s| s.observed_generation) == Some(generation);
+    (ready && observed).then_some(generation)
 }
 
 /// Latencies from `from` to `to` (names in both), sorted.
@@ -319,21 +537,25 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// Request counts at one moment.
+/// Counts at one moment.
 struct Snapshot {
     server: Requests,
     refused: Requests,
     driver: Requests,
+    cpu: f64,
+    metrics: BTreeMap<String, f64>,
 }
 
 impl Snapshot {
     /// The operator's requests since `earlier`: the server's minus the
     /// driver's.
     fn operator_since(&self, earlier: &Self) -> Requests {
-        minus(
+        let mut requests = minus(
             &minus(&self.server, &earlier.server),
             &minus(&self.driver, &earlier.driver),
-        )
+        );
+        requests.retain(|_, v| *v != 0.0);
+        requests
     }
 
     /// The refused requests since `earlier` (the driver's never are: it
@@ -343,24 +565,54 @@ impl Snapshot {
         refused.retain(|_, v| *v > 0.0);
         refused
     }
+
+    fn metrics_since(&self, earlier: &Self) -> BTreeMap<String, f64> {
+        let mut delta = minus(&self.metrics, &earlier.metrics);
+        delta.retain(|_, v| *v != 0.0);
+        delta
+    }
+}
+
+const PHASES: [&str; 3] = ["create", "update", "delete"];
+
+/// One phase of one run.
+struct Phase {
+    wall: Duration,
+    latencies: Vec<Duration>,
+    requests: Requests,
+    refused: Requests,
+    cpu: f64,
+    peak_rss_kib: Option<u64>,
+    metrics: BTreeMap<String, f64>,
+}
+
+impl Phase {
+    fn new(
+        earlier: &Snapshot,
+        later: &Snapshot,
+        wall: Duration,
+        latencies: Vec<Duration>,
+        rss: Option<u64>,
+    ) -> Self {
+        Self {
+            wall,
+            latencies,
+            requests: later.operator_since(earlier),
+            refused: later.refused_since(earlier),
+            cpu: later.cpu - earlier.cpu,
+            peak_rss_kib: rss,
+            metrics: later.metrics_since(earlier),
+        }
+    }
 }
 
 /// One run's results.
 struct Run {
+    kind: Kind,
     n: usize,
     concurrency: u16,
-    created: Duration,
-    to_ready: Duration,
-    ready: Vec<Duration>,
-    to_gone: Duration,
-    gone: Vec<Duration>,
-    rss_kib: Option<u64>,
-    create_requests: Requests,
-    delete_requests: Requests,
-    create_refused: Requests,
-    delete_refused: Requests,
-    create_metrics: BTreeMap<String, f64>,
-    delete_metrics: BTreeMap<String, f64>,
+    repetition: usize,
+    phases: [Phase; 3],
     load_before: String,
     load_after: String,
 }
@@ -370,20 +622,18 @@ struct Bench {
     tally: Arc<Mutex<Requests>>,
     db: tokio_postgres::Client,
     drivers: usize,
+    ticks: f64,
+    go_peer: Option<PathBuf>,
 }
 
 impl Bench {
-    async fn rows(&self, table: &str) -> usize {
-        let row = self
-            .db
-            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-            .await
-            .unwrap();
+    async fn rows(&self, query: &str) -> usize {
+        let row = self.db.query_one(query, &[]).await.unwrap();
         row.get::<_, i64>(0) as usize
     }
 
-    /// The server's counts and the driver's own, at one moment.
-    async fn requests(&self) -> Snapshot {
+    /// The counts at this moment.
+    async fn snapshot(&self, kind: Kind, operator: &Operator) -> Snapshot {
         let driver = self.tally.lock().unwrap().clone();
         // This GET /metrics is not filed under a resource.
         let (server, refused) = server_requests(&self.client).await;
@@ -391,22 +641,43 @@ impl Bench {
             server,
             refused,
             driver,
+            cpu: cpu_seconds(operator.child.id(), self.ticks),
+            metrics: samples(kind, &operator.metrics().await),
         }
     }
 
-    /// Waits until `done` holds for the watch's view and the table has
+    /// Waits until the operator has finished what the phase set off (its
+    /// own status writes come back as watch events and reconcile again):
+    /// its reconcile count unchanged for a second, 30 s at most. So each
+    /// phase's requests, CPU and reconciles are its own, not the next
+    /// one's; its wall time and latencies end before this.
+    async fn settle(&self, kind: Kind, operator: &Operator) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (mut last, mut since) = (f64::NAN, Instant::now());
+        while Instant::now() < deadline {
+            let count = reconciles(kind, &samples(kind, &operator.metrics().await));
+            if count != last {
+                (last, since) = (count, Instant::now());
+            } else if since.elapsed() >= Duration::from_secs(1) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until `done` holds for the watch's view and `query` counts
     /// `rows` rows.
     async fn wait(
         &self,
         seen: &Mutex<Seen>,
-        table: &str,
+        query: &str,
         rows: usize,
         what: &str,
         done: impl Fn(&Seen) -> bool,
     ) {
         let deadline = Instant::now() + LIMIT;
         loop {
-            if done(&seen.lock().unwrap()) && self.rows(table).await == rows {
+            if done(&seen.lock().unwrap()) && self.rows(query).await == rows {
                 return;
             }
             assert!(
@@ -417,8 +688,12 @@ impl Bench {
         }
     }
 
-    async fn run(&self, n: usize, concurrency: u16) -> Run {
-        let id = format!("{}-{n}-{concurrency}", std::process::id());
+    async fn run(&self, kind: Kind, n: usize, concurrency: u16, repetition: usize) -> Run {
+        let id = format!(
+            "{}-{n}-{concurrency}-{}-{repetition}",
+            std::process::id(),
+            kind.name()
+        );
         let namespace = format!("bench-{id}");
         Api::<Namespace>::all(self.client.clone())
             .create(
@@ -441,9 +716,9 @@ impl Bench {
             .await
             .unwrap();
 
-        let log = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("operator_scale-{n}-{concurrency}.log"));
-        let mut operator = Operator::start(&namespace, concurrency, &log);
+        let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("operator_scale-{id}.log"));
+        let mut operator =
+            Operator::start(kind, self.go_peer.as_deref(), &namespace, concurrency, &log);
         operator.wait_ready().await;
         let pid = operator.child.id();
 
@@ -460,8 +735,10 @@ impl Bench {
                     let now = Instant::now();
                     let mut seen = seen.lock().unwrap();
                     match event {
-                        watcher::Event::Apply(w) | watcher::Event::InitApply(w) if is_ready(&w) => {
-                            seen.ready.entry(w.name_any()).or_insert(now);
+                        watcher::Event::Apply(w) | watcher::Event::InitApply(w) => {
+                            if let Some(generation) = ready_generation(&w) {
+                                seen.ready.entry((w.name_any(), generation)).or_insert(now);
+                            }
                         }
                         watcher::Event::Delete(w) => {
                             seen.gone.entry(w.name_any()).or_insert(now);
@@ -471,7 +748,7 @@ impl Bench {
                                 let _ = tx.send(());
                             }
                         }
-                        _ => {}
+                        watcher::Event::Init => {}
                     }
                 }
             }
@@ -479,9 +756,10 @@ impl Bench {
         synced_rx.await.expect("the driver's watch synced");
 
         let load_before = load_average();
-        let start = self.requests().await;
-        let metrics_start = operator.metrics().await;
         let names: Vec<String> = (0..n).map(|i| format!("w{i:05}")).collect();
+        let s0 = self.snapshot(kind, &operator).await;
+
+        // 1. Create.
         let began = Instant::now();
         futures::stream::iter(names.iter().enumerate())
             .for_each_concurrent(self.drivers, |(i, name)| {
@@ -495,27 +773,77 @@ impl Bench {
                     };
                     seen.lock()
                         .unwrap()
-                        .sent
+                        .created
                         .insert(name.clone(), Instant::now());
-                    api.create(&PostParams::default(), &PostgresWriter::new(name, spec))
+                    let created = api
+                        .create(&PostParams::default(), &PostgresWriter::new(name, spec))
                         .await
                         .expect("create");
+                    seen.lock().unwrap().created_generation.insert(
+                        name.clone(),
+                        created.metadata.generation.expect("a generation"),
+                    );
                 }
             })
             .await;
-        let created = began.elapsed();
-        self.wait(&seen, &table, n, "all Ready with rows", |s| {
-            s.ready.len() == n
+        let count = format!("SELECT count(*) FROM {table}");
+        self.wait(&seen, &count, n, "all Ready with rows", |s| {
+            s.created_generation.len() == n && s.ready_at(&s.created_generation).len() == n
         })
         .await;
-        let to_ready = {
+        let create = {
             let seen = seen.lock().unwrap();
-            seen.ready.values().max().unwrap().duration_since(began)
+            let ready = seen.ready_at(&seen.created_generation);
+            let last = ready.values().max().unwrap().duration_since(began);
+            (last, latencies(&seen.created, &ready))
         };
-        let middle = self.requests().await;
-        let metrics_middle = operator.metrics().await;
+        self.settle(kind, &operator).await;
+        let s1 = self.snapshot(kind, &operator).await;
+        let rss1 = peak_rss_kib(pid);
 
-        let deleting = Instant::now();
+        // 2. Update: every age moves to n + i, above every old one.
+        let began = Instant::now();
+        futures::stream::iter(names.iter().enumerate())
+            .for_each_concurrent(self.drivers, |(i, name)| {
+                let (api, seen) = (&api, &seen);
+                async move {
+                    seen.lock()
+                        .unwrap()
+                        .updated
+                        .insert(name.clone(), Instant::now());
+                    let patch = serde_json::json!({"spec": {"age": n + i}});
+                    let updated = api
+                        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                        .await
+                        .expect("update");
+                    seen.lock().unwrap().updated_generation.insert(
+                        name.clone(),
+                        updated.metadata.generation.expect("a generation"),
+                    );
+                }
+            })
+            .await;
+        let updated_rows = format!("SELECT count(*) FROM {table} WHERE age >= {n}");
+        self.wait(
+            &seen,
+            &updated_rows,
+            n,
+            "all Ready at the new generation with rows",
+            |s| s.updated_generation.len() == n && s.ready_at(&s.updated_generation).len() == n,
+        )
+        .await;
+        let update = {
+            let seen = seen.lock().unwrap();
+            let ready = seen.ready_at(&seen.updated_generation);
+            let last = ready.values().max().unwrap().duration_since(began);
+            (last, latencies(&seen.updated, &ready))
+        };
+        self.settle(kind, &operator).await;
+        let s2 = self.snapshot(kind, &operator).await;
+        let rss2 = peak_rss_kib(pid);
+
+        // 3. Delete.
+        let began = Instant::now();
         futures::stream::iter(names.iter())
             .for_each_concurrent(self.drivers, |name| {
                 let (api, seen) = (&api, &seen);
@@ -530,188 +858,288 @@ impl Bench {
                 }
             })
             .await;
-        self.wait(&seen, &table, 0, "all gone with their rows", |s| {
+        self.wait(&seen, &count, 0, "all gone with their rows", |s| {
             s.gone.len() == n
         })
         .await;
-        let to_gone = {
+        let delete = {
             let seen = seen.lock().unwrap();
-            seen.gone.values().max().unwrap().duration_since(deleting)
+            let last = seen.gone.values().max().unwrap().duration_since(began);
+            (last, latencies(&seen.deleting, &seen.gone))
         };
-        let end = self.requests().await;
-        let metrics_end = operator.metrics().await;
-        let rss_kib = peak_rss_kib(pid);
+        self.settle(kind, &operator).await;
+        let s3 = self.snapshot(kind, &operator).await;
+        let rss3 = peak_rss_kib(pid);
         let load_after = load_average();
         operator.stop();
         watch.abort();
 
-        let metric_delta = |later: &str, earlier: &str| {
-            let prefix = "postgres_writer_";
-            let mut delta = samples(later, prefix);
-            for (k, v) in samples(earlier, prefix) {
-                *delta.entry(k).or_insert(0.0) -= v;
-            }
-            delta.retain(|k, _| {
-                k.starts_with("reconciles_total") || k.starts_with("lock_outcomes_total")
-            });
-            delta
-        };
-        let seen = seen.lock().unwrap();
         Run {
+            kind,
             n,
             concurrency,
-            created,
-            to_ready,
-            ready: latencies(&seen.sent, &seen.ready),
-            to_gone,
-            gone: latencies(&seen.deleting, &seen.gone),
-            rss_kib,
-            create_requests: middle.operator_since(&start),
-            delete_requests: end.operator_since(&middle),
-            create_refused: middle.refused_since(&start),
-            delete_refused: end.refused_since(&middle),
-            create_metrics: metric_delta(&metrics_middle, &metrics_start),
-            delete_metrics: metric_delta(&metrics_end, &metrics_middle),
+            repetition,
+            phases: [
+                Phase::new(&s0, &s1, create.0, create.1, rss1),
+                Phase::new(&s1, &s2, update.0, update.1, rss2),
+                Phase::new(&s2, &s3, delete.0, delete.1, rss3),
+            ],
             load_before,
             load_after,
         }
     }
 }
 
-fn per_resource(value: f64, n: usize) -> String {
-    format!("{:.2}", value / n as f64)
-}
-
-fn total(requests: &Requests) -> f64 {
+/// The operator's requests of a phase, per resource and without the
+/// leases (see the module doc).
+fn per_resource_total(requests: &Requests, n: usize) -> f64 {
     requests
         .iter()
-        .filter(|(k, _)| !k.starts_with("WATCH "))
-        .map(|(_, v)| v)
-        .sum()
+        .filter(|(k, _)| !k.starts_with("WATCH ") && !k.ends_with(&format!(" {LEASES}")))
+        .fold(0.0, |sum, (_, v)| sum + v)
+        / n as f64
 }
 
-fn report(runs: &[Run]) {
+fn leases(requests: &Requests) -> f64 {
+    requests
+        .iter()
+        .filter(|(k, _)| !k.starts_with("WATCH ") && k.ends_with(&format!(" {LEASES}")))
+        .fold(0.0, |sum, (_, v)| sum + v)
+}
+
+fn reconciles(kind: Kind, metrics: &BTreeMap<String, f64>) -> f64 {
+    metrics
+        .iter()
+        .filter(|(k, _)| kind.counts_reconciles(k))
+        .fold(0.0, |sum, (_, v)| sum + v)
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or("?".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
+}
+
+fn mean(values: impl Iterator<Item = f64>) -> f64 {
+    let (sum, count) = values.fold((0.0, 0), |(s, c), v| (s + v, c + 1));
+    if count == 0 {
+        0.0
+    } else {
+        sum / f64::from(count)
+    }
+}
+
+fn refused_text(refused: &Requests) -> String {
+    if refused.is_empty() {
+        return "0".into();
+    }
+    refused
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind]) {
     println!(
-        "\n## PostgresWriter operator at scale ({} drivers)\n",
+        "\n## PostgresWriter operators at scale: Rust and its Go peer ({} drivers)\n",
         std::env::var("OPERATOR_SCALE_DRIVERS").unwrap_or_else(|_| "32".into())
     );
     println!(
-        "| N | operator concurrency | created/s (driver) | Ready/s | create-to-Ready p50 | p99 | all gone after delete | delete-to-gone p50 | p99 | peak RSS | API requests per resource | reconciles per resource | load before / after |"
+        "| N | c | rep | operator | phase | wall | per s | p50 | p99 | API requests per resource | lease requests | refused | CPU s | peak RSS | reconciles per resource | load before / after |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for run in runs {
-        let reconciles: f64 = run
-            .create_metrics
-            .iter()
-            .chain(run.delete_metrics.iter())
-            .filter(|(k, _)| k.starts_with("reconciles_total"))
-            .map(|(_, v)| v)
-            .sum();
-        println!(
-            "| {} | {} | {:.1} | {:.1} | {:.2?} | {:.2?} | {:.1?} | {:.2?} | {:.2?} | {} MiB | {} | {} | {} / {} |",
-            run.n,
-            run.concurrency,
-            run.n as f64 / run.created.as_secs_f64(),
-            run.n as f64 / run.to_ready.as_secs_f64(),
-            percentile(&run.ready, 50.0),
-            percentile(&run.ready, 99.0),
-            run.to_gone,
-            percentile(&run.gone, 50.0),
-            percentile(&run.gone, 99.0),
-            run.rss_kib
-                .map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0)),
-            per_resource(
-                total(&run.create_requests) + total(&run.delete_requests),
-                run.n
+        for (phase, name) in run.phases.iter().zip(PHASES) {
+            println!(
+                "| {} | {} | {} | {} | {name} | {:.2?} | {:.1} | {:.2?} | {:.2?} | {:.2} | {} | {} | {:.2} | {} | {:.2} | {} / {} |",
+                run.n,
+                run.concurrency,
+                run.repetition + 1,
+                run.kind.name(),
+                phase.wall,
+                run.n as f64 / phase.wall.as_secs_f64(),
+                percentile(&phase.latencies, 50.0),
+                percentile(&phase.latencies, 99.0),
+                per_resource_total(&phase.requests, run.n),
+                leases(&phase.requests),
+                refused_text(&phase.refused),
+                phase.cpu,
+                mib(phase.peak_rss_kib),
+                reconciles(run.kind, &phase.metrics) / run.n as f64,
+                run.load_before,
+                run.load_after,
+            );
+        }
+    }
+
+    for &(n, concurrency) in cells {
+        let of = |kind: Kind| -> Vec<&Run> {
+            runs.iter()
+                .filter(|r| r.kind == kind && r.n == n && r.concurrency == concurrency)
+                .collect()
+        };
+        breakdown(
+            &format!(
+                "N={n} c={concurrency}: API requests per resource by verb (leases: per phase, not per resource)"
             ),
-            per_resource(reconciles, run.n),
-            run.load_before,
-            run.load_after,
+            "request",
+            kinds,
+            &of,
+            |p| &p.requests,
+            |k| !k.starts_with("WATCH "),
+            |key, v| {
+                if key.ends_with(&format!(" {LEASES}")) {
+                    v
+                } else {
+                    v / n as f64
+                }
+            },
+        );
+        breakdown(
+            &format!("N={n} c={concurrency}: refused requests (per phase)"),
+            "request and code",
+            kinds,
+            &of,
+            |p| &p.refused,
+            |_| true,
+            |_, v| v,
+        );
+        breakdown(
+            &format!("N={n} c={concurrency}: operator metrics per resource"),
+            "series",
+            kinds,
+            &of,
+            |p| &p.metrics,
+            |_| true,
+            |_, v| v / n as f64,
         );
     }
-    phase_table(
-        "Operator API requests per resource, by verb",
-        "request",
-        runs,
-        |r| [&r.create_requests, &r.delete_requests],
-        // Counted by the server when a watch ends: noise over a run.
-        |key| !key.starts_with("WATCH "),
+
+    if !(kinds.contains(&Kind::Go) && kinds.contains(&Kind::Rust)) {
+        return;
+    }
+    println!("\n### Rust / Go (means of the repetitions; below 1: Rust takes less)\n");
+    println!(
+        "| N | c | time to all Ready | update phase | delete phase | p99 create-to-Ready | API requests per resource, create to gone | CPU seconds | peak RSS |"
     );
-    let totals: Vec<String> = runs
-        .iter()
-        .map(|r| phases_cell([total(&r.create_requests), total(&r.delete_requests)], r.n))
-        .collect();
-    println!("| total | {} |", totals.join(" | "));
-    phase_table(
-        "Of which refused, by response code",
-        "request and code",
-        runs,
-        |r| [&r.create_refused, &r.delete_refused],
-        |_| true,
-    );
-    phase_table(
-        "Reconciles and lock outcomes per resource",
-        "operator metric",
-        runs,
-        |r| [&r.create_metrics, &r.delete_metrics],
-        |_| true,
-    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for &(n, concurrency) in cells {
+        let of = |kind: Kind, f: &dyn Fn(&Run) -> f64| {
+            mean(
+                runs.iter()
+                    .filter(|r| r.kind == kind && r.n == n && r.concurrency == concurrency)
+                    .map(f),
+            )
+        };
+        let ratio = |f: &dyn Fn(&Run) -> f64, unit: &str| {
+            let (rust, go) = (of(Kind::Rust, f), of(Kind::Go, f));
+            format!("{rust:.2}{unit} / {go:.2}{unit} = **{:.2}**", rust / go)
+        };
+        println!(
+            "| {n} | {concurrency} | {} | {} | {} | {} | {} | {} | {} |",
+            ratio(&|r| r.phases[0].wall.as_secs_f64(), " s"),
+            ratio(&|r| r.phases[1].wall.as_secs_f64(), " s"),
+            ratio(&|r| r.phases[2].wall.as_secs_f64(), " s"),
+            ratio(
+                &|r| percentile(&r.phases[0].latencies, 99.0).as_secs_f64(),
+                " s"
+            ),
+            ratio(
+                &|r| r
+                    .phases
+                    .iter()
+                    .map(|p| per_resource_total(&p.requests, r.n))
+                    .sum(),
+                ""
+            ),
+            ratio(&|r| r.phases.iter().map(|p| p.cpu).sum(), " s"),
+            ratio(
+                &|r| {
+                    let peak = r.phases.iter().filter_map(|p| p.peak_rss_kib).max();
+                    peak.unwrap_or(0) as f64 / 1024.0
+                },
+                " MiB"
+            ),
+        );
+    }
 }
 
-/// `create + delete = total`, per resource.
-fn phases_cell([create, delete]: [f64; 2], n: usize) -> String {
-    format!(
-        "{} + {} = {}",
-        per_resource(create, n),
-        per_resource(delete, n),
-        per_resource(create + delete, n)
-    )
-}
-
-/// A table with one row per key that `keep` keeps and is not zero, one
-/// column per run: `create to Ready + delete to gone = total`, per resource.
-fn phase_table(
+/// A table per cell: one row per key, one column per operator and phase,
+/// means of the repetitions, `scale`d.
+#[allow(clippy::too_many_arguments)]
+fn breakdown<'r>(
     title: &str,
     what: &str,
-    runs: &[Run],
-    phases: impl Fn(&Run) -> [&BTreeMap<String, f64>; 2],
+    kinds: &[Kind],
+    of: &dyn Fn(Kind) -> Vec<&'r Run>,
+    values: impl Fn(&Phase) -> &BTreeMap<String, f64>,
     keep: impl Fn(&str) -> bool,
+    scale: impl Fn(&str, f64) -> f64,
 ) {
-    println!("\n### {title} (create to Ready + delete to gone = total)\n");
-    let header: Vec<String> = runs
+    let mut keys: Vec<&String> = kinds
         .iter()
-        .map(|r| format!("N={} c={}", r.n, r.concurrency))
-        .collect();
-    println!("| {what} | {} |", header.join(" | "));
-    println!("|---|{}", "---|".repeat(runs.len()));
-    let mut keys: Vec<&String> = runs
-        .iter()
-        .flat_map(|r| phases(r).into_iter().flat_map(|p| p.keys()))
+        .flat_map(|&k| of(k))
+        .flat_map(|r| r.phases.iter().flat_map(|p| values(p).keys()))
+        .filter(|k| keep(k))
         .collect();
     keys.sort();
     keys.dedup();
-    for key in keys.into_iter().filter(|k| keep(k)) {
-        let values: Vec<[f64; 2]> = runs
-            .iter()
-            .map(|r| phases(r).map(|p| p.get(key).copied().unwrap_or(0.0)))
-            .collect();
-        if values.iter().all(|v| v == &[0.0, 0.0]) {
-            continue;
-        }
-        let row: Vec<String> = values
-            .into_iter()
-            .zip(runs)
-            .map(|(v, r)| phases_cell(v, r.n))
-            .collect();
-        println!("| {key} | {} |", row.join(" | "));
+    println!("\n### {title}\n");
+    if keys.is_empty() {
+        println!("none");
+        return;
     }
+    let mut header = format!("| {what} |");
+    for kind in kinds {
+        for phase in PHASES {
+            let _ = write!(header, " {} {phase} |", kind.name());
+        }
+    }
+    println!("{header}");
+    println!("|---|{}", "---|".repeat(kinds.len() * PHASES.len()));
+    for key in keys {
+        let mut row = format!("| {key} |");
+        for &kind in kinds {
+            let runs = of(kind);
+            for i in 0..PHASES.len() {
+                let value = mean(
+                    runs.iter()
+                        .map(|r| values(&r.phases[i]).get(key).copied().unwrap_or(0.0)),
+                );
+                let _ = write!(row, " {:.2} |", scale(key, value));
+            }
+        }
+        println!("{row}");
+    }
+}
+
+/// The cells (N, operator concurrency) of this run.
+fn cells() -> Vec<(usize, u16)> {
+    if std::env::var_os("OPERATOR_SCALE_N").is_none()
+        && std::env::var_os("OPERATOR_SCALE_CONCURRENCY").is_none()
+    {
+        return vec![(1000, 1), (1000, 16), (5000, 16)];
+    }
+    let sizes: Vec<usize> = list_from_env("OPERATOR_SCALE_N", "1000");
+    let concurrencies: Vec<u16> = list_from_env("OPERATOR_SCALE_CONCURRENCY", "16");
+    sizes
+        .iter()
+        .flat_map(|&n| concurrencies.iter().map(move |&c| (n, c)))
+        .collect()
 }
 
 #[tokio::main]
 async fn main() {
-    let sizes: Vec<usize> = list_from_env("OPERATOR_SCALE_N", "1000,10000");
-    let concurrencies: Vec<u16> = list_from_env("OPERATOR_SCALE_CONCURRENCY", "1,16,64");
+    let cells = cells();
     let drivers: usize = list_from_env("OPERATOR_SCALE_DRIVERS", "32")[0];
+    let repeat: usize = list_from_env("OPERATOR_SCALE_REPEAT", "2")[0];
+    let kinds: Vec<Kind> = list_from_env("OPERATOR_SCALE_OPERATORS", "go,rust");
+    // Built (or found in the cache) before anything is measured.
+    let go_peer = kinds.contains(&Kind::Go).then(|| {
+        let started = Instant::now();
+        let path = go_peer();
+        println!("Go peer: {} ({:.1?})", path.display(), started.elapsed());
+        path
+    });
     let tally = Arc::new(Mutex::new(Requests::new()));
     let client = counted_client(tally.clone()).await;
     konditions_testing::install_crd(&client, &PostgresWriter::crd()).await;
@@ -732,18 +1160,34 @@ async fn main() {
         tally,
         db,
         drivers,
+        ticks: clock_ticks(),
+        go_peer,
     };
 
     let mut runs = Vec::new();
-    for &n in &sizes {
-        for &concurrency in &concurrencies {
-            let run = bench.run(n, concurrency).await;
-            println!(
-                "N={n} concurrency={concurrency}: all Ready after {:.1?}, all gone {:.1?} after deleting (load {} -> {})",
-                run.to_ready, run.to_gone, run.load_before, run.load_after
-            );
-            runs.push(run);
+    for &(n, concurrency) in &cells {
+        for repetition in 0..repeat {
+            // Every other repetition in the reverse order.
+            let mut order = kinds.clone();
+            if repetition % 2 == 1 {
+                order.reverse();
+            }
+            for kind in order {
+                let run = bench.run(kind, n, concurrency, repetition).await;
+                println!(
+                    "N={n} c={concurrency} rep {} {}: all Ready after {:.1?}, updated {:.1?}, all gone {:.1?}; CPU {:.1} s; load {} -> {}",
+                    repetition + 1,
+                    kind.name(),
+                    run.phases[0].wall,
+                    run.phases[1].wall,
+                    run.phases[2].wall,
+                    run.phases.iter().map(|p| p.cpu).sum::<f64>(),
+                    run.load_before,
+                    run.load_after
+                );
+                runs.push(run);
+            }
         }
     }
-    report(&runs);
+    report(&runs, &cells, &kinds);
 }

@@ -346,6 +346,40 @@ pub(crate) fn built_tool(module: &GoModule, binary: &str) -> Result<PathBuf, Str
         .map_err(|e| e.to_string())
 }
 
+/// Not part of the API: builds a Go program from a pinned module whose
+/// files the caller embeds (`include_str!`), once per machine, cached and
+/// locked like this crate's own modules; the path of the binary `binary`
+/// (the last element of the module's path). For konditions-examples'
+/// scale benchmark, whose Go peer operator lives beside it: the build
+/// machinery stays here, the peer's files stay with the example.
+///
+/// `recipe` is bumped when the build itself changes; any change to the
+/// files or the Go version already makes a new cache entry.
+///
+/// # Errors
+/// No usable Go, or the build failed (the message says why).
+#[doc(hidden)]
+pub fn build_go_program(
+    name: &'static str,
+    what: &'static str,
+    recipe: &'static str,
+    files: &'static [(&'static str, &'static str)],
+    binary: &'static str,
+) -> Result<PathBuf, String> {
+    let module = GoModule {
+        name,
+        what,
+        cold_build: "a few minutes",
+        recipe,
+        files,
+        packages: &["."],
+        // Once per call, a few bytes: the struct wants a static slice.
+        outputs: Box::leak(Box::new([(binary, binary)])),
+        ldflags: "-s -w".to_owned(),
+    };
+    built_tool(&module, binary)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

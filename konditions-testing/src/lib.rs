@@ -77,6 +77,8 @@ pub use controlplane::{Builder, ControlPlane, State};
 pub use crds::{install_crd, install_crd_files};
 pub use environment::Environment;
 pub use error::Error;
+#[doc(hidden)]
+pub use go::build_go_program;
 pub use kstatus::{KstatusResult, kstatus, try_kstatus};
 pub use namespace::{TestNamespace, namespace};
 pub use wait::{wait_for_condition, wait_for_deletion};
