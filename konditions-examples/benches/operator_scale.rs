@@ -61,6 +61,8 @@
 //!   WATCH is left out too: the server counts a watch when it ends, so
 //!   over a run it is noise (each operator keeps one open);
 //! - the refused requests (a code other than 2xx), e.g. conflicts;
+//! - the control plane's CPU seconds (kube-apiserver and etcd, found by
+//!   name under /proc): what the operator costs the server side;
 //! - the operator's CPU seconds (utime + stime of its process, from
 //!   `/proc/PID/stat`) and peak RSS (VmHWM) at the end of the phase (the
 //!   ratio table takes the run's highest);
@@ -292,6 +294,24 @@ fn cpu_seconds(pid: u32, ticks: f64) -> f64 {
             .unwrap_or(0.0)
     };
     (field(14) + field(15)) / ticks
+}
+
+/// The CPU seconds of the control plane's processes (kube-apiserver and
+/// etcd, found by name under /proc): what each operator costs the server
+/// side, which the load average only blurs.
+fn control_plane_cpu_seconds(ticks: f64) -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| matches!(comm.trim(), "kube-apiserver" | "etcd"))
+        })
+        .map(|pid| cpu_seconds(pid, ticks))
+        .sum()
 }
 
 fn load_average() -> String {
@@ -543,6 +563,7 @@ struct Snapshot {
     refused: Requests,
     driver: Requests,
     cpu: f64,
+    server_cpu: f64,
     metrics: BTreeMap<String, f64>,
 }
 
@@ -582,6 +603,8 @@ struct Phase {
     requests: Requests,
     refused: Requests,
     cpu: f64,
+    /// kube-apiserver's and etcd's CPU seconds.
+    server_cpu: f64,
     peak_rss_kib: Option<u64>,
     metrics: BTreeMap<String, f64>,
 }
@@ -600,6 +623,7 @@ impl Phase {
             requests: later.operator_since(earlier),
             refused: later.refused_since(earlier),
             cpu: later.cpu - earlier.cpu,
+            server_cpu: later.server_cpu - earlier.server_cpu,
             peak_rss_kib: rss,
             metrics: later.metrics_since(earlier),
         }
@@ -642,6 +666,7 @@ impl Bench {
             refused,
             driver,
             cpu: cpu_seconds(operator.child.id(), self.ticks),
+            server_cpu: control_plane_cpu_seconds(self.ticks),
             metrics: samples(kind, &operator.metrics().await),
         }
     }
@@ -944,13 +969,13 @@ fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind]) {
         std::env::var("OPERATOR_SCALE_DRIVERS").unwrap_or_else(|_| "32".into())
     );
     println!(
-        "| N | c | rep | operator | phase | wall | per s | p50 | p99 | API requests per resource | lease requests | refused | CPU s | peak RSS | reconciles per resource | load before / after |"
+        "| N | c | rep | operator | phase | wall | per s | p50 | p99 | API requests per resource | lease requests | refused | CPU s | control plane CPU s | peak RSS | reconciles per resource | load before / after |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for run in runs {
         for (phase, name) in run.phases.iter().zip(PHASES) {
             println!(
-                "| {} | {} | {} | {} | {name} | {:.2?} | {:.1} | {:.2?} | {:.2?} | {:.2} | {} | {} | {:.2} | {} | {:.2} | {} / {} |",
+                "| {} | {} | {} | {} | {name} | {:.2?} | {:.1} | {:.2?} | {:.2?} | {:.2} | {} | {} | {:.2} | {:.2} | {} | {:.2} | {} / {} |",
                 run.n,
                 run.concurrency,
                 run.repetition + 1,
@@ -963,6 +988,7 @@ fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind]) {
                 leases(&phase.requests),
                 refused_text(&phase.refused),
                 phase.cpu,
+                phase.server_cpu,
                 mib(phase.peak_rss_kib),
                 reconciles(run.kind, &phase.metrics) / run.n as f64,
                 run.load_before,
@@ -1019,9 +1045,9 @@ fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind]) {
     }
     println!("\n### Rust / Go (means of the repetitions; below 1: Rust takes less)\n");
     println!(
-        "| N | c | time to all Ready | update phase | delete phase | p99 create-to-Ready | API requests per resource, create to gone | CPU seconds | peak RSS |"
+        "| N | c | time to all Ready | update phase | delete phase | p99 create-to-Ready | API requests per resource, create to gone | CPU seconds | control plane CPU seconds | peak RSS |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for &(n, concurrency) in cells {
         let of = |kind: Kind, f: &dyn Fn(&Run) -> f64| {
             mean(
@@ -1035,7 +1061,7 @@ fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind]) {
             format!("{rust:.2}{unit} / {go:.2}{unit} = **{:.2}**", rust / go)
         };
         println!(
-            "| {n} | {concurrency} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {n} | {concurrency} | {} | {} | {} | {} | {} | {} | {} | {} |",
             ratio(&|r| r.phases[0].wall.as_secs_f64(), " s"),
             ratio(&|r| r.phases[1].wall.as_secs_f64(), " s"),
             ratio(&|r| r.phases[2].wall.as_secs_f64(), " s"),
@@ -1052,6 +1078,7 @@ fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind]) {
                 ""
             ),
             ratio(&|r| r.phases.iter().map(|p| p.cpu).sum(), " s"),
+            ratio(&|r| r.phases.iter().map(|p| p.server_cpu).sum(), " s"),
             ratio(
                 &|r| {
                     let peak = r.phases.iter().filter_map(|p| p.peak_rss_kib).max();
@@ -1175,13 +1202,14 @@ async fn main() {
             for kind in order {
                 let run = bench.run(kind, n, concurrency, repetition).await;
                 println!(
-                    "N={n} c={concurrency} rep {} {}: all Ready after {:.1?}, updated {:.1?}, all gone {:.1?}; CPU {:.1} s; load {} -> {}",
+                    "N={n} c={concurrency} rep {} {}: all Ready after {:.1?}, updated {:.1?}, all gone {:.1?}; CPU {:.1} s, control plane {:.1} s; load {} -> {}",
                     repetition + 1,
                     kind.name(),
                     run.phases[0].wall,
                     run.phases[1].wall,
                     run.phases[2].wall,
                     run.phases.iter().map(|p| p.cpu).sum::<f64>(),
+                    run.phases.iter().map(|p| p.server_cpu).sum::<f64>(),
                     run.load_before,
                     run.load_after
                 );

@@ -104,14 +104,21 @@ async fn metrics_count_a_reconcile_to_ready() {
         "{text}"
     );
     assert_eq!(sample(&text, RECONCILES_ERROR), None, "{text}");
-    // Its conditions' current statuses, per resource.
-    for (status, value) in [("True", 1), ("False", 0), ("Unknown", 0)] {
-        let series = format!(r#"name="metered",type="Ready",status="{status}"}} {value}"#);
-        assert!(
-            text.lines()
-                .any(|l| l.starts_with("konditions_reconcile_condition{") && l.ends_with(&series)),
+    // Its conditions' current statuses, per resource: one series each.
+    for (status, present) in [("True", true), ("False", false), ("Unknown", false)] {
+        let series = format!(r#"name="metered",type="Ready",status="{status}"}}"#);
+        let found = text
+            .lines()
+            .filter(|l| l.starts_with("konditions_reconcile_condition{"))
+            .find(|l| l.contains(&series));
+        assert_eq!(
+            found.is_some_and(|l| l.ends_with(" 1")),
+            present,
             "{series}:\n{text}"
         );
+        if !present {
+            assert!(found.is_none(), "{series}:\n{text}");
+        }
     }
     for condition in ["Ready", "TableReady", "RowWritten"] {
         assert_eq!(

@@ -107,7 +107,7 @@ impl Metrics {
         let registry = registry.sub_registry_with_prefix("konditions");
         registry.register(
             "reconcile_condition",
-            "1 for each condition's current status, 0 for its other statuses",
+            "1 for each condition's current status (one series per condition)",
             metrics.conditions.clone(),
         );
         registry.register(
@@ -153,7 +153,10 @@ impl Metrics {
         metrics
     }
 
-    /// Sets the condition gauges of `object` from its conditions.
+    /// Sets the condition gauges of `object` from its conditions: 1 for
+    /// each condition's status, and no series for its other statuses (a
+    /// third of the series of 0/1 for every status, which at thousands of
+    /// objects is most of the registry).
     pub(super) fn conditions<K: ConditionalResource>(
         &self,
         kind: &str,
@@ -170,8 +173,11 @@ impl Metrics {
                     condition.type_.as_str(),
                     status.as_str(),
                 );
-                let value = i64::from(*status == condition.status);
-                self.conditions.get_or_create(&labels).set(value);
+                if *status == condition.status {
+                    self.conditions.get_or_create(&labels).set(1);
+                } else {
+                    self.conditions.remove(&labels);
+                }
             }
         }
     }

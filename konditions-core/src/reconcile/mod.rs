@@ -98,7 +98,7 @@
 //!
 //! | metric | labels | what |
 //! |---|---|---|
-//! | `konditions_reconcile_condition` (gauge) | `kind`, `namespace`, `name`, `type`, `status` | 1 for each condition's current status, 0 for its other statuses; removed when the object is gone |
+//! | `konditions_reconcile_condition` (gauge) | `kind`, `namespace`, `name`, `type`, `status` | 1 for each condition's current status (one series per condition: the series of its other statuses are removed); removed when the object is gone |
 //! | `konditions_condition_transitions_total` | `kind`, `type`, `status` | status changes the runner wrote (a lock's included), by new status |
 //! | `konditions_lock_outcomes_total` | `kind`, `condition`, `outcome` | lock runs: `ran`, `failed`, `done`, `busy`, `backing_off`, `stale`, `lost_lease`, `gone` |
 //! | `konditions_lock_duration_seconds` (histogram) | `kind`, `condition` | lock runs whose task ran, acquire to release |
