@@ -245,7 +245,7 @@ impl<K: Lockable> Pending<K> {
     /// acquire stored it. `Err(self)` when that cannot be (a renewal wrote
     /// since) or the server refused it: release alone, then write.
     pub(crate) async fn release_with_status(
-        mut self: Box<Self>,
+        self: Box<Self>,
         ops: Vec<Value>,
         field_manager: &str,
     ) -> Result<K, Box<Self>> {
@@ -267,15 +267,29 @@ impl<K: Lockable> Pending<K> {
             .patch_as(&patch, Some(field_manager))
             .instrument(inner.span.clone())
             .await;
+        self.carried(written, "status")
+    }
+
+    /// Takes in a write that carried the release: released when it was
+    /// stored, still pending (for the release alone) when it was not.
+    fn carried(
+        mut self: Box<Self>,
+        written: Result<K, kube::Error>,
+        with: &'static str,
+    ) -> Result<K, Box<Self>> {
+        let inner = self
+            .inner
+            .as_ref()
+            .expect("a pending release is released once");
         match written {
             Ok(object) => {
-                tracing::debug!(parent: &inner.span, "released with the status");
+                tracing::debug!(parent: &inner.span, with, "released with the caller's write");
                 inner.released();
                 self.inner = None;
                 Ok(object)
             }
             Err(error) => {
-                tracing::debug!(parent: &inner.span, %error, "carried release refused: releasing alone");
+                tracing::debug!(parent: &inner.span, with, %error, "carried release refused: releasing alone");
                 Err(self)
             }
         }
@@ -286,7 +300,7 @@ impl<K: Lockable> Pending<K> {
     /// finalizer: the object is then deleted, lock and all. `Err(self)`
     /// otherwise: release alone, then remove the finalizer.
     pub(crate) async fn release_with_finalizer_removal(
-        mut self: Box<Self>,
+        self: Box<Self>,
         finalizer: &str,
     ) -> Result<K, Box<Self>> {
         let Some(inner) = self.inner.as_ref() else {
@@ -323,18 +337,7 @@ impl<K: Lockable> Pending<K> {
             )
             .instrument(inner.span.clone())
             .await;
-        match written {
-            Ok(object) => {
-                tracing::debug!(parent: &inner.span, "finalizer removed under the lock");
-                inner.released();
-                self.inner = None;
-                Ok(object)
-            }
-            Err(error) => {
-                tracing::debug!(parent: &inner.span, %error, "finalizer removal refused: releasing alone");
-                Err(self)
-            }
-        }
+        self.carried(written, "finalizer removal")
     }
 }
 

@@ -409,14 +409,20 @@ where
     }
 }
 
+/// The local control plane's client configuration, for clients with
+/// layers of their own.
+async fn local_config() -> kube::Config {
+    let path = konditions_testing::kubeconfig_path();
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("read kubeconfig");
+    kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .expect("load kubeconfig")
+}
+
 /// A client of its own for the local control plane whose requests are
 /// counted (by method) and logged (status, bytes, time) at the transport.
 pub async fn counting_client() -> (Client, Arc<Requests>) {
-    let path = konditions_testing::kubeconfig_path();
-    let kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("read kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .expect("load kubeconfig");
+    let config = local_config().await;
     let requests = Arc::new(Requests::default());
     let client = kube::client::ClientBuilder::try_from(config)
         .expect("client builder")
@@ -441,11 +447,7 @@ impl DropNextStatusReply {
 
     /// A client of its own with this fault.
     pub async fn client(&self) -> Client {
-        let path = konditions_testing::kubeconfig_path();
-        let kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("read kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .expect("load kubeconfig");
+        let config = local_config().await;
         let (armed, dropping) = (self.armed.clone(), self.dropping.clone());
         let mark =
             tower::util::MapRequestLayer::new(move |request: http::Request<kube::client::Body>| {
@@ -609,11 +611,7 @@ where
 /// A counting client (see [`counting_client`]) whose watch events arrive
 /// `delay` late, and what its writes stored.
 pub async fn lagging_client(delay: Duration) -> (Client, Arc<Requests>, Arc<Written>) {
-    let path = konditions_testing::kubeconfig_path();
-    let kubeconfig = kube::config::Kubeconfig::read_from(&path).expect("read kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .expect("load kubeconfig");
+    let config = local_config().await;
     let requests = Arc::new(Requests::default());
     let written = Arc::new(Written::default());
     let client = kube::client::ClientBuilder::try_from(config)
