@@ -70,22 +70,38 @@ fn registry() -> MutexGuard<'static, Registry> {
 /// When this process first saw `entry` (exactly) as `key`'s condition;
 /// `now` if it has not before.
 pub(super) fn first_seen(key: &Key, entry: &Value, now: Timestamp) -> Timestamp {
-    let mut registry = registry();
-    if let Some(seen) = registry.observed.get(key).filter(|o| o.entry == *entry) {
-        return seen.first_seen.min(now);
+    registry().first_seen(key, entry, now)
+}
+
+impl Registry {
+    fn first_seen(&mut self, key: &Key, entry: &Value, now: Timestamp) -> Timestamp {
+        if let Some(seen) = self.observed.get(key).filter(|o| o.entry == *entry) {
+            return seen.first_seen.min(now);
+        }
+        if self.observed.len() >= PRUNE_ABOVE {
+            let horizon = now.saturating_sub(FORGET_AFTER).unwrap_or(now);
+            self.observed.retain(|_, o| o.first_seen > horizon);
+            if self.observed.len() > PRUNE_ABOVE / 2 {
+                // All recent: forget the newer half too, or every insert
+                // would scan the map again. Forgetting an observation only
+                // restarts it: a lock or a backoff is then judged to end
+                // later, never sooner.
+                let mut times: Vec<Timestamp> =
+                    self.observed.values().map(|o| o.first_seen).collect();
+                let middle = times.len() / 2;
+                let (_, &mut median, _) = times.select_nth_unstable(middle);
+                self.observed.retain(|_, o| o.first_seen < median);
+            }
+        }
+        self.observed.insert(
+            key.clone(),
+            Observation {
+                entry: entry.clone(),
+                first_seen: now,
+            },
+        );
+        now
     }
-    if registry.observed.len() >= PRUNE_ABOVE {
-        let horizon = now.saturating_sub(FORGET_AFTER).unwrap_or(now);
-        registry.observed.retain(|_, o| o.first_seen > horizon);
-    }
-    registry.observed.insert(
-        key.clone(),
-        Observation {
-            entry: entry.clone(),
-            first_seen: now,
-        },
-    );
-    now
 }
 
 /// Forgets what was observed of `key` (its condition changed under us).
@@ -157,4 +173,31 @@ pub(super) fn was_released(key: &Key, holder: &str, id: &str) -> bool {
         .released
         .get(&(key.clone(), holder.to_owned()))
         .is_some_and(|released| released == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_registry_of_recent_observations_is_halved_not_scanned_on_every_insert() {
+        let start: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        // A registry of its own: the process's is shared with other tests.
+        let mut registry = Registry::default();
+        let object = "/apis/x/v1/things".to_owned();
+        for i in 0..=PRUNE_ABOVE {
+            let at = start + SignedDuration::from_secs(i as i64);
+            let key = Key::new(object.clone(), Some(format!("uid-{i}")), "Done");
+            registry.first_seen(&key, &Value::from(i), at);
+        }
+        let len = registry.observed.len();
+        assert!(len <= PRUNE_ABOVE / 2 + 1, "{len} observations kept");
+        // The oldest went; the newest stays.
+        let newest = Key::new(object.clone(), Some(format!("uid-{PRUNE_ABOVE}")), "Done");
+        let later = start + SignedDuration::from_hours(2);
+        assert_eq!(
+            registry.first_seen(&newest, &Value::from(PRUNE_ABOVE), later),
+            start + SignedDuration::from_secs(PRUNE_ABOVE as i64)
+        );
+    }
 }
