@@ -115,10 +115,11 @@ pub(super) fn forget(key: &Key) {
 /// (replicas in one test, say) are not affected.
 pub(super) fn run(key: &Key, holder: &str) -> Option<Running> {
     let holding = (key.clone(), holder.to_owned());
-    registry()
-        .running
-        .insert(holding.clone())
-        .then_some(Running(holding))
+    // The registry's guard ends with this statement: a `Running` made (and
+    // dropped) under it would lock it again, and would remove the entry
+    // of the run that holds it.
+    let inserted = registry().running.insert(holding.clone());
+    inserted.then(|| Running(holding))
 }
 
 /// Whether a task of `holder` runs under `key` in this process.
@@ -178,6 +179,23 @@ pub(super) fn was_released(key: &Key, holder: &str, id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_run_of_a_running_lock_is_refused_and_leaves_the_first_running() {
+        let key = Key::new(
+            format!("/apis/x/v1/things/running-{}", std::process::id()),
+            Some("uid-r".into()),
+            "Done",
+        );
+        let first = run(&key, "holder").expect("the first run");
+        // Used to drop the refused guard under the registry's lock: a
+        // deadlock, and the first run's entry removed.
+        assert!(run(&key, "holder").is_none());
+        assert!(is_running(&key, "holder"));
+        drop(first);
+        assert!(!is_running(&key, "holder"));
+        assert!(run(&key, "holder").is_some());
+    }
 
     #[test]
     fn a_full_registry_of_recent_observations_is_halved_not_scanned_on_every_insert() {

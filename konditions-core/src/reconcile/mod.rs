@@ -463,13 +463,14 @@ impl<K: Object> Reconciler<K> {
     /// Begins a reconcile of `object` (the copy the controller passed).
     ///
     /// With a [`finalizer`](Self::finalizer): an object without it gets it
-    /// (one JSON Patch) and the run has nothing else to do (the change
-    /// comes back as a watch event and runs the steps); a deleted object
-    /// whose finalizer is gone has nothing left to do either.
+    /// (one JSON Patch) and the steps run on the copy that patch stored (a
+    /// patch refused because another writer changed the finalizers first
+    /// leaves nothing to do: that change comes back as a watch event); a
+    /// deleted object whose finalizer is gone has nothing left to do.
     pub async fn start(&self, object: Arc<K>) -> Result<Run<'_, K>, Error> {
         let name = object.meta().name.clone().ok_or(Error::MissingName)?;
         let api = K::Scope::api::<K>(self.client.clone(), object.meta().namespace.as_deref());
-        let (object, deferred) = match self.fresh(&api, &name, object).await? {
+        let (mut object, deferred) = match self.fresh(&api, &name, object).await? {
             Fresh::Copy(object) => (object, None),
             Fresh::Deferred(object, wait) => (object, Some(wait)),
         };
@@ -482,12 +483,18 @@ impl<K: Object> Reconciler<K> {
             _ if deferred.is_some() => Phase::Finished,
             (None, false) => Phase::Apply,
             (Some(_), false) if held => Phase::Apply,
-            (Some(finalizer), false) => {
-                if let Some(stored) = add_finalizer(&api, &name, &object, finalizer).await? {
+            // Added: the steps run on the copy the patch stored, without
+            // waiting for its watch event. Lost to another writer: the
+            // change that won comes back as a watch event.
+            (Some(finalizer), false) => match add_finalizer(&api, &name, &object, finalizer).await?
+            {
+                Some(stored) => {
                     self.wrote(&stored);
+                    object = Arc::new(stored);
+                    Phase::Apply
                 }
-                Phase::Finished
-            }
+                None => Phase::Finished,
+            },
             // Deleting: only what our finalizer holds is left to clean up,
             // unless this process removed it already (a late copy).
             (_, true) if held && !self.memory.was_released(&uid(&*object)) => Phase::Cleanup,
@@ -734,8 +741,9 @@ pub enum Phase {
     /// The object is being deleted and holds the finalizer: only
     /// [`Run::cleanup`] runs.
     Cleanup,
-    /// Nothing to do in this reconcile (the finalizer was just added, a
-    /// deleted object's finalizer is gone, or the copy is older than this
+    /// Nothing to do in this reconcile (another writer changed the
+    /// finalizers first, a deleted object's finalizer is gone, or the copy
+    /// is older than this
     /// process's own last write, see [`StaleCopies`]): every step is
     /// skipped.
     Finished,

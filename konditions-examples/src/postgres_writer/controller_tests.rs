@@ -295,13 +295,22 @@ fn condition(object: &Value, type_: &str) -> Value {
 }
 
 #[tokio::test]
-async fn a_new_resource_gets_its_finalizer_first_and_nothing_else() {
+async fn a_new_resource_gets_its_finalizer_first_then_its_row_in_the_same_reconcile() {
     let rows = FakeRows::with_table();
     let (result, calls, object) = reconcile_once(PostgresWriter::fixture(), rows.clone()).await;
     assert!(result.is_ok(), "{result:?}");
-    assert_eq!(calls, [Call::PatchObject]);
+    assert_eq!(
+        calls,
+        [
+            Call::PatchObject,                   // the finalizer
+            Call::PatchStatus { applied: true }, // acquire, on the copy it stored
+            Call::PatchStatus { applied: true }, // release with the status
+            Call::Event("ReadyTrue".into()),
+        ]
+    );
     assert_eq!(object["metadata"]["finalizers"], json!([FINALIZER]));
-    assert!(rows.writes().is_empty());
+    assert_eq!(rows.writes().len(), 1);
+    assert_eq!(condition(&object, "Ready")["status"], "True");
 }
 
 #[tokio::test]
