@@ -463,13 +463,7 @@ where
                 pending,
                 error,
                 retry_after,
-            } => {
-                let condition = pending.condition().clone();
-                let takeover = pending.takeover().cloned();
-                let token = pending.token();
-                let released = pending.release().await?;
-                Ok(released.outcome(condition, takeover, token, error, retry_after))
-            }
+            } => pending.release(error, retry_after).await,
         }
     }
 
@@ -618,7 +612,7 @@ where
             holding,
         })?);
         if let Some(payload) = panic {
-            let _ = pending.release().await;
+            let _ = pending.release(error, retry_after).await;
             std::panic::resume_unwind(payload);
         }
         Ok(Ran::Unreleased {

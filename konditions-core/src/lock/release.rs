@@ -55,7 +55,7 @@ pub(crate) enum Ran<K: Lockable, E> {
 }
 
 /// What a release found.
-pub(crate) enum Released<K> {
+enum Released<K> {
     /// Released; the object as stored.
     Stored(Box<K>),
     /// The condition is no longer our lock (taken over, edited): this is
@@ -67,7 +67,7 @@ pub(crate) enum Released<K> {
 
 impl<K: ConditionalResource> Released<K> {
     /// The [`Outcome`] of a run whose task ran and whose lock this released.
-    pub(crate) fn outcome<E>(
+    fn outcome<E>(
         self,
         condition: Condition<K::Type, K::Status>,
         takeover: Option<super::LockInfo>,
@@ -207,16 +207,6 @@ impl<K: Lockable> Pending<K> {
         &self.inner().condition
     }
 
-    /// `Some` when the lock was taken over.
-    pub(crate) fn takeover(&self) -> Option<&super::LockInfo> {
-        self.inner().takeover.as_ref()
-    }
-
-    /// The acquisition's fencing token.
-    pub(crate) fn token(&self) -> super::FencingToken {
-        self.inner().token
-    }
-
     /// The object as it is once released: the acquire's copy with the
     /// released condition, computed here, not read.
     pub(crate) fn object(&self) -> Result<K, LockError> {
@@ -228,15 +218,23 @@ impl<K: Lockable> Pending<K> {
         Ok(object)
     }
 
-    /// Releases the lock alone: a compare-and-swap on our entry, retried
-    /// where it moved.
-    pub(crate) async fn release(mut self: Box<Self>) -> Result<Released<K>, LockError> {
+    /// Releases the lock alone (a compare-and-swap on our entry, retried
+    /// where it moved): the run's [`Outcome`], with the task's `error` and
+    /// its `retry_after`.
+    pub(crate) async fn release<E>(
+        mut self: Box<Self>,
+        error: Option<TaskError<E>>,
+        retry_after: Option<Duration>,
+    ) -> Result<Outcome<K, E>, LockError> {
         let inner = self
             .inner
             .take()
             .expect("a pending release is released once");
+        let (condition, takeover, token) =
+            (inner.condition.clone(), inner.takeover.clone(), inner.token);
         let span = inner.span.clone();
-        inner.release().instrument(span).await
+        let released = inner.release().instrument(span).await?;
+        Ok(released.outcome(condition, takeover, token, error, retry_after))
     }
 
     /// Releases the lock and writes `ops` (JSON Patch operations on the

@@ -68,14 +68,16 @@ impl Memory {
 
     fn update<R>(&self, uid: &str, change: impl FnOnce(&mut Entry) -> R) -> R {
         let mut inner = self.lock();
-        if !inner.objects.contains_key(uid) {
-            if inner.order.len() >= Self::CAPACITY
-                && let Some(oldest) = inner.order.pop_front()
-            {
-                inner.objects.remove(&oldest);
-            }
-            inner.order.push_back(uid.to_owned());
+        // A known object (every reconcile's case) costs no allocation.
+        if let Some(entry) = inner.objects.get_mut(uid) {
+            return change(entry);
         }
+        if inner.order.len() >= Self::CAPACITY
+            && let Some(oldest) = inner.order.pop_front()
+        {
+            inner.objects.remove(&oldest);
+        }
+        inner.order.push_back(uid.to_owned());
         change(inner.objects.entry(uid.to_owned()).or_default())
     }
 

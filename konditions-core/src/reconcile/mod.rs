@@ -1094,12 +1094,9 @@ impl<K: Object> Run<'_, K> {
         else {
             return Ok(());
         };
-        let condition = pending.condition().clone();
-        let takeover = pending.takeover().cloned();
-        let token = pending.token();
-        let released = pending.release().await?;
-        let outcome =
-            released.outcome::<std::convert::Infallible>(condition, takeover, token, None, None);
+        let outcome = pending
+            .release::<std::convert::Infallible>(None, None)
+            .await?;
         self.settle(outcome, before, event).await?;
         Ok(())
     }
