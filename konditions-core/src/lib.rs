@@ -26,7 +26,9 @@
 //! * [`reconcile`] runs one reconcile as ordered steps (checks, locked side
 //!   effects, cleanups under a finalizer), writes the status once and
 //!   records the transitions as Events: the glue between kube-runtime's
-//!   `Controller`, the lock and the status.
+//!   `Controller`, the lock and the status;
+//! * [`shard`] divides the objects between replicas that all work, each
+//!   running its objects' locked steps without per-object lock writes.
 //!
 //! Features: `derive` (default) re-exports the derive macros; `client`
 //! (default) the API-writing parts; `runtime` the reconcile runner and
@@ -63,6 +65,9 @@ mod raw;
 pub mod reconcile;
 mod resource;
 mod schema;
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
+pub mod shard;
 mod status;
 mod summary;
 pub mod validation;

@@ -235,6 +235,7 @@
 //! (replicas) still meet inside the server.
 
 mod message;
+mod owned;
 mod registry;
 mod release;
 mod renewal;
@@ -271,6 +272,7 @@ use message::{
     Failure, check_reason, failure_message, lock_id, lock_info, lock_message, parse_failure,
     raw_lock_info, truncate,
 };
+pub(crate) use owned::{Grant, Owned};
 use registry::Key;
 use release::PendingParts;
 pub(crate) use release::{Pending, Ran};
@@ -280,7 +282,8 @@ pub use types::{
     BackingOff, Backoff, Busy, FencingToken, IdempotencyKey, LeaseLost, LockContext, LockError,
     LockInfo, Outcome, Reason, TaskError, TokenOutOfRange, Untyped,
 };
-use types::{Lease, add, ceil_to_second, until};
+pub(crate) use types::{Lease, LostBecause};
+use types::{add, ceil_to_second, until};
 use wire::{
     LIST, Op, Seen, Shape, Writer, count, is_duplicate, is_gone, is_refusal, position, seen, wire,
 };
@@ -1001,4 +1004,32 @@ struct Settled<S, E> {
 /// The typed condition in a stored entry.
 fn parsed<K: ConditionalResource>(entry: &Value) -> Option<Condition<K::Type, K::Status>> {
     serde_json::from_value(entry.clone()).ok()
+}
+
+/// A JSON Patch of `name`'s status as `manager`, encoded as the lock's own
+/// writes are: the runner's status write when a [shard](crate::shard)
+/// member owns the object (the lock's conditions go with the status).
+#[cfg(feature = "runtime")]
+pub(crate) async fn patch_status<K>(
+    api: &Api<K>,
+    name: &str,
+    ops: &[Value],
+    manager: &str,
+) -> Result<K, kube::Error>
+where
+    K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug,
+{
+    let writer = Writer {
+        api: api.clone(),
+        name: name.to_owned(),
+        object: format!("{}/{name}", api.resource_url()),
+    };
+    writer.patch_as(&ops, Some(manager)).await
+}
+
+/// Whether the API server refused a write because the object is not as
+/// the write expected (a failed `test`, a conflict): a stale copy.
+#[cfg(feature = "runtime")]
+pub(crate) fn is_stale_write(error: &kube::Error) -> bool {
+    is_refusal(error)
 }

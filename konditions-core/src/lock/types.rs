@@ -172,7 +172,7 @@ impl FencingToken {
 
     /// Parses a resourceVersion: a decimal integer without sign or leading
     /// zeros, at most 2^128 − 1.
-    pub(super) fn from_resource_version(rv: &str) -> Option<Self> {
+    pub(crate) fn from_resource_version(rv: &str) -> Option<Self> {
         let digits = !rv.is_empty() && rv.bytes().all(|b| b.is_ascii_digit());
         (digits && !rv.starts_with('0'))
             .then(|| rv.parse().ok().map(Self))
@@ -365,7 +365,7 @@ impl From<LeaseLost> for String {
 
 /// Why a lease was lost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum LostBecause {
+pub(crate) enum LostBecause {
     /// The locked condition changed: taken over or edited.
     Changed,
     /// The object was deleted.
@@ -375,6 +375,9 @@ pub(super) enum LostBecause {
     /// This process is stopping and handed the lock over
     /// ([`hand_over`](super::hand_over)).
     HandedOver,
+    /// This replica's membership of its group lapsed
+    /// ([`shard`](crate::shard)): another member may own the object now.
+    Lapsed,
 }
 
 impl fmt::Display for LostBecause {
@@ -384,15 +387,16 @@ impl fmt::Display for LostBecause {
             Self::Gone => "the object was deleted",
             Self::Unrenewed => "it could not be renewed before it expired",
             Self::HandedOver => "this process is stopping and handed the lock over",
+            Self::Lapsed => "this replica's membership of its group lapsed",
         })
     }
 }
 
 /// The lease as the renewal sees it, shared with the task.
 #[derive(Clone, Debug)]
-pub(super) struct Lease {
-    pub(super) expires_at: Timestamp,
-    pub(super) lost: Option<LostBecause>,
+pub(crate) struct Lease {
+    pub(crate) expires_at: Timestamp,
+    pub(crate) lost: Option<LostBecause>,
 }
 
 /// What the task is told when it runs.

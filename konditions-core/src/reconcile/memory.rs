@@ -33,6 +33,9 @@ struct Entry {
     written: Option<Written>,
     /// A digest of the conditions' statuses the gauges show.
     gauged: Option<u64>,
+    /// The shard view at which the object, moved to this member, was read
+    /// live.
+    verified: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -156,6 +159,12 @@ impl Memory {
 
     /// Whether the gauges must be set to show statuses of digest
     /// `statuses`; they are assumed set from now on.
+    /// Whether the object, moved to this member at shard view `view`, is
+    /// still to be read live; remembered as read from now on.
+    pub(super) fn verify(&self, uid: &str, view: u64) -> bool {
+        self.update(uid, |e| e.verified.replace(view) != Some(view))
+    }
+
     pub(super) fn regauge(&self, uid: &str, statuses: u64) -> bool {
         self.update(uid, |e| e.gauged.replace(statuses) != Some(statuses))
     }

@@ -136,8 +136,10 @@ pub use metrics::Metrics;
 use crate::apply::apply_status_if_current;
 use crate::event::TransitionEvent;
 use crate::lock::{
-    Backoff, Lock, LockContext, LockError, Outcome, Pending, Ran, Reason, default_holder,
+    Backoff, Grant, Lock, LockContext, LockError, Outcome, Owned, Pending, Ran, Reason,
+    default_holder,
 };
+use crate::shard::{Claim, Member};
 use crate::{
     ApplyError, Change, Condition, ConditionError, ConditionStatus, ConditionType,
     ConditionalResource, LockedType, Verdict, WrittenBy,
@@ -239,6 +241,10 @@ pub enum Error {
     /// A check's verdict was refused (for example an invalid reason).
     #[error(transparent)]
     Condition(#[from] ConditionError),
+    /// Writing the status with the locked steps' conditions failed (a
+    /// [shard](crate::shard) member's write; not a stale copy).
+    #[error("writing the status failed")]
+    WriteStatus(#[source] kube::Error),
     /// Reading the object from the API server failed (the cache lagged
     /// behind this process's own write for longer than
     /// [`StaleCopies::Defer`] waits).
@@ -309,6 +315,9 @@ pub struct Reconciler<K> {
     memory: Arc<Memory>,
     stale_copies: StaleCopies,
     metrics: Option<Metrics>,
+    /// The group member whose objects this runner acts on, when replicas
+    /// share the work.
+    shard: Option<Member>,
     /// The `kind` label of the metrics.
     kind_name: String,
     kind: PhantomData<fn() -> K>,
@@ -345,6 +354,7 @@ impl<K: Object> Reconciler<K> {
             memory: Arc::default(),
             stale_copies: StaleCopies::DEFAULT,
             metrics: None,
+            shard: None,
             kind_name: K::kind(&()).into_owned(),
             kind: PhantomData,
         }
@@ -409,6 +419,36 @@ impl<K: Object> Reconciler<K> {
         self
     }
 
+    /// Shares the work with the other replicas of `member`'s group
+    /// ([`shard`](crate::shard)): a reconcile acts only on the objects this
+    /// member owns (the others' are finished at once, without a request),
+    /// runs their [`lock`](Run::lock) and [`cleanup`](Run::cleanup) steps
+    /// without per-object lock writes, under the member's lease and
+    /// fencing token, and writes the lock's conditions with the status in
+    /// one JSON Patch that tests the resourceVersion of the copy it
+    /// computed from. An object that moved here from another member is
+    /// read live before its first step.
+    ///
+    /// Give [`Member::changes`] to the controller's `reconcile_all_on`, so
+    /// that the objects a departed member owned are reconciled at once.
+    ///
+    /// ```no_run
+    /// use konditions_core::example::Widget;
+    /// use konditions_core::reconcile::Reconciler;
+    /// use konditions_core::shard::Group;
+    /// # async fn demo(client: kube::Client) -> Result<(), konditions_core::shard::ShardError> {
+    /// let member = Group::new(client.clone(), "widget-system", "widget-controller").join().await?;
+    /// let reconciler = Reconciler::<Widget>::new(client, "widget-controller")
+    ///     .finalizer("example.com/bucket-cleanup")
+    ///     .shard(member);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn shard(mut self, member: Member) -> Self {
+        self.shard = Some(member);
+        self
+    }
+
     /// The field manager of the status writes.
     pub fn manager(&self) -> &str {
         &self.manager
@@ -470,6 +510,32 @@ impl<K: Object> Reconciler<K> {
     pub async fn start(&self, object: Arc<K>) -> Result<Run<'_, K>, Error> {
         let name = object.meta().name.clone().ok_or(Error::MissingName)?;
         let api = K::Scope::api::<K>(self.client.clone(), object.meta().namespace.as_deref());
+        let mut claim = None;
+        let mut object = object;
+        if let Some(member) = &self.shard {
+            let uid = uid(&*object);
+            let Some(mine) = member.claim(&uid) else {
+                // Another member's, or none acts now: its changes (or the
+                // group's) bring the next reconcile.
+                return Ok(self.idle(api, name, object));
+            };
+            if let Some(view) = mine.gained
+                && self.memory.verify(&uid, view)
+            {
+                // Moved here: the last owner's last write may not be in
+                // the cache yet.
+                let span = tracing::debug_span!("read_live", object = %name);
+                match api.get_opt(&name).instrument(span).await {
+                    Ok(Some(live)) => {
+                        let _ = self.memory.freshness(&uid, resource_version(&live));
+                        object = Arc::new(live);
+                    }
+                    Ok(None) => return Ok(self.idle(api, name, object)),
+                    Err(error) => return Err(Error::Read(error)),
+                }
+            }
+            claim = Some(mine);
+        }
         let (mut object, deferred) = match self.fresh(&api, &name, object).await? {
             Fresh::Copy(object) => (object, None),
             Fresh::Deferred(object, wait) => (object, Some(wait)),
@@ -518,7 +584,34 @@ impl<K: Object> Reconciler<K> {
             retry: false,
             checked: Vec::new(),
             pending: None,
+            claim,
+            owned: Vec::new(),
         })
+    }
+
+    /// A run that does nothing: the object is not this member's.
+    fn idle(&self, api: Api<K>, name: String, object: Arc<K>) -> Run<'_, K> {
+        Run {
+            reconciler: self,
+            started: Instant::now(),
+            api,
+            name,
+            original: object.clone(),
+            stored: object.clone(),
+            object: Arc::unwrap_or_clone(object),
+            phase: Phase::Finished,
+            stopped: true,
+            trusted: false,
+            deferred: true,
+            cleanup_pending: false,
+            requeue: None,
+            backoff: self.backoff,
+            retry: false,
+            checked: Vec::new(),
+            pending: None,
+            claim: None,
+            owned: Vec::new(),
+        }
     }
 
     /// `object`, or a copy to act on instead (see [`StaleCopies`]).
@@ -807,6 +900,21 @@ pub struct Run<'r, K: Object> {
     /// write (the status, the finalizer's removal), or alone before the
     /// next lock.
     pending: Option<PendingLock<K>>,
+    /// This member's claim on the object, when replicas share the work:
+    /// locked steps run without lock writes.
+    claim: Option<Claim>,
+    /// The conditions of the locked steps that ran under `claim`: set again
+    /// on each copy, written with the status.
+    owned: Vec<OwnedStep<K>>,
+}
+
+/// A locked step that ran under a shard member's claim.
+struct OwnedStep<K: Object> {
+    condition: Condition<K::Type, K::Status>,
+    /// Its condition before the run, for the transition.
+    before: Option<Condition<K::Type, K::Status>>,
+    /// Whether its transition records an Event (not for a cleanup).
+    event: bool,
 }
 
 /// A lock whose task ran and which is not released yet.
@@ -935,7 +1043,9 @@ impl<K: Object> Run<'_, K> {
             self.cleanup_pending = true;
             return Ok(Step::Skipped);
         }
-        if !ever_locked(&*self.stored, &condition.condition_type()) {
+        // Under a shard no acquire records that a task may have started:
+        // the cleanup always runs.
+        if self.claim.is_none() && !ever_locked(&*self.stored, &condition.condition_type()) {
             return Ok(Step::Done);
         }
         let step = self.run_lock(condition, task).await?;
@@ -975,6 +1085,42 @@ impl<K: Object> Run<'_, K> {
             .cloned();
         // A cleanup's verdict is the condition's end, not a fault.
         let event = self.phase == Phase::Apply;
+        if let (Some(claim), Some(member)) = (self.claim, &reconciler.shard) {
+            let grant = Grant {
+                holder: member.name().to_owned(),
+                token: claim.token,
+                lease: member.lease(),
+            };
+            let outcome = match lock.run_owned(grant, task).await? {
+                Owned::Finished(outcome) => outcome,
+                Owned::Ran {
+                    condition,
+                    error,
+                    retry_after,
+                } => {
+                    let label = if error.is_some() { "failed" } else { "ran" };
+                    self.lock_metrics(&type_, label, Some(began.elapsed()));
+                    self.wait(retry_after);
+                    if let Some(error) = &error {
+                        tracing::warn!(object = %self.name, condition = type_.as_str(), %error, retry_in = ?retry_after, "step failed");
+                        self.stopped = true;
+                    }
+                    self.owned.push(OwnedStep {
+                        condition,
+                        before,
+                        event,
+                    });
+                    self.refresh()?;
+                    return Ok(if error.is_some() {
+                        Step::Failed
+                    } else {
+                        Step::Done
+                    });
+                }
+            };
+            self.lock_metrics(&type_, outcome_label(&outcome), None);
+            return self.settle(outcome, before, event).await;
+        }
         let outcome = match lock.run_unreleased(task).await? {
             Ran::Unreleased {
                 pending,
@@ -1081,6 +1227,11 @@ impl<K: Object> Run<'_, K> {
                 .conditions_mut()
                 .set(generation, type_, verdict.borrowed())?;
         }
+        for step in &self.owned {
+            self.object
+                .conditions_mut()
+                .insert_condition(step.condition.clone())?;
+        }
         Ok(())
     }
 
@@ -1116,8 +1267,10 @@ impl<K: Object> Run<'_, K> {
     pub async fn finish(mut self) -> Result<Action, Error> {
         if self.deferred {
             // Nothing ran: the watch event of our write brings the next
-            // reconcile, or the requeue reads the object live.
-            if let Some(metrics) = &self.reconciler.metrics {
+            // reconcile, or the requeue reads the object live. Another
+            // member's object is not counted: that member reconciles it.
+            let idle = self.reconciler.shard.is_some() && self.claim.is_none();
+            if let Some(metrics) = self.reconciler.metrics.as_ref().filter(|_| !idle) {
                 metrics.reconciled(&self.reconciler.kind_name, self.started.elapsed());
             }
             return Ok(self
@@ -1208,6 +1361,9 @@ impl<K: Object> Run<'_, K> {
     }
 
     async fn write_status(&mut self) -> Result<(), Error> {
+        if self.claim.is_some() {
+            return self.write_owned_status().await;
+        }
         self.object.initialize_conditions();
         self.object.update_summary()?;
         // Only what the apply sends counts: the lock's conditions are
@@ -1258,6 +1414,62 @@ impl<K: Object> Run<'_, K> {
             return Ok(());
         };
         self.written(stored).await
+    }
+
+    /// The status write under a shard member's claim: one JSON Patch, the
+    /// locked steps' conditions included, that tests the resourceVersion
+    /// of the copy it was computed from. Refused because the object
+    /// changed, and with steps that ran to record: read live and write
+    /// again on that copy (their side effects are done; losing the record
+    /// would run them again).
+    async fn write_owned_status(&mut self) -> Result<(), Error> {
+        const ATTEMPTS: usize = 3;
+        for attempt in 1..=ATTEMPTS {
+            self.object.initialize_conditions();
+            self.object.update_summary()?;
+            let mut ops = status_ops(&*self.stored, &self.object).map_err(LockError::from)?;
+            if ops.is_empty() {
+                return Ok(());
+            }
+            let rv = self.stored.meta().resource_version.clone();
+            ops.insert(
+                0,
+                serde_json::json!({"op": "test", "path": "/metadata/resourceVersion", "value": rv}),
+            );
+            let span = tracing::debug_span!("patch_status", object = %self.name, attempt);
+            let written =
+                crate::lock::patch_status(&self.api, &self.name, &ops, &self.reconciler.manager)
+                    .instrument(span)
+                    .await;
+            match written {
+                Ok(stored) => {
+                    for step in std::mem::take(&mut self.owned) {
+                        self.reconciler
+                            .transition(&stored, step.before.as_ref(), &step.condition, step.event)
+                            .await;
+                    }
+                    return self.written(stored).await;
+                }
+                Err(error) if crate::lock::is_stale_write(&error) => {
+                    if self.owned.is_empty() {
+                        tracing::debug!(object = %self.name, "status changed since this copy; not written");
+                        return Ok(());
+                    }
+                    tracing::debug!(object = %self.name, %error, "status changed since this copy: writing the steps' conditions on the live one");
+                    match self.api.get_opt(&self.name).await {
+                        Ok(Some(live)) => {
+                            self.stored = Arc::new(live);
+                            self.refresh()?;
+                        }
+                        Ok(None) => return Ok(()),
+                        Err(error) => return Err(Error::Read(error)),
+                    }
+                }
+                Err(error) => return Err(Error::WriteStatus(error)),
+            }
+        }
+        tracing::warn!(object = %self.name, "status kept changing: the steps' conditions were not written, they run again");
+        Ok(())
     }
 
     /// Takes in the status write that stored `stored`: remembers it, and

@@ -624,3 +624,27 @@ pub async fn lagging_client(delay: Duration) -> (Client, Arc<Requests>, Arc<Writ
         .build();
     (client, requests, written)
 }
+
+/// A counting client (see [`counting_client`]) that can be cut off from
+/// the API server: while `cut` is set, its requests fail before they are
+/// sent, as across a network partition.
+pub async fn cuttable_client() -> (Client, Arc<Requests>, Arc<std::sync::atomic::AtomicBool>) {
+    let config = local_config().await;
+    let requests = Arc::new(Requests::default());
+    let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let switch = cut.clone();
+    let filter =
+        tower::filter::FilterLayer::new(move |request: http::Request<kube::client::Body>| {
+            if switch.load(Ordering::SeqCst) {
+                Err(tower::BoxError::from("cut off from the API server"))
+            } else {
+                Ok(request)
+            }
+        });
+    let client = kube::client::ClientBuilder::try_from(config)
+        .expect("client builder")
+        .with_layer(&filter)
+        .with_layer(&Counting(requests.clone()))
+        .build();
+    (client, requests, cut)
+}
