@@ -1424,6 +1424,18 @@ impl<K: Object> Run<'_, K> {
     /// would run them again).
     async fn write_owned_status(&mut self) -> Result<(), Error> {
         const ATTEMPTS: usize = 3;
+        let uid = uid(&*self.stored);
+        if !self
+            .reconciler
+            .shard
+            .as_ref()
+            .is_some_and(|m| m.claim(&uid).is_some())
+        {
+            // Moved while the steps ran (or this member paused past its
+            // lease): the new owner writes.
+            tracing::info!(object = %self.name, "no longer this member's: nothing written");
+            return Ok(());
+        }
         for attempt in 1..=ATTEMPTS {
             self.object.initialize_conditions();
             self.object.update_summary()?;
@@ -1459,6 +1471,10 @@ impl<K: Object> Run<'_, K> {
                     match self.api.get_opt(&self.name).await {
                         Ok(Some(live)) => {
                             self.stored = Arc::new(live);
+                            self.keep_owned_steps();
+                            if self.owned.is_empty() {
+                                return Ok(());
+                            }
                             self.refresh()?;
                         }
                         Ok(None) => return Ok(()),
@@ -1470,6 +1486,30 @@ impl<K: Object> Run<'_, K> {
         }
         tracing::warn!(object = %self.name, "status kept changing: the steps' conditions were not written, they run again");
         Ok(())
+    }
+
+    /// Drops the locked steps' conditions that must not be written on the
+    /// live copy any more: all of them once this member no longer owns the
+    /// object (its membership lapsed, a pause included: the new owner's
+    /// record stands), and each one the live copy has for a newer
+    /// generation.
+    fn keep_owned_steps(&mut self) {
+        let uid = uid(&*self.stored);
+        let owner = self
+            .reconciler
+            .shard
+            .as_ref()
+            .and_then(|m| m.claim(&uid))
+            .is_some();
+        let live = self.stored.conditions().cloned();
+        self.owned.retain(|step| {
+            owner
+                && live
+                    .as_ref()
+                    .and_then(|c| c.find(&step.condition.type_))
+                    .and_then(|c| c.observed_generation)
+                    .is_none_or(|g| Some(g) <= step.condition.observed_generation)
+        });
     }
 
     /// Takes in the status write that stored `stored`: remembers it, and

@@ -17,6 +17,13 @@
 //!   /metrics are served;
 //! - SHUTDOWN_GRACE_SECONDS (default 20): how long the reconciles in flight
 //!   may take to finish after SIGINT or SIGTERM;
+//! - SHARD_NAMESPACE (optional): the replicas share the work, each writing
+//!   the rows of the resources it owns, without per-resource lock writes;
+//!   their member Leases live in this namespace (the operator's own, from
+//!   the Downward API), named after POD_NAME;
+//! - SHARD_LEASE_SECONDS (default 15, at least 3): how long a dead
+//!   replica's resources wait for another one, and how long a replica that
+//!   joins waits before it writes;
 //! - RUST_LOG (default `info`) filters the logs, LOG_FORMAT=json makes them
 //!   JSON. Text logs are coloured only when standard output is a terminal.
 //!
@@ -30,6 +37,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use konditions_core::shard;
 use konditions_examples::postgres_writer::{
     Health, Metrics, PostgresConfig, Store, controller, endpoints,
 };
@@ -112,6 +120,25 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Ok(namespace) = std::env::var("SHARD_NAMESPACE")
+        && !namespace.is_empty()
+    {
+        let Ok(lease) = seconds("SHARD_LEASE_SECONDS", shard::DEFAULT_LEASE, 3) else {
+            return ExitCode::from(2);
+        };
+        let joined = shard::Group::new(client.clone(), namespace, "postgres-writer")
+            .member(options.holder.to_lowercase())
+            .lease(lease)
+            .join()
+            .await;
+        match joined {
+            Ok(member) => options.shard = Some(member),
+            Err(error) => {
+                tracing::error!(%error, "cannot join the replicas sharing the work (SHARD_NAMESPACE)");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let (metrics, health) = (Metrics::default(), Health::default());
     tracing::info!(
         address = %listener.local_addr().map_or(address, |a| a.to_string()),
@@ -124,7 +151,7 @@ async fn main() -> ExitCode {
         }
     });
 
-    tracing::info!(database = ?config, holder = %options.holder, namespace = ?options.namespace, lease = ?options.lease, grace = ?options.shutdown_grace, concurrency = options.concurrency, "configuration loaded");
+    tracing::info!(database = ?config, holder = %options.holder, namespace = ?options.namespace, lease = ?options.lease, grace = ?options.shutdown_grace, concurrency = options.concurrency, shared = options.shard.is_some(), "configuration loaded");
     let (requested, shutdown) = tokio::sync::oneshot::channel::<()>();
     let signalled = async move {
         // Awaited outside the log macros: a disabled level skips their

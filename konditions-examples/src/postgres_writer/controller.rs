@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use konditions_core::lock::{self, Backoff, LeaseLost, LockContext, Reason};
 use konditions_core::reconcile::{self, Phase, Reconciler, Run, Step};
+use konditions_core::shard::Member;
 use konditions_core::{ConditionalResource, Status, Verdict};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
@@ -84,6 +85,12 @@ pub struct Options {
     /// the table check. A resource that waits for the database is retried
     /// as soon as it is back, whatever this says.
     pub retry_backoff: Backoff,
+    /// Share the work with the other replicas of this member's group
+    /// ([`konditions_core::shard`]): each replica writes the rows of the
+    /// resources it owns, without per-resource lock writes. `None`: every
+    /// replica may reconcile every resource, and the per-resource lock
+    /// decides who writes.
+    pub shard: Option<Member>,
 }
 
 impl Default for Options {
@@ -95,6 +102,7 @@ impl Default for Options {
             namespace: None,
             shutdown_grace: Duration::from_secs(20),
             retry_backoff: Backoff::default(),
+            shard: None,
         }
     }
 }
@@ -154,12 +162,15 @@ struct Context<R> {
 
 impl<R> Context<R> {
     fn new(client: Client, store: R, options: &Options, metrics: Metrics) -> Self {
-        let reconciler = Reconciler::new(client, FIELD_MANAGER)
+        let mut reconciler = Reconciler::new(client, FIELD_MANAGER)
             .finalizer(FINALIZER)
             .holder(options.holder.clone())
             .lease(options.lease)
             .backoff(options.retry_backoff)
             .metrics(metrics.runner().clone());
+        if let Some(member) = &options.shard {
+            reconciler = reconciler.shard(member.clone());
+        }
         Self {
             reconciler,
             store,
@@ -179,27 +190,6 @@ pub enum Stopped {
     GraceExpired,
 }
 
-/// Runs the controller until `shutdown` completes, then gives the
-/// reconciles in flight [`Options::shutdown_grace`] to finish and returns.
-///
-/// `health` becomes ready when the watch has listed every PostgresWriter,
-/// and shutting down as soon as `shutdown` completes.
-///
-/// ```no_run
-/// use konditions_examples::postgres_writer::{controller, Health, Metrics, PostgresConfig, Store};
-/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// let client = kube::Client::try_default().await?;
-/// let store = Store::new(&PostgresConfig::from_env()?, 16)?;
-/// let options = controller::Options::default();
-/// let stopped = controller::run(client, store, options, Metrics::default(), Health::default(), async {
-///     let _ = tokio::signal::ctrl_c().await;
-/// })
-/// .await;
-/// if stopped == controller::Stopped::GraceExpired {
-///     std::process::exit(1);
-/// }
-/// # Ok(()) }
-/// ```
 /// Runs the controller until `shutdown` completes, then gives the
 /// reconciles in flight [`Options::shutdown_grace`] to finish and returns.
 ///
@@ -251,9 +241,13 @@ pub async fn run(
         .modify(context.reconciler.trim())
         .reflect(cache)
         .applied_objects();
-    let controller = Controller::for_stream(watch, reader)
+    let mut controller = Controller::for_stream(watch, reader)
         .with_config(kube::runtime::controller::Config::default().concurrency(options.concurrency))
         .reconcile_on(woken);
+    if let Some(member) = &options.shard {
+        // The resources a departed replica owned are reconciled at once.
+        controller = controller.reconcile_all_on(member.changes());
+    }
     let cache = controller.store();
     let synced = health.clone();
     // Polled in the controller's task, not a task of its own: the store
@@ -305,6 +299,11 @@ pub async fn run(
         () = reconciles => Stopped::Drained,
         () = grace => Stopped::GraceExpired,
     };
+    if let Some(member) = &options.shard {
+        // Nothing of this replica runs any more: the others take its
+        // resources over now rather than after its lease.
+        member.leave().await;
+    }
     match stopped {
         Stopped::Drained => info!("postgres-writer controller stopped"),
         Stopped::GraceExpired => warn!(

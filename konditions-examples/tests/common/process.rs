@@ -34,6 +34,9 @@ pub struct Launch<'a> {
     /// The test-only hold before each row write (see
     /// [`HOLD_BEFORE_WRITE_ENV`]).
     pub hold: Option<&'a Path>,
+    /// Share the work with the other replicas started so (member Leases in
+    /// the test namespace, a lease of `lease_seconds`).
+    pub shard: bool,
 }
 
 impl Default for Launch<'_> {
@@ -43,6 +46,7 @@ impl Default for Launch<'_> {
             lease_seconds: 4,
             grace_seconds: 20,
             hold: None,
+            shard: false,
         }
     }
 }
@@ -85,6 +89,11 @@ impl OperatorProcess {
             .stderr(Stdio::from(file));
         if let Some(dir) = launch.hold {
             command.env(HOLD_BEFORE_WRITE_ENV, dir);
+        }
+        if launch.shard {
+            command
+                .env("SHARD_NAMESPACE", &h.namespace)
+                .env("SHARD_LEASE_SECONDS", launch.lease_seconds.to_string());
         }
         Self {
             child: command.spawn().expect("start the operator binary"),
