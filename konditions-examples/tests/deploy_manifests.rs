@@ -318,6 +318,29 @@ fn the_manifests_agree_with_each_other_and_the_operator() {
         env("POD_NAME")["valueFrom"]["fieldRef"]["fieldPath"],
         "metadata.name"
     );
+    // The replicas share the work: their member Leases live in the
+    // operator's namespace, where rbac.yaml (and its namespaced variant)
+    // let its account keep them, and nowhere else.
+    assert_eq!(
+        env("SHARD_NAMESPACE")["valueFrom"]["fieldRef"]["fieldPath"],
+        "metadata.namespace"
+    );
+    for docs in [&rbac, &namespaced] {
+        let members = docs
+            .iter()
+            .find(|d| d["kind"] == "Role" && d["metadata"]["name"] == "postgres-writer-members")
+            .expect("the member Leases' Role");
+        let members_binding = docs
+            .iter()
+            .find(|d| {
+                d["kind"] == "RoleBinding" && d["roleRef"]["name"] == "postgres-writer-members"
+            })
+            .expect("the member Leases' RoleBinding");
+        assert_eq!(members["metadata"]["namespace"], NAMESPACE);
+        assert_eq!(members_binding["metadata"]["namespace"], NAMESPACE);
+        assert_eq!(members["rules"][0]["resources"][0], "leases");
+        assert_eq!(members_binding["subjects"], binding["subjects"]);
+    }
     for variable in [
         "PSQL_HOST",
         "PSQL_PORT",

@@ -6,9 +6,14 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{Harness, ready};
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+use konditions_core::shard;
+use konditions_examples::postgres_writer::Metrics;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde::Deserialize;
@@ -65,6 +70,20 @@ async fn install_rbac(client: &Client) {
                 )
                 .await
             }
+            "Role" => {
+                apply(
+                    Api::<Role>::namespaced(client.clone(), "postgres-writer-system"),
+                    Role::deserialize(&document).unwrap(),
+                )
+                .await
+            }
+            "RoleBinding" => {
+                apply(
+                    Api::<RoleBinding>::namespaced(client.clone(), "postgres-writer-system"),
+                    RoleBinding::deserialize(&document).unwrap(),
+                )
+                .await
+            }
             other => panic!("unexpected kind {other} in rbac.yaml"),
         }
     }
@@ -92,14 +111,37 @@ async fn the_operator_works_with_its_role_and_nothing_more() {
     install_rbac(&h.client).await;
     let restricted = as_service_account().await;
 
-    let _operator = h.start_operator_with(restricted.clone(), "rbac-replica");
+    // Sharing the work, as operator.yaml runs it: its member Lease in the
+    // operator's namespace (a group of this test's own).
+    let member = shard::Group::new(
+        restricted.clone(),
+        "postgres-writer-system",
+        h.namespace.clone(),
+    )
+    .member("rbac-replica")
+    .lease(Duration::from_secs(5))
+    .join()
+    .await
+    .expect("join with the role's rights on Leases");
+    let _operator = h.start_operator_configured(
+        restricted.clone(),
+        "rbac-replica",
+        Metrics::default(),
+        |options| options.shard = Some(member.clone()),
+    );
     h.create("least-privilege", h.spec("lee", 20)).await;
     h.wait_for("least-privilege", "Ready", ready).await;
     h.delete("least-privilege").await;
     h.wait_gone("least-privilege").await;
     assert!(h.rows().await.is_empty());
 
-    // Outside the role: reading Secrets, deleting PostgresWriters.
+    // Outside the role: reading Secrets, deleting PostgresWriters, Leases
+    // outside the operator's namespace.
+    let leases: Api<Lease> = Api::namespaced(restricted.clone(), &h.namespace);
+    match leases.list(&ListParams::default()).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
+        other => panic!("listing Leases elsewhere must be forbidden, got {other:?}"),
+    }
     let secrets: Api<Secret> = Api::namespaced(restricted.clone(), &h.namespace);
     match secrets.list(&ListParams::default()).await {
         Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
@@ -164,8 +206,20 @@ async fn the_namespaced_role_confines_the_operator_to_its_namespace() {
     let restricted =
         impersonating(&format!("system:serviceaccount:{}:{account}", h.namespace)).await;
 
-    // WATCH_NAMESPACE: the harness' operator watches its namespace only.
-    let _operator = h.start_operator_with(restricted.clone(), "rbac-namespaced");
+    // WATCH_NAMESPACE: the harness' operator watches its namespace only;
+    // sharing the work, its member Lease is there too (the Roles moved).
+    let member = shard::Group::new(restricted.clone(), h.namespace.clone(), "postgres-writer")
+        .member("rbac-namespaced")
+        .lease(Duration::from_secs(5))
+        .join()
+        .await
+        .expect("join with the namespaced role's rights on Leases");
+    let _operator = h.start_operator_configured(
+        restricted.clone(),
+        "rbac-namespaced",
+        Metrics::default(),
+        |options| options.shard = Some(member.clone()),
+    );
     h.create("local", h.spec("lou", 30)).await;
     h.wait_for("local", "Ready", ready).await;
     h.delete("local").await;
