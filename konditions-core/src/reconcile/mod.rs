@@ -1425,11 +1425,11 @@ impl<K: Object> Run<'_, K> {
     async fn write_owned_status(&mut self) -> Result<(), Error> {
         const ATTEMPTS: usize = 3;
         let uid = uid(&*self.stored);
-        if !self
+        if self
             .reconciler
             .shard
             .as_ref()
-            .is_some_and(|m| m.claim(&uid).is_some())
+            .is_none_or(|m| m.claim(&uid).is_none())
         {
             // Moved while the steps ran (or this member paused past its
             // lease): the new owner writes.
