@@ -10,7 +10,11 @@
 //! `peer-go/`, the same operator as a kubebuilder user writes the tutorial
 //! (controller-runtime, lib/pq: Get, finalizer, upsert, `Ready` with
 //! `meta.SetStatusCondition` and `Status().Update()`, leader election, no
-//! Events, no lock). The bench builds the peer once per machine with the Go
+//! Events, no lock). `rust-shared`: two processes of the Rust binary that
+//! share the work (`SHARD_NAMESPACE`, member leases of 15 s, as
+//! `deploy/operator.yaml` runs them; the run starts once both act); their
+//! CPU and requests are summed, their peak RSS is the higher of the two.
+//! The bench builds the peer once per machine with the Go
 //! toolchain and the module proxy, through konditions-testing's pinned-Go
 //! build (cached under `~/.cache/konditions/postgres-writer-peer/`, keyed on
 //! the peer's files and the Go version): nothing to run by hand.
@@ -24,7 +28,7 @@
 //! Go: `MaxConcurrentReconciles`), which also sizes each one's database
 //! pool. For each cell, `OPERATOR_SCALE_REPEAT` (default 2) repetitions,
 //! each running every operator of `OPERATOR_SCALE_OPERATORS` (default
-//! `go,rust`) one after the other, the order reversed on every other
+//! `go,rust,rust-shared`) one after the other, the order reversed on every other
 //! repetition so neither always runs on a warmer machine. Each run: a fresh
 //! namespace and table, a fresh operator process on them, then the same
 //! driver, `OPERATOR_SCALE_DRIVERS` (default 32) concurrent clients, so the
@@ -314,6 +318,8 @@ fn list_from_env<T: std::str::FromStr>(name: &str, default: &str) -> Vec<T> {
 enum Kind {
     Go,
     Rust,
+    /// Two replicas of the Rust binary sharing the work (`SHARD_NAMESPACE`).
+    RustShared,
 }
 
 impl Kind {
@@ -321,13 +327,22 @@ impl Kind {
         match self {
             Self::Go => "go",
             Self::Rust => "rust",
+            Self::RustShared => "rust-shared",
+        }
+    }
+
+    /// How many processes run it.
+    fn replicas(self) -> usize {
+        match self {
+            Self::RustShared => 2,
+            Self::Go | Self::Rust => 1,
         }
     }
 
     /// The /metrics series of this operator that the report keeps.
     fn keeps(self, series: &str) -> bool {
         match self {
-            Self::Rust => [
+            Self::Rust | Self::RustShared => [
                 "konditions_reconcile_duration_seconds_count",
                 "konditions_reconcile_errors_total",
                 "konditions_lock_outcomes_total",
@@ -345,7 +360,9 @@ impl Kind {
     /// The series that count reconciles (each reconcile once).
     fn counts_reconciles(self, series: &str) -> bool {
         match self {
-            Self::Rust => series.starts_with("konditions_reconcile_duration_seconds_count"),
+            Self::Rust | Self::RustShared => {
+                series.starts_with("konditions_reconcile_duration_seconds_count")
+            }
             Self::Go => series.starts_with("controller_runtime_reconcile_total{"),
         }
     }
@@ -358,6 +375,7 @@ impl std::str::FromStr for Kind {
         match s {
             "go" => Ok(Self::Go),
             "rust" => Ok(Self::Rust),
+            "rust-shared" => Ok(Self::RustShared),
             _ => Err(()),
         }
     }
@@ -381,16 +399,24 @@ fn free_addr() -> SocketAddr {
         .expect("a free port")
 }
 
-/// The operator process of one run, with its HTTP endpoints.
-struct Operator {
+/// One process of an operator, with its HTTP endpoints.
+struct Process {
     child: Child,
     metrics: SocketAddr,
     health: SocketAddr,
+}
+
+/// The operator processes of one run (two for `rust-shared`).
+struct Operator {
+    processes: Vec<Process>,
     http: hyper_util::client::legacy::Client<
         hyper_util::client::legacy::connect::HttpConnector,
         Empty<Bytes>,
     >,
 }
+
+/// The member lease of `rust-shared` (the deployment's default).
+const SHARD_LEASE_SECONDS: u64 = 15;
 
 impl Operator {
     fn start(
@@ -400,12 +426,106 @@ impl Operator {
         concurrency: u16,
         log: &Path,
     ) -> Self {
+        let processes = (0..kind.replicas())
+            .map(|replica| {
+                let log = log.with_extension(format!("{replica}.log"));
+                Process::start(kind, go_peer, namespace, concurrency, replica, &log)
+            })
+            .collect();
+        Self {
+            processes,
+            http: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http(),
+        }
+    }
+
+    async fn get(&self, addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+        let uri = format!("http://{addr}{path}").parse().unwrap();
+        let response = self.http.get(uri).await.ok()?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.ok()?.to_bytes();
+        Some((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+
+    async fn wait_ready(&mut self, client: &Client, namespace: &str) {
+        let deadline = Instant::now() + LIMIT;
+        for i in 0..self.processes.len() {
+            while self
+                .get(self.processes[i].health, "/readyz")
+                .await
+                .map(|(s, _)| s)
+                != Some(200)
+            {
+                assert!(
+                    self.processes[i].child.try_wait().unwrap().is_none(),
+                    "the operator exited"
+                );
+                assert!(Instant::now() < deadline, "the operator never became ready");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        if self.processes.len() > 1 {
+            wait_for_members(client, namespace, self.processes.len()).await;
+        }
+    }
+
+    /// The processes' /metrics, summed by series.
+    async fn samples(&self, kind: Kind) -> BTreeMap<String, f64> {
+        let mut total = BTreeMap::new();
+        for process in &self.processes {
+            let text = self
+                .get(process.metrics, "/metrics")
+                .await
+                .expect("/metrics")
+                .1;
+            for (series, value) in samples(kind, &text) {
+                *total.entry(series).or_insert(0.0) += value;
+            }
+        }
+        total
+    }
+
+    /// The processes' CPU seconds, summed.
+    fn cpu_seconds(&self, ticks: f64) -> f64 {
+        self.processes
+            .iter()
+            .map(|p| cpu_seconds(p.child.id(), ticks))
+            .sum()
+    }
+
+    /// The highest peak RSS of one process: what each replica needs.
+    fn peak_rss_kib(&self) -> Option<u64> {
+        self.processes
+            .iter()
+            .filter_map(|p| peak_rss_kib(p.child.id()))
+            .max()
+    }
+
+    fn stop(self) {
+        for mut process in self.processes {
+            let _ = Command::new("kill")
+                .args(["-TERM", &process.child.id().to_string()])
+                .status();
+            let _ = process.child.wait();
+        }
+    }
+}
+
+impl Process {
+    fn start(
+        kind: Kind,
+        go_peer: Option<&Path>,
+        namespace: &str,
+        concurrency: u16,
+        replica: usize,
+        log: &Path,
+    ) -> Self {
         let pg = xtask::local_postgres();
         let metrics = free_addr();
         let log = std::fs::File::create(log).expect("operator log");
         let mut command = match kind {
             // `cargo bench` builds the binary with the bench (release) profile.
-            Kind::Rust => Command::new(env!("CARGO_BIN_EXE_postgres-writer")),
+            Kind::Rust | Kind::RustShared => Command::new(env!("CARGO_BIN_EXE_postgres-writer")),
             Kind::Go => Command::new(go_peer.expect("the Go peer is built")),
         };
         // Both read the tutorial's PSQL_* variables.
@@ -416,10 +536,15 @@ impl Operator {
             .env("RECONCILE_CONCURRENCY", concurrency.to_string())
             .env("METRICS_ADDR", metrics.to_string());
         let health = match kind {
-            Kind::Rust => {
+            Kind::Rust | Kind::RustShared => {
                 command
-                    .env("POD_NAME", format!("bench-{concurrency}"))
+                    .env("POD_NAME", format!("bench-{concurrency}-{replica}"))
                     .env("RUST_LOG", "info");
+                if kind == Kind::RustShared {
+                    command
+                        .env("SHARD_NAMESPACE", namespace)
+                        .env("SHARD_LEASE_SECONDS", SHARD_LEASE_SECONDS.to_string());
+                }
                 metrics
             }
             Kind::Go => {
@@ -439,43 +564,42 @@ impl Operator {
             child,
             metrics,
             health,
-            http: hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build_http(),
         }
     }
+}
 
-    async fn get(&self, addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-        let uri = format!("http://{addr}{path}").parse().unwrap();
-        let response = self.http.get(uri).await.ok()?;
-        let status = response.status().as_u16();
-        let body = response.into_body().collect().await.ok()?.to_bytes();
-        Some((status, String::from_utf8_lossy(&body).into_owned()))
-    }
-
-    async fn wait_ready(&mut self) {
-        let deadline = Instant::now() + LIMIT;
-        while self.get(self.health, "/readyz").await.map(|(s, _)| s) != Some(200) {
-            assert!(
-                self.child.try_wait().unwrap().is_none(),
-                "the operator exited"
-            );
-            assert!(Instant::now() < deadline, "the operator never became ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn metrics(&self) -> String {
-        self.get(self.metrics, "/metrics")
+/// Waits until `count` members share the work: each member's Lease there,
+/// and every member past the wait of a member that joins a working group
+/// (one lease after it joined, and a renewal round).
+async fn wait_for_members(client: &Client, namespace: &str, count: usize) {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let leases: Api<Lease> = Api::namespaced(client.clone(), namespace);
+    let deadline = Instant::now() + LIMIT;
+    let warm_up = i64::try_from(SHARD_LEASE_SECONDS + SHARD_LEASE_SECONDS / 3 + 1).unwrap();
+    loop {
+        let listed = leases
+            .list(&Default::default())
             .await
-            .expect("/metrics")
-            .1
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
+            .expect("list Leases")
+            .items;
+        // Seconds since the epoch, on this machine's clock (the members' too).
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let joined: Vec<i64> = listed
+            .iter()
+            .filter_map(|l| Some(l.spec.as_ref()?.acquire_time.as_ref()?.0.as_second()))
+            .collect();
+        if joined.len() >= count
+            && joined
+                .iter()
+                .all(|at| i64::try_from(now).unwrap() - at > warm_up)
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the replicas never all joined");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -642,9 +766,9 @@ impl Bench {
             server,
             refused,
             driver,
-            cpu: cpu_seconds(operator.child.id(), self.ticks),
+            cpu: operator.cpu_seconds(self.ticks),
             server_cpu: control_plane_cpu_seconds(self.ticks),
-            metrics: samples(kind, &operator.metrics().await),
+            metrics: operator.samples(kind).await,
         }
     }
 
@@ -657,7 +781,7 @@ impl Bench {
         let deadline = Instant::now() + Duration::from_secs(30);
         let (mut last, mut since) = (f64::NAN, Instant::now());
         while Instant::now() < deadline {
-            let count = reconciles(kind, &samples(kind, &operator.metrics().await));
+            let count = reconciles(kind, &operator.samples(kind).await);
             if count != last {
                 (last, since) = (count, Instant::now());
             } else if since.elapsed() >= Duration::from_secs(1) {
@@ -721,8 +845,7 @@ impl Bench {
         let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("operator_scale-{id}.log"));
         let mut operator =
             Operator::start(kind, self.go_peer.as_deref(), &namespace, concurrency, &log);
-        operator.wait_ready().await;
-        let pid = operator.child.id();
+        operator.wait_ready(&self.client, &namespace).await;
 
         let api: Api<PostgresWriter> = Api::namespaced(self.client.clone(), &namespace);
         let seen = Arc::new(Mutex::new(Seen::default()));
@@ -801,7 +924,7 @@ impl Bench {
         };
         self.settle(kind, &operator).await;
         let s1 = self.snapshot(kind, &operator).await;
-        let rss1 = peak_rss_kib(pid);
+        let rss1 = operator.peak_rss_kib();
 
         // 2. Update: every age moves to n + i, above every old one.
         let began = Instant::now();
@@ -842,7 +965,7 @@ impl Bench {
         };
         self.settle(kind, &operator).await;
         let s2 = self.snapshot(kind, &operator).await;
-        let rss2 = peak_rss_kib(pid);
+        let rss2 = operator.peak_rss_kib();
 
         // 3. Delete.
         let began = Instant::now();
@@ -871,7 +994,7 @@ impl Bench {
         };
         self.settle(kind, &operator).await;
         let s3 = self.snapshot(kind, &operator).await;
-        let rss3 = peak_rss_kib(pid);
+        let rss3 = operator.peak_rss_kib();
         let load_after = load_average();
         operator.stop();
         watch.abort();
@@ -1017,12 +1140,23 @@ fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind]) {
         );
     }
 
-    if !(kinds.contains(&Kind::Go) && kinds.contains(&Kind::Rust)) {
+    if !kinds.contains(&Kind::Go) {
         return;
     }
-    println!("\n### Rust / Go (means of the repetitions; below 1: Rust takes less)\n");
+    for &rust in kinds.iter().filter(|k| **k != Kind::Go) {
+        ratios(runs, cells, rust);
+    }
+}
+
+/// The ratio table `rust` / Go.
+fn ratios(runs: &[Run], cells: &[(usize, u16)], rust: Kind) {
     println!(
-        "| N | c | time to all Ready | update phase | delete phase | p99 create-to-Ready | API requests per resource, create to gone | CPU seconds | control plane CPU seconds | peak RSS |"
+        "\n### {} / go (means of the repetitions; below 1: {} takes less)\n",
+        rust.name(),
+        rust.name()
+    );
+    println!(
+        "| N | c | time to all Ready | update phase | delete phase | p99 create-to-Ready | API requests per resource, create to gone | CPU seconds | control plane CPU seconds | peak RSS (per process) |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for &(n, concurrency) in cells {
@@ -1034,8 +1168,8 @@ fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind]) {
             )
         };
         let ratio = |f: &dyn Fn(&Run) -> f64, unit: &str| {
-            let (rust, go) = (of(Kind::Rust, f), of(Kind::Go, f));
-            format!("{rust:.2}{unit} / {go:.2}{unit} = **{:.2}**", rust / go)
+            let (ours, go) = (of(rust, f), of(Kind::Go, f));
+            format!("{ours:.2}{unit} / {go:.2}{unit} = **{:.2}**", ours / go)
         };
         println!(
             "| {n} | {concurrency} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -1136,7 +1270,7 @@ async fn main() {
     let cells = cells();
     let drivers: usize = list_from_env("OPERATOR_SCALE_DRIVERS", "32")[0];
     let repeat: usize = list_from_env("OPERATOR_SCALE_REPEAT", "2")[0];
-    let kinds: Vec<Kind> = list_from_env("OPERATOR_SCALE_OPERATORS", "go,rust");
+    let kinds: Vec<Kind> = list_from_env("OPERATOR_SCALE_OPERATORS", "go,rust,rust-shared");
     // Built (or found in the cache) before anything is measured.
     let go_peer = kinds.contains(&Kind::Go).then(|| {
         let started = Instant::now();
