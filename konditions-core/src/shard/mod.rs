@@ -193,10 +193,7 @@ impl Group {
             return Err(ShardError::LeaseTooShort(self.lease));
         }
         let (state, _) = watch::channel(State::default());
-        let (lease, _) = watch::channel(lock::Lease {
-            expires_at: Timestamp::now(),
-            lost: Some(LostBecause::Lapsed),
-        });
+        let lease = Arc::new(Mutex::new(lapsed_lease()));
         let (changes, _) = watch::channel(0u64);
         let mut membership = Membership {
             api: Api::namespaced(self.client.clone(), &self.namespace),
@@ -281,7 +278,7 @@ pub struct Member {
 struct Inner {
     group: Group,
     state: watch::Sender<State>,
-    lease: watch::Sender<lock::Lease>,
+    lease: Arc<Mutex<watch::Sender<lock::Lease>>>,
     changes: watch::Sender<u64>,
     stop: Mutex<Option<(oneshot::Sender<()>, JoinHandle<()>)>>,
 }
@@ -361,7 +358,11 @@ impl Member {
     /// What a task running on this member's objects is told of its
     /// "lease": this member's, lost when the membership lapses.
     pub(crate) fn lease(&self) -> watch::Receiver<lock::Lease> {
-        self.inner.lease.subscribe()
+        self.inner
+            .lease
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .subscribe()
     }
 
     /// A stream that yields whenever the objects this member owns may have
@@ -402,7 +403,9 @@ struct Membership {
     /// The lease lapsed without a renewal: the next write joins again.
     lapsed: bool,
     state: watch::Sender<State>,
-    lease: watch::Sender<lock::Lease>,
+    /// The lease tasks see, one channel per time this member acts: a task
+    /// that began before a lapse stays lost after this member acts again.
+    lease: Arc<Mutex<watch::Sender<lock::Lease>>>,
     changes: watch::Sender<u64>,
 }
 
@@ -489,8 +492,12 @@ impl Membership {
 
     fn stop_acting(&self) {
         self.state.send_if_modified(|s| s.active.take().is_some());
-        self.lease
-            .send_modify(|l| l.lost = Some(LostBecause::Lapsed));
+        let mut lease = self.lease.lock().unwrap_or_else(|p| p.into_inner());
+        lease.send_modify(|l| l.lost = Some(LostBecause::Lapsed));
+        // The tasks of this time keep the lost lease; the next time gets
+        // a channel of its own.
+        *lease = lapsed_lease();
+        drop(lease);
         self.changes.send_modify(|c| *c += 1);
     }
 
@@ -575,10 +582,13 @@ impl Membership {
             let expires_at = Timestamp::now()
                 .checked_add(until.saturating_duration_since(Instant::now()))
                 .unwrap_or_else(|_| Timestamp::now());
-            self.lease.send_replace(lock::Lease {
-                expires_at,
-                lost: None,
-            });
+            self.lease
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .send_replace(lock::Lease {
+                    expires_at,
+                    lost: None,
+                });
         }
         if changed || flipped {
             tracing::info!(members = ?self.state.borrow().present, active = active.is_some(), "group changed");
@@ -682,4 +692,13 @@ impl Membership {
             }
         }
     }
+}
+
+/// The lease of a member that does not act.
+fn lapsed_lease() -> watch::Sender<lock::Lease> {
+    watch::channel(lock::Lease {
+        expires_at: Timestamp::now(),
+        lost: Some(LostBecause::Lapsed),
+    })
+    .0
 }
