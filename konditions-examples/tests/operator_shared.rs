@@ -86,7 +86,7 @@ async fn a_sharing_replica_killed_mid_write_has_its_resources_taken_over_each_ro
     let hold = HoldDir::new("shared-kill");
     let mut doomed = OperatorProcess::start(&h, replica("replica-doomed", Some(&hold.0)));
     // Acting alone before the other one joins: both own resources after.
-    let _survivor = OperatorProcess::start(&h, replica("replica-survivor", None));
+    let survivor = OperatorProcess::start(&h, replica("replica-survivor", None));
     let deadline = Instant::now() + WAIT;
     while members(&h).await.len() < 2 {
         assert!(Instant::now() < deadline, "the replicas never both joined");
@@ -143,6 +143,19 @@ async fn a_sharing_replica_killed_mid_write_has_its_resources_taken_over_each_ro
         "the killed replica never reached its statements"
     );
     assert_eq!(members(&h).await, vec!["replica-survivor".to_owned()]);
+    // Each resource that moved was read live before its first step: the
+    // killed replica's last writes may not have been in the cache.
+    let (_, metrics) = survivor.get("/metrics").await.expect("/metrics");
+    let live_reads: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("konditions_live_reads_total{"))
+        .and_then(|l| l.rsplit_once(' ')?.1.parse().ok())
+        .unwrap_or(0.0);
+    assert!(
+        live_reads >= held.len() as f64,
+        "{live_reads} live reads for {} resources taken over",
+        held.len()
+    );
 }
 
 #[tokio::test]

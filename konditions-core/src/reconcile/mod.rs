@@ -105,7 +105,7 @@
 //! | `konditions_reconcile_duration_seconds` (histogram) | `kind` | reconciles that finished, start to finish |
 //! | `konditions_reconcile_errors_total` | `kind` | reconciles that failed (counted by `error_policy`) |
 //! | `konditions_stale_reconciles_total` | `kind` | reconciles deferred: the copy was older than this process's own last write ([`StaleCopies`]) |
-//! | `konditions_live_reads_total` | `kind` | reconciles that read the object live after the cache lagged too long |
+//! | `konditions_live_reads_total` | `kind` | reconciles that read the object live: the cache lagged too long, or the object just moved to this [shard](crate::shard) member |
 //! | `konditions_cache_lag_seconds` (histogram) | `kind` | from a write of this process to the first reconcile whose copy shows it |
 //!
 //! The functions under the runner ([`Lock`], [`apply_status`](crate::apply),
@@ -524,6 +524,9 @@ impl<K: Object> Reconciler<K> {
             {
                 // Moved here: the last owner's last write may not be in
                 // the cache yet.
+                if let Some(metrics) = &self.metrics {
+                    metrics.live_read(&self.kind_name);
+                }
                 let span = tracing::debug_span!("read_live", object = %name);
                 match api.get_opt(&name).instrument(span).await {
                     Ok(Some(live)) => {
