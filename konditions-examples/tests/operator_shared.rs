@@ -16,10 +16,9 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::process::{Launch, OperatorProcess, wait_for_file};
+use common::process::{HoldDir, Launch, OperatorProcess, wait_for_file};
 use common::{Harness, WAIT, condition, ready};
 use k8s_openapi::api::coordination::v1::Lease;
 use konditions_examples::postgres_writer::PostgresWriterCondition::*;
@@ -35,33 +34,6 @@ fn replica<'a>(holder: &'a str, hold: Option<&'a std::path::Path>) -> Launch<'a>
         hold,
         shard: true,
         ..Launch::default()
-    }
-}
-
-/// A directory for the hold's files, removed when dropped.
-struct HoldDir(PathBuf);
-
-impl HoldDir {
-    fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("pgw-{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn held(&self) -> Vec<String> {
-        std::fs::read_dir(&self.0)
-            .unwrap()
-            .filter_map(|e| {
-                let name = e.unwrap().file_name().into_string().unwrap();
-                name.strip_suffix(".held").map(str::to_owned)
-            })
-            .collect()
-    }
-}
-
-impl Drop for HoldDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -84,7 +56,7 @@ async fn a_sharing_replica_killed_mid_write_has_its_resources_taken_over_each_ro
     let h = Harness::with_table().await;
     h.audit_statements().await;
     let hold = HoldDir::new("shared-kill");
-    let mut doomed = OperatorProcess::start(&h, replica("replica-doomed", Some(&hold.0)));
+    let mut doomed = OperatorProcess::start(&h, replica("replica-doomed", Some(hold.path())));
     // Acting alone before the other one joins: both own resources after.
     let survivor = OperatorProcess::start(&h, replica("replica-survivor", None));
     let deadline = Instant::now() + WAIT;
@@ -179,10 +151,10 @@ async fn paused_past_its_lease(age: Option<i32>) {
     h.audit_statements().await;
     let hold = HoldDir::new(&format!("shared-pause-{generation}"));
     // Alone, it owns the resource.
-    let paused = OperatorProcess::start(&h, replica("replica-paused", Some(&hold.0)));
+    let paused = OperatorProcess::start(&h, replica("replica-paused", Some(hold.path())));
     h.create("paused", h.spec("pat", 1)).await;
-    let id = h.row_id("paused").replace('/', "_");
-    wait_for_file(&hold.0.join(format!("{id}.held"))).await;
+    let (held, release) = hold.files(&h, "paused");
+    wait_for_file(&held).await;
     // Owner for generation 1, right before its write: pause it there.
     paused.signal("STOP");
 
@@ -206,7 +178,7 @@ async fn paused_past_its_lease(age: Option<i32>) {
     assert_eq!(members(&h).await, vec!["replica-live".to_owned()]);
 
     // Resume: the paused replica performs its write for generation 1.
-    std::fs::write(hold.0.join(format!("{id}.release")), b"").unwrap();
+    std::fs::write(&release, b"").unwrap();
     paused.signal("CONT");
     let deadline = Instant::now() + WAIT;
     while h.statements("INSERT").await < 2 {

@@ -15,46 +15,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use common::process::{Launch, OperatorProcess, wait_for_file};
+use common::process::{HoldDir, Launch, OperatorProcess, wait_for_file};
 use common::{Harness, condition, ready};
 use hyper::StatusCode;
 use konditions_core::lock::LockInfo;
 use konditions_core::{Clock, ConditionalResource, Status, SystemClock};
 use konditions_examples::postgres_writer::PostgresWriterCondition::*;
-
-/// A hold directory of this test; removed when dropped.
-struct HoldDir(PathBuf);
-
-impl HoldDir {
-    fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("pgw-{test}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    /// The marker the held write of `name` creates, and the file that
-    /// releases it.
-    fn files(&self, h: &Harness, name: &str) -> (PathBuf, PathBuf) {
-        let id = h.row_id(name).replace('/', "_");
-        (
-            self.0.join(format!("{id}.held")),
-            self.0.join(format!("{id}.release")),
-        )
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for HoldDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn locked_by(
     holder: &str,

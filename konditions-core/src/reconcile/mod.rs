@@ -1101,24 +1101,14 @@ impl<K: Object> Run<'_, K> {
                     error,
                     retry_after,
                 } => {
-                    let label = if error.is_some() { "failed" } else { "ran" };
-                    self.lock_metrics(&type_, label, Some(began.elapsed()));
-                    self.wait(retry_after);
-                    if let Some(error) = &error {
-                        tracing::warn!(object = %self.name, condition = type_.as_str(), %error, retry_in = ?retry_after, "step failed");
-                        self.stopped = true;
-                    }
+                    let step = self.task_ran(&type_, began, error.as_ref(), retry_after);
                     self.owned.push(OwnedStep {
                         condition,
                         before,
                         event,
                     });
                     self.refresh()?;
-                    return Ok(if error.is_some() {
-                        Step::Failed
-                    } else {
-                        Step::Done
-                    });
+                    return Ok(step);
                 }
             };
             self.lock_metrics(&type_, outcome_label(&outcome), None);
@@ -1130,18 +1120,7 @@ impl<K: Object> Run<'_, K> {
                 error,
                 retry_after,
             } => {
-                let label = if error.is_some() { "failed" } else { "ran" };
-                self.lock_metrics(&type_, label, Some(began.elapsed()));
-                self.wait(retry_after);
-                if let Some(error) = &error {
-                    tracing::warn!(
-                        object = %self.name,
-                        condition = type_.as_str(),
-                        %error,
-                        retry_in = ?retry_after,
-                        "step failed"
-                    );
-                }
+                let step = self.task_ran(&type_, began, error.as_ref(), retry_after);
                 // The working copy is the object as the release will store
                 // it; the release waits for the run's next write.
                 self.stored = Arc::new(pending.object()?);
@@ -1151,14 +1130,6 @@ impl<K: Object> Run<'_, K> {
                     before,
                     event,
                 });
-                let step = if error.is_some() {
-                    Step::Failed
-                } else {
-                    Step::Done
-                };
-                if step != Step::Done {
-                    self.stopped = true;
-                }
                 return Ok(step);
             }
             Ran::Finished(outcome) => outcome,
@@ -1166,6 +1137,32 @@ impl<K: Object> Run<'_, K> {
         let ran_for = outcome.ran().then(|| began.elapsed());
         self.lock_metrics(&type_, outcome_label(&outcome), ran_for);
         self.settle(outcome, before, event).await
+    }
+
+    /// Takes in a locked step whose task returned (`error` when it
+    /// failed): its metrics, its backoff, its log line; the step it makes.
+    fn task_ran<E: std::fmt::Display>(
+        &mut self,
+        type_: &K::Type,
+        began: Instant,
+        error: Option<&E>,
+        retry_after: Option<Duration>,
+    ) -> Step {
+        let label = if error.is_some() { "failed" } else { "ran" };
+        self.lock_metrics(type_, label, Some(began.elapsed()));
+        self.wait(retry_after);
+        let Some(error) = error else {
+            return Step::Done;
+        };
+        tracing::warn!(
+            object = %self.name,
+            condition = type_.as_str(),
+            %error,
+            retry_in = ?retry_after,
+            "step failed"
+        );
+        self.stopped = true;
+        Step::Failed
     }
 
     fn lock_metrics(&self, type_: &K::Type, label: &'static str, ran_for: Option<Duration>) {

@@ -191,3 +191,46 @@ pub async fn wait_for_file(path: &Path) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A directory for the operator's test-only hold (see
+/// [`HOLD_BEFORE_WRITE_ENV`]) of one test; removed when dropped.
+pub struct HoldDir(PathBuf);
+
+impl HoldDir {
+    pub fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("pgw-{test}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    /// The marker the held write of `name` creates, and the file that
+    /// releases it.
+    pub fn files(&self, h: &Harness, name: &str) -> (PathBuf, PathBuf) {
+        let id = h.row_id(name).replace('/', "_");
+        (
+            self.0.join(format!("{id}.held")),
+            self.0.join(format!("{id}.release")),
+        )
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The row ids (`/` as `_`) whose writes are held now.
+    pub fn held(&self) -> Vec<String> {
+        std::fs::read_dir(&self.0)
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                name.strip_suffix(".held").map(str::to_owned)
+            })
+            .collect()
+    }
+}
+
+impl Drop for HoldDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
