@@ -542,11 +542,7 @@ where
             holder: self.holder_name().to_owned(),
             acquired_at: held.since,
             token: held.token,
-            key: IdempotencyKey::new(
-                self.uid.as_deref().unwrap_or(&object),
-                self.generation.unwrap_or_default(),
-                &condition,
-            ),
+            key: self.idempotency_key(&object, &condition),
             lease: lease_rx,
         };
         let (stop, stopped) = oneshot::channel();
@@ -623,6 +619,16 @@ where
             error,
             retry_after,
         })
+    }
+
+    /// The key of the change the task makes: the object's UID (its URL
+    /// when it has none), the generation, the condition.
+    fn idempotency_key(&self, object: &str, condition: &str) -> IdempotencyKey {
+        IdempotencyKey::new(
+            self.uid.as_deref().unwrap_or(object),
+            self.generation.unwrap_or_default(),
+            condition,
+        )
     }
 
     /// The holder (given, or the default once `run` started).

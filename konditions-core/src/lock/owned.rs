@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use super::registry::Key;
 use super::types::{Lease, Outcome, Reason, TaskError};
-use super::{FencingToken, IdempotencyKey, Lock, LockContext, LockError, Plan, Settled};
+use super::{FencingToken, Lock, LockContext, LockError, Plan, Settled};
 use crate::{Condition, ConditionType, ConditionalResource, Conditions, WrittenBy};
 
 /// What the owner of an object runs under instead of a lock.
@@ -85,11 +85,7 @@ where
             holder: grant.holder,
             acquired_at: now,
             token: grant.token,
-            key: IdempotencyKey::new(
-                self.uid.as_deref().unwrap_or(&object),
-                self.generation.unwrap_or_default(),
-                &condition,
-            ),
+            key: self.idempotency_key(&object, &condition),
             lease: grant.lease,
         };
         let result = AssertUnwindSafe(async move { task(context).await })
