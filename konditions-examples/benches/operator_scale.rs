@@ -82,6 +82,15 @@
 //!
 //! The API server's counters are global: anything else using the same
 //! control plane during a run is counted as the operator's.
+//!
+//! **The kill test** (`OPERATOR_SCALE_KILLS=3`, instead of the phases): for
+//! each operator, two replicas (the Go peer's elect a leader),
+//! `OPERATOR_SCALE_N` (default 500) resources created at once, and every
+//! `OPERATOR_SCALE_KILL_GAP` seconds (default 2) from the first create the
+//! replica doing the work (the Go leader; the Rust replicas in turn)
+//! killed with SIGKILL and started again at once. Reported: the time to
+//! all Ready, the row writes that changed nothing (a trigger counts them),
+//! and the status writes refused with a conflict.
 #![allow(clippy::print_stdout, missing_docs)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -426,7 +435,18 @@ impl Operator {
         concurrency: u16,
         log: &Path,
     ) -> Self {
-        let processes = (0..kind.replicas())
+        Self::start_replicas(kind, kind.replicas(), go_peer, namespace, concurrency, log)
+    }
+
+    fn start_replicas(
+        kind: Kind,
+        replicas: usize,
+        go_peer: Option<&Path>,
+        namespace: &str,
+        concurrency: u16,
+        log: &Path,
+    ) -> Self {
+        let processes = (0..replicas)
             .map(|replica| {
                 let log = log.with_extension(format!("{replica}.log"));
                 Process::start(kind, go_peer, namespace, concurrency, replica, &log)
@@ -467,6 +487,37 @@ impl Operator {
         if self.processes.len() > 1 {
             wait_for_members(client, namespace, self.processes.len()).await;
         }
+    }
+
+    /// Which process does the work, for the kill test's `k`-th kill: the
+    /// Go peer's leader (its `leader_election_master_status` is 1); the
+    /// Rust replicas in turn (each works).
+    async fn working(&self, kind: Kind, k: usize) -> usize {
+        if kind != Kind::Go {
+            return k % self.processes.len();
+        }
+        for (i, process) in self.processes.iter().enumerate() {
+            let leads = self.get(process.metrics, "/metrics").await.is_some_and(|(_, text)| {
+                text.lines()
+                    .any(|l| l.starts_with("leader_election_master_status{") && l.ends_with(" 1"))
+            });
+            if leads {
+                return i;
+            }
+        }
+        // No leader right now (an election in progress): either.
+        k % self.processes.len()
+    }
+
+    /// Kills process `i` (SIGKILL) and starts a new one in its place.
+    fn restart(&mut self, i: usize, kind: Kind, go_peer: Option<&Path>, namespace: &str, log: &Path) {
+        let old = &mut self.processes[i];
+        let _ = Command::new("kill")
+            .args(["-KILL", &old.child.id().to_string()])
+            .status();
+        let _ = old.child.wait();
+        let log = log.with_extension(format!("{i}.restarted.log"));
+        self.processes[i] = Process::start(kind, go_peer, namespace, 16, i, &log);
     }
 
     /// The processes' /metrics, summed by series.
@@ -731,6 +782,18 @@ impl Phase {
     }
 }
 
+/// One kill test's results.
+struct KillRun {
+    kind: Kind,
+    all_ready: Duration,
+    /// Row writes that changed nothing.
+    rewrites: usize,
+    /// Status writes the API server refused with a conflict.
+    conflicts: f64,
+    load_before: String,
+    load_after: String,
+}
+
 /// One run's results.
 struct Run {
     kind: Kind,
@@ -811,6 +874,115 @@ impl Bench {
                 "{what}: not done after {LIMIT:?}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The kill test: two replicas of `kind` (the Go peer's elect a
+    /// leader), `n` resources created at once, and `kills` times, `gap`
+    /// apart from the first create, the replica doing the work (the Go
+    /// leader; the Rust replicas in turn) killed with SIGKILL and started
+    /// again at once.
+    async fn kill_run(&self, kind: Kind, n: usize, kills: usize, gap: Duration) -> KillRun {
+        let id = format!("{}-kill-{}", std::process::id(), kind.name());
+        let namespace = format!("bench-{id}");
+        Api::<Namespace>::all(self.client.clone())
+            .create(
+                &PostParams::default(),
+                &Namespace {
+                    metadata: ObjectMeta {
+                        name: Some(namespace.clone()),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("namespace");
+        let table = format!("bench_{}", id.replace('-', "_"));
+        // Every row write that changed nothing is counted: a rewrite.
+        self.db
+            .batch_execute(&format!(
+                "CREATE TABLE {table} (id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL, fencing_token BIGINT NOT NULL DEFAULT 0);
+                 CREATE TABLE {table}_rewrites (id TEXT NOT NULL);
+                 CREATE FUNCTION {table}_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN
+                   IF (OLD.name, OLD.age, OLD.country) IS NOT DISTINCT FROM (NEW.name, NEW.age, NEW.country) THEN
+                     INSERT INTO {table}_rewrites VALUES (NEW.id);
+                   END IF;
+                   RETURN NEW;
+                 END $$;
+                 CREATE TRIGGER {table}_rewrite BEFORE UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {table}_rewrite();"
+            ))
+            .await
+            .unwrap();
+        let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("operator_scale-{id}.log"));
+        let mut operator =
+            Operator::start_replicas(kind, 2, self.go_peer.as_deref(), &namespace, 16, &log);
+        operator.wait_ready(&self.client, &namespace).await;
+        let api: Api<PostgresWriter> = Api::namespaced(self.client.clone(), &namespace);
+        let (before, _) = server_requests(&self.client).await;
+        let (_, refused_before) = server_requests(&self.client).await;
+        let load_before = load_average();
+        let began = Instant::now();
+        let create = futures::stream::iter(0..n).for_each_concurrent(self.drivers, |i| {
+            let (api, table) = (&api, &table);
+            async move {
+                let spec = PostgresWriterSpec {
+                    table: table.clone(),
+                    name: format!("n{i}"),
+                    age: i as i32,
+                    country: "canada".into(),
+                };
+                api.create(
+                    &PostParams::default(),
+                    &PostgresWriter::new(&format!("k{i:05}"), spec),
+                )
+                .await
+                .expect("create");
+            }
+        });
+        let kill = async {
+            for k in 0..kills {
+                tokio::time::sleep_until((began + gap * (k as u32 + 1)).into()).await;
+                let victim = operator.working(kind, k).await;
+                operator.restart(victim, kind, self.go_peer.as_deref(), &namespace, &log);
+            }
+        };
+        tokio::join!(create, kill);
+        let count = format!("SELECT count(*) FROM {table}");
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let writers = api.list(&Default::default()).await.expect("list").items;
+            let ready = writers
+                .iter()
+                .filter(|w| ready_generation(w) == w.metadata.generation)
+                .count();
+            if ready == n && self.rows(&count).await == n {
+                break;
+            }
+            assert!(Instant::now() < deadline, "kill test: not all Ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let all_ready = began.elapsed();
+        let (_, refused) = server_requests(&self.client).await;
+        let _ = before;
+        let rewrites = self
+            .rows(&format!("SELECT count(*) FROM {table}_rewrites"))
+            .await;
+        let conflicts = minus(&refused, &refused_before)
+            .iter()
+            .filter(|(k, _)| k.contains("postgreswriters/status") && k.ends_with(" 409"))
+            .map(|(_, v)| *v)
+            .sum();
+        let load_after = load_average();
+        operator.stop();
+        KillRun {
+            kind,
+            all_ready,
+            rewrites,
+            conflicts,
+            load_before,
+            load_after,
         }
     }
 
@@ -1301,6 +1473,39 @@ async fn main() {
         ticks: clock_ticks(),
         go_peer,
     };
+
+    if let Some(kills) = std::env::var("OPERATOR_SCALE_KILLS")
+        .ok()
+        .and_then(|k| k.parse::<usize>().ok())
+    {
+        let n: usize = list_from_env("OPERATOR_SCALE_N", "500")[0];
+        let gap = Duration::from_secs(list_from_env("OPERATOR_SCALE_KILL_GAP", "2")[0]);
+        println!(
+            "\n## Kill test: two replicas, {n} resources created at once, {kills} SIGKILLs of the working replica {gap:?} apart (each started again at once)\n"
+        );
+        println!("| rep | operator | all Ready | rows rewritten unchanged | status conflicts (409) | load before / after |");
+        println!("|---|---|---|---|---|---|");
+        for repetition in 0..repeat {
+            let mut order = kinds.clone();
+            if repetition % 2 == 1 {
+                order.reverse();
+            }
+            for kind in order {
+                let run = bench.kill_run(kind, n, kills, gap).await;
+                println!(
+                    "| {} | {} | {:.1?} | {} | {} | {} / {} |",
+                    repetition + 1,
+                    run.kind.name(),
+                    run.all_ready,
+                    run.rewrites,
+                    run.conflicts,
+                    run.load_before,
+                    run.load_after
+                );
+            }
+        }
+        return;
+    }
 
     let mut runs = Vec::new();
     for &(n, concurrency) in &cells {
