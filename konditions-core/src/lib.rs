@@ -62,7 +62,7 @@ mod raw;
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod reconcile;
 mod resource;
-mod schema;
+pub mod schema;
 mod status;
 mod summary;
 pub mod validation;
