@@ -178,5 +178,12 @@ mod tests {
         assert_eq!(p["reason"]["maxLength"], 1024);
         assert_eq!(p["message"]["maxLength"], 32768);
         assert!(v.get("$ref").is_none() && item.get("$ref").is_none());
+        // The generation guard, on the entries (where the server correlates
+        // the old entry by type), not on the list.
+        assert_eq!(
+            item["x-kubernetes-validations"],
+            json!([{"rule": GENERATION_RULE, "message": GENERATION_RULE_MESSAGE}])
+        );
+        assert!(v.get("x-kubernetes-validations").is_none());
     }
 }
