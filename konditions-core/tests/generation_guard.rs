@@ -235,6 +235,25 @@ async fn an_old_replicas_apply_loses_against_a_newer_ones() {
         .await
         .unwrap_err();
     assert_guard_refusal(&refused);
+    // And an update of the whole status, with the current resourceVersion
+    // (so no conflict stops it first) but the old replica's verdict.
+    let mut replaced =
+        serde_json::to_value(glazed(&new, Status::False, "Cracked", "at 1000")).unwrap();
+    replaced["metadata"]["resourceVersion"] = json!(written.resource_version());
+    for entry in replaced["status"]["conditions"].as_array_mut().unwrap() {
+        if entry["type"] == "Glazed" {
+            entry["observedGeneration"] = json!(1);
+        }
+    }
+    let refused = api
+        .replace_status(
+            "k",
+            &PostParams::default(),
+            &serde_json::from_value::<Kiln>(replaced).unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert_guard_refusal(&refused);
 
     // What the server stores is the newer replica's write, untouched.
     let now = api.get("k").await.unwrap();
