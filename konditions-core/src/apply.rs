@@ -27,6 +27,19 @@
 //! Applies are forced, as the Kubernetes documentation recommends for
 //! controllers: a conflict means another manager set the same condition
 //! type, and the controller responsible for a condition takes it back.
+//!
+//! # An older generation never replaces a newer one
+//!
+//! A replica working from an old copy (a lagging cache, a replica of the
+//! previous release during a rollout) computes its conditions for an older
+//! `metadata.generation` than a newer replica already wrote. The CRD schema
+//! konditions generates carries a rule the API server checks on every write
+//! ([`GENERATION_RULE`](crate::schema::GENERATION_RULE)): a condition stored
+//! with a newer `observedGeneration` is not replaced, and the whole write is
+//! refused. The functions here return that refusal as
+//! [`ApplyError::OlderGeneration`] (nothing was written: treat it as a
+//! lost race), and [`apply_status_if_current`] as `Ok(None)`. It costs no
+//! request: the server checks it while validating the write.
 
 use std::fmt::Debug;
 
@@ -36,6 +49,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tracing::Instrument;
 
+use crate::schema::GENERATION_RULE_MESSAGE;
 use crate::{
     ApplyError, Condition, ConditionStatus, ConditionType, ConditionalResource, ConditionalStatus,
     WrittenBy,
@@ -46,6 +60,10 @@ use crate::{
 ///
 /// `conditions` must be every condition this field manager maintains (see
 /// the [module documentation](self)).
+///
+/// # Errors
+/// [`ApplyError::OlderGeneration`] when a condition sent would replace one
+/// stored for a newer generation (nothing was written); the API's errors.
 ///
 /// ```no_run
 /// use k8s_openapi::api::core::v1::ConfigMap; // any resource with a status subresource
@@ -127,11 +145,17 @@ where
         conditions = body["status"]["conditions"].as_array().map_or(0, Vec::len),
     );
     async {
-        let result = api.patch_status(name, params, &Patch::Apply(&body)).await;
-        if let Err(error) = &result {
-            tracing::debug!(%error, "status apply failed");
+        match api.patch_status(name, params, &Patch::Apply(&body)).await {
+            Ok(stored) => Ok(stored),
+            Err(error) if is_older_generation(&error) => {
+                tracing::debug!(%error, "status apply refused: a condition is stored for a newer generation");
+                Err(ApplyError::OlderGeneration(error))
+            }
+            Err(error) => {
+                tracing::debug!(%error, "status apply failed");
+                Err(error.into())
+            }
         }
-        Ok(result?)
     }
     .instrument(span)
     .await
@@ -142,6 +166,12 @@ where
 /// writes ([`WrittenBy::Lock`](crate::WrittenBy)), and
 /// `status.observedGeneration` when the status has that field. Foreign and
 /// malformed entries are never sent. See [`apply_conditions`].
+///
+/// # Errors
+/// [`ApplyError::OlderGeneration`] when `object` is older than a write of a
+/// newer replica (a condition sent would replace one stored for a newer
+/// generation): nothing was written, as after a lost race. See also
+/// [`ApplyError::StaleCopy`], [`ApplyError::Locked`].
 ///
 /// ```no_run
 /// use konditions_core::{apply_status, ConditionalResource, Status, Verdict};
@@ -167,7 +197,10 @@ where
 
 /// [`apply_status`], on the condition that the object is still the copy
 /// given (its `resourceVersion`): `Ok(None)`, and nothing written, when
-/// anything changed it since.
+/// anything changed it since, or when the generation guard refused it
+/// ([`ApplyError::OlderGeneration`]; with a current copy that only happens
+/// when a stored condition claims a newer generation than the object has,
+/// which is logged as a warning).
 ///
 /// Two replicas that compute the same transition from the same copy both
 /// apply it with [`apply_status`] (two writes, two Events); with this, one
@@ -208,8 +241,31 @@ where
     match send(api, name, &params, body).await {
         Ok(stored) => Ok(Some(stored)),
         Err(ApplyError::Api(kube::Error::Api(status))) if status.code == 409 => Ok(None),
+        Err(ApplyError::OlderGeneration(error)) => {
+            // The server checks the resourceVersion before the schema: the
+            // copy is current, yet a stored condition claims a newer
+            // generation than the object's (restored from a backup, or
+            // edited by hand). No newer copy will fix that: say so.
+            tracing::warn!(
+                object = name,
+                %error,
+                "a stored condition's observedGeneration is newer than this write's, \
+                 though the copy is current (a condition restored or edited with a newer \
+                 generation, or set from an older one): nothing was written \
+                 (see konditions_core::schema::GENERATION_RULE)"
+            );
+            Ok(None)
+        }
         Err(error) => Err(error),
     }
+}
+
+/// The server refused a write with the generation guard (the 422 of
+/// [`GENERATION_RULE`](crate::schema::GENERATION_RULE), told apart from
+/// other invalid writes by its message).
+pub(crate) fn is_older_generation(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status)
+        if status.code == 422 && status.message.contains(GENERATION_RULE_MESSAGE))
 }
 
 /// The field manager that holds, from their first apply by a konditions of

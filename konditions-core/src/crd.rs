@@ -52,7 +52,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceColumnDefinition, CustomResourceDefinition,
+    CustomResourceColumnDefinition, CustomResourceDefinition, JSONSchemaProps,
+    JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
 };
 
 use crate::argocd::HealthScript;
@@ -135,6 +136,36 @@ impl Entry {
         Self::new(crd)
     }
 
+    /// The CRD without the generation guard on its conditions (see
+    /// [`remove_generation_guard`]): the API server then lets a write
+    /// replace a condition with one of an older generation.
+    ///
+    /// ```
+    /// use konditions_core::crd::Entry;
+    /// # use konditions_core::{ConditionalResource, ConditionalStatus, Conditions};
+    /// # use kube::CustomResource;
+    /// # #[derive(CustomResource, ConditionalResource, serde::Serialize, serde::Deserialize, Clone, Debug, schemars::JsonSchema)]
+    /// # #[kube(group = "example.com", version = "v1", kind = "Bucket", namespaced, status = "BucketStatus")]
+    /// # #[konditions(types(BucketCreated), summary = Ready)]
+    /// # pub struct BucketSpec { region: String }
+    /// # #[derive(ConditionalStatus, serde::Serialize, serde::Deserialize, Clone, Debug, Default, schemars::JsonSchema)]
+    /// # #[serde(rename_all = "camelCase")]
+    /// # pub struct BucketStatus {
+    /// #     #[serde(default)] conditions: Conditions<BucketCondition>,
+    /// #     #[serde(default, skip_serializing_if = "Option::is_none")] observed_generation: Option<i64>,
+    /// # }
+    ///
+    /// let yaml = |entry: &Entry| serde_json::to_string(entry.crd()).unwrap();
+    /// let guarded = Entry::of::<Bucket>();
+    /// assert!(yaml(&guarded).contains("observedGeneration may not decrease"));
+    /// let unguarded = Entry::of::<Bucket>().without_generation_guard();
+    /// assert!(!yaml(&unguarded).contains("observedGeneration may not decrease"));
+    /// ```
+    pub fn without_generation_guard(mut self) -> Self {
+        remove_generation_guard(&mut self.crd);
+        self
+    }
+
     /// The CRD.
     pub fn crd(&self) -> &CustomResourceDefinition {
         &self.crd
@@ -211,6 +242,70 @@ fn summary_columns<T: ConditionType>(crd: &mut CustomResourceDefinition) -> usiz
         }
     }
     changed
+}
+
+/// Removes the generation guard
+/// ([`GENERATION_RULE`](crate::schema::GENERATION_RULE)) that the schema of
+/// [`Conditions`](crate::Conditions) puts on each condition, from every
+/// schema of every version of `crd`; returns how many it removed.
+///
+/// The guard is on by default: with it the API server refuses any write
+/// that would replace a condition with one of an older generation. Remove
+/// it when conditions are legitimately written back with an older
+/// `observedGeneration` (for example objects restored from a backup whose
+/// conditions claim generations their new copy has not reached, until
+/// every such condition has been rewritten).
+///
+/// ```
+/// use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+/// use konditions_core::{Conditions, crd::remove_generation_guard};
+///
+/// let conditions = schemars::schema_for!(Conditions);
+/// let mut crd: CustomResourceDefinition = serde_json::from_value(serde_json::json!({
+///     "metadata": {"name": "widgets.example.com"},
+///     "spec": {"group": "example.com", "scope": "Namespaced",
+///         "names": {"kind": "Widget", "plural": "widgets"},
+///         "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+///             "type": "object",
+///             "properties": {"status": {"type": "object", "properties": {"conditions": conditions}}}}}}]}
+/// })).unwrap();
+/// assert_eq!(remove_generation_guard(&mut crd), 1);
+/// assert_eq!(remove_generation_guard(&mut crd), 0);
+/// ```
+pub fn remove_generation_guard(crd: &mut CustomResourceDefinition) -> usize {
+    crd.spec
+        .versions
+        .iter_mut()
+        .filter_map(|v| v.schema.as_mut()?.open_api_v3_schema.as_mut())
+        .map(without_guard)
+        .sum()
+}
+
+/// Removes the guard from `schema` and the schemas under it.
+fn without_guard(schema: &mut JSONSchemaProps) -> usize {
+    let mut removed = 0;
+    if let Some(rules) = &mut schema.x_kubernetes_validations {
+        let before = rules.len();
+        rules.retain(|r| r.rule != crate::schema::GENERATION_RULE);
+        removed += before - rules.len();
+        if rules.is_empty() {
+            schema.x_kubernetes_validations = None;
+        }
+    }
+    let nested = schema
+        .properties
+        .iter_mut()
+        .flat_map(|p| p.values_mut())
+        .chain(match &mut schema.items {
+            Some(JSONSchemaPropsOrArray::Schema(item)) => vec![&mut **item],
+            Some(JSONSchemaPropsOrArray::Schemas(items)) => items.iter_mut().collect(),
+            None => Vec::new(),
+        })
+        .chain(match &mut schema.additional_properties {
+            Some(JSONSchemaPropsOrBool::Schema(values)) => Some(&mut **values),
+            _ => None,
+        });
+    removed + nested.map(without_guard).sum::<usize>()
 }
 
 /// The command named in the header and in drift errors, unless

@@ -92,4 +92,15 @@ pub enum ApplyError {
         "the copy is older than the stored object, and the lock's conditions it holds must be handed over from a current one: nothing was sent"
     )]
     StaleCopy,
+    /// The API server's generation guard refused the write (422 Invalid,
+    /// see [`GENERATION_RULE`](crate::schema::GENERATION_RULE)): a
+    /// condition it would replace is stored with a newer `observedGeneration`
+    /// than the one sent, so the copy it was computed from is older than
+    /// what another writer (a newer replica) stored. Nothing was written;
+    /// like a lost race, the newer copy comes with the next watch event.
+    /// The server's refusal is the source.
+    #[error(
+        "a condition this write would replace is stored for a newer generation of the object: nothing was written"
+    )]
+    OlderGeneration(#[source] kube::Error),
 }

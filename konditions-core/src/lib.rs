@@ -64,7 +64,7 @@ mod raw;
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod reconcile;
 mod resource;
-mod schema;
+pub mod schema;
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod shard;

@@ -8,6 +8,19 @@
 //! The schema is inlined (no `$ref`): CRD schemas cannot hold references.
 //! The `type` is validated by pattern, not by an enum of the declared types:
 //! other controllers' conditions must stay writable.
+//!
+//! Each entry of the list also carries the **generation guard**, a CEL
+//! transition rule ([`GENERATION_RULE`]) the API server checks on every
+//! write of every writer: a condition whose `observedGeneration` is newer
+//! than the one a write would give it is not replaced, and the whole write
+//! is refused (422 Invalid). A replica working from an old copy therefore
+//! cannot put back a condition of an older generation, whatever the request
+//! (apply, patch, update) and whoever sends it. The rule is on the entries
+//! of a map-list keyed by `type`, so the server correlates the old and the
+//! new entry by type; a new type, a removed one, an unchanged one and an
+//! entry without `observedGeneration` (before or after) pass.
+//! [`crd::remove_generation_guard`](crate::crd::remove_generation_guard)
+//! takes it out of a CRD.
 
 use std::borrow::Cow;
 
@@ -17,6 +30,27 @@ use crate::validation::{
     MAX_MESSAGE_LEN, MAX_REASON_LEN, MAX_TYPE_LEN, REASON_PATTERN, TYPE_PATTERN,
 };
 use crate::{Condition, ConditionStatus, ConditionType, Conditions};
+
+/// The generation guard's CEL rule, on each entry of `status.conditions`:
+/// an entry that had an `observedGeneration` may only be replaced by one
+/// with the same or a newer one, or with none (a writer that does not
+/// track generations). `oldSelf` is the stored entry of the same `type`.
+pub const GENERATION_RULE: &str = "!has(oldSelf.observedGeneration) || !has(self.observedGeneration) || self.observedGeneration >= oldSelf.observedGeneration";
+
+/// The message of the 422 a write refused by [`GENERATION_RULE`] gets (the
+/// server puts it in the cause of the entry's field path).
+pub const GENERATION_RULE_MESSAGE: &str = "observedGeneration may not decrease: the stored condition was computed from a newer generation of the object than this write";
+
+/// The schema of one entry of the list: a `metav1.Condition` with the
+/// generation guard.
+fn entry_schema<S: ConditionStatus>() -> Schema {
+    let mut entry = condition_schema::<S>();
+    entry.insert(
+        "x-kubernetes-validations".to_owned(),
+        serde_json::json!([{ "rule": GENERATION_RULE, "message": GENERATION_RULE_MESSAGE }]),
+    );
+    entry
+}
 
 fn condition_schema<S: ConditionStatus>() -> Schema {
     let statuses: Vec<&str> = S::ALL.iter().map(ConditionStatus::as_str).collect();
@@ -93,7 +127,8 @@ impl<T: ConditionType, S: ConditionStatus> JsonSchema for Conditions<T, S> {
         "Conditions".into()
     }
 
-    /// An array of [`Condition`] that Kubernetes treats as a map keyed by `type`.
+    /// An array of [`Condition`] that Kubernetes treats as a map keyed by
+    /// `type`, each entry with the generation guard (see [`GENERATION_RULE`]).
     ///
     /// ```
     /// use konditions_core::Conditions;
@@ -102,12 +137,13 @@ impl<T: ConditionType, S: ConditionStatus> JsonSchema for Conditions<T, S> {
     /// assert_eq!(schema["x-kubernetes-list-type"], "map");
     /// assert_eq!(schema["x-kubernetes-list-map-keys"][0], "type");
     /// assert_eq!(schema["items"]["properties"]["status"]["enum"], serde_json::json!(["True", "False", "Unknown"]));
+    /// assert_eq!(schema["items"]["x-kubernetes-validations"][0]["rule"], konditions_core::schema::GENERATION_RULE);
     /// ```
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
             "description": "Conditions of the resource, one per type (metav1.Condition).",
             "type": "array",
-            "items": condition_schema::<S>(),
+            "items": entry_schema::<S>(),
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["type"],
         })
@@ -142,5 +178,12 @@ mod tests {
         assert_eq!(p["reason"]["maxLength"], 1024);
         assert_eq!(p["message"]["maxLength"], 32768);
         assert!(v.get("$ref").is_none() && item.get("$ref").is_none());
+        // The generation guard, on the entries (where the server correlates
+        // the old entry by type), not on the list.
+        assert_eq!(
+            item["x-kubernetes-validations"],
+            json!([{"rule": GENERATION_RULE, "message": GENERATION_RULE_MESSAGE}])
+        );
+        assert!(v.get("x-kubernetes-validations").is_none());
     }
 }

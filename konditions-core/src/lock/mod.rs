@@ -1034,8 +1034,10 @@ where
 }
 
 /// Whether the API server refused a write because the object is not as
-/// the write expected (a failed `test`, a conflict): a stale copy.
+/// the write expected (a failed `test`, a conflict) or because it would
+/// replace a condition of a newer generation (the schema's generation
+/// guard): a stale copy.
 #[cfg(feature = "runtime")]
 pub(crate) fn is_stale_write(error: &kube::Error) -> bool {
-    is_refusal(error)
+    is_refusal(error) || crate::apply::is_older_generation(error)
 }
