@@ -207,6 +207,52 @@ async fn a_member_cut_off_stops_acting_before_the_other_takes_its_objects_over()
 }
 
 #[tokio::test]
+async fn a_member_restarted_under_its_name_takes_its_lease_and_its_share_back_untouched() {
+    let client = konditions_testing::client().await;
+    let ns = konditions_testing::namespace(&client).await;
+    let objects = uids(200);
+    let a = join(client.clone(), ns.name(), "member-a").await;
+    let b = join(client.clone(), ns.name(), "member-b").await;
+    until("both acting", || {
+        [&a, &b]
+            .iter()
+            .all(|m| m.token().is_some() && m.members().len() == 2)
+    })
+    .await;
+    let a_objects: Vec<String> = objects
+        .iter()
+        .filter(|u| matches!(a.ownership(u), Ownership::Mine(_)))
+        .cloned()
+        .collect();
+    let old_token = a.token().unwrap();
+    // A crash: the process is gone, its Lease stays.
+    drop(a);
+    let a = join(client.clone(), ns.name(), "member-a").await;
+    let both = [&a, &b];
+    until("the restarted member acting", || {
+        for uid in &objects {
+            let claim = claimants(&both, uid);
+            assert!(claim.len() <= 1, "{uid} claimed by {claim:?}");
+        }
+        // Its Lease was never deleted: the other never took its share.
+        assert!(
+            a_objects
+                .iter()
+                .all(|u| !matches!(b.ownership(u), Ownership::Mine(_))),
+            "member-b took member-a's objects although its Lease stayed"
+        );
+        a.token().is_some()
+    })
+    .await;
+    assert!(a.token().unwrap() > old_token);
+    assert!(
+        a_objects
+            .iter()
+            .all(|u| matches!(a.ownership(u), Ownership::Mine(_)))
+    );
+}
+
+#[tokio::test]
 async fn invalid_names_and_short_leases_are_refused_before_any_request() {
     let client = konditions_testing::client().await;
     for (group, member) in [("Tickets", "a"), ("tickets", "Replica_1"), ("", "a")] {

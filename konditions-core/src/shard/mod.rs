@@ -12,12 +12,14 @@
 //!   holds: until its lease duration minus a margin after it *sent* its
 //!   last successful renewal (and the listing of the group after it). The
 //!   others consider it present until a whole lease has passed since they
-//!   first saw its current Lease version, on their own clocks, so its
-//!   objects move only after it stopped acting, whatever the wall clocks
-//!   say. A member that finds other members when it joins (or rejoins
-//!   after its lease lapsed, a pause included) waits one lease before it
-//!   acts: by then every other member has listed the group since, and
-//!   stopped acting on the objects it gains.
+//!   first saw its current Lease version, on their own clocks, and then
+//!   until they deleted its Lease: its objects move only after it stopped
+//!   acting, whatever the wall clocks say. A member that joins with a new
+//!   Lease while other members are there waits one lease before it acts:
+//!   by then every other member has listed the group since, and stopped
+//!   acting on the objects it gains. A member that keeps its Lease (it
+//!   lapsed, paused, but nobody deleted it) or takes it back (restarted
+//!   under the same name) acts at once: nobody took its objects.
 //! * **Fencing.** A member's [token](Member::token) is the resourceVersion
 //!   of a renewal it wrote after it saw the group as it is now: greater
 //!   than any token of a member whose objects it took over (all
@@ -209,7 +211,7 @@ impl Group {
         };
         // The first write here, so that a refusal (RBAC) is the caller's error.
         let sent = Instant::now();
-        membership
+        let joined = membership
             .renew(sent)
             .await
             .map_err(|source| ShardError::Join {
@@ -218,7 +220,7 @@ impl Group {
             })?;
         let (stop, stopped) = oneshot::channel();
         let span = tracing::info_span!("shard", group = %self.title, member = %self.member);
-        let task = tokio::spawn(membership.run(sent, stopped).instrument(span));
+        let task = tokio::spawn(membership.run(sent, joined, stopped).instrument(span));
         Ok(Member {
             inner: Arc::new(Inner {
                 group: self,
@@ -390,6 +392,20 @@ impl Member {
     }
 }
 
+/// What a write of this member's Lease did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Written {
+    /// Renewed, this member acting or warming up.
+    Renewed,
+    /// Joined with a new Lease: other members may have been acting on
+    /// objects that are now this one's.
+    Created,
+    /// Joined again with the Lease it had (after its lease lapsed without
+    /// anyone deleting it, or taken back from an earlier process of this
+    /// member): nobody took its objects.
+    Kept,
+}
+
 /// The renewal loop's state.
 struct Membership {
     api: Api<Lease>,
@@ -451,8 +467,8 @@ impl Membership {
     /// Lease (or takes back its own from an earlier process) when it has
     /// none or its lease lapsed (a pause included). A Lease changed or
     /// deleted by another member (which found it expired) means the lease
-    /// lapsed: the next round joins again. Whether this write joined.
-    async fn renew(&mut self, sent: Instant) -> Result<bool, kube::Error> {
+    /// lapsed: the next round joins again.
+    async fn renew(&mut self, sent: Instant) -> Result<Written, kube::Error> {
         let expired = self
             .state
             .borrow()
@@ -461,23 +477,35 @@ impl Membership {
         let joining = self.own.is_none() || self.lapsed || expired;
         let lease = self.spec(joining);
         let params = PostParams::default();
+        // A Lease that was never deleted: no other member took this one's
+        // objects (they do only once its Lease is gone).
+        let mut written = if joining {
+            Written::Kept
+        } else {
+            Written::Renewed
+        };
         let result = match &self.own {
             Some(_) => self.api.replace(&self.name, &params, &lease).await,
             None => match self.api.create(&params, &lease).await {
                 Err(kube::Error::Api(e)) if e.code == 409 => {
+                    // Ours from an earlier process of this member (a
+                    // restart with the same name): taken back.
                     let current = self.api.get(&self.name).await?;
                     let mut lease = lease;
                     lease.metadata.resource_version = current.metadata.resource_version;
                     self.api.replace(&self.name, &params, &lease).await
                 }
-                other => other,
+                other => {
+                    written = Written::Created;
+                    other
+                }
             },
         };
         match result {
             Ok(stored) => {
                 self.own = Some(stored);
                 self.lapsed = false;
-                Ok(joining)
+                Ok(written)
             }
             Err(kube::Error::Api(e)) if e.code == 409 || e.code == 404 => {
                 tracing::warn!(lease = %self.name, "member Lease changed by another member: the lease lapsed, joining again");
@@ -522,13 +550,13 @@ impl Membership {
             .collect())
     }
 
-    /// One round: renew (or join; `joined` when `join` just did), list
+    /// One round: renew (or join; `written` when `join` just wrote), list
     /// the group, work out who is present, and, when that changed or this
     /// member starts acting, write once more for a token newer than what
     /// it saw.
-    async fn round(&mut self, sent: Instant, joined: Option<bool>) -> Result<(), kube::Error> {
-        let joined = match joined {
-            Some(joined) => joined,
+    async fn round(&mut self, sent: Instant, written: Option<Written>) -> Result<(), kube::Error> {
+        let written = match written {
+            Some(written) => written,
             None => self.renew(sent).await?,
         };
         let listed = self.list().await?;
@@ -539,14 +567,24 @@ impl Membership {
             present.push(self.group.member.clone());
             present.sort();
         }
-        if joined {
+        if written == Written::Created {
+            // Other members may be acting on objects that are now this
+            // one's: they stop at their next listing, within a lease.
             let others = listed.iter().any(|l| l.member != self.group.member);
             self.warm_until = others.then(|| now + self.group.lease);
             tracing::info!(warm_up = others, "joined the group");
+        } else if written == Written::Kept {
+            tracing::info!("joined the group again with its own Lease");
         }
+        // A member whose lease ended keeps its objects until its Lease is
+        // deleted: a member that keeps (or takes back) its own Lease knows
+        // that nobody took its objects.
         for member in expired {
-            self.evict(&member).await;
+            if !self.evict(&member).await {
+                present.push(member);
+            }
         }
+        present.sort();
         let warming = self.warm_until.is_some_and(|w| now < w);
         let changed = *self.state.borrow().present != *present;
         let was_active = self.state.borrow().active.is_some();
@@ -604,10 +642,16 @@ impl Membership {
 
     /// Deletes the Lease of a member whose lease ended, if it is still the
     /// version that ended: its late renewal then fails and it joins again.
-    async fn evict(&self, member: &str) {
+    /// Whether its Lease is gone.
+    async fn evict(&self, member: &str) -> bool {
         let name = format!("{}-{member}", self.group.title);
-        let Ok(Some(lease)) = self.api.get_opt(&name).await else {
-            return;
+        let lease = match self.api.get_opt(&name).await {
+            Ok(Some(lease)) => lease,
+            Ok(None) => return true,
+            Err(e) => {
+                tracing::warn!(%member, error = %e, "member's Lease not read: it keeps its objects");
+                return false;
+            }
         };
         let params = DeleteParams {
             preconditions: Some(Preconditions {
@@ -617,14 +661,21 @@ impl Membership {
             ..DeleteParams::default()
         };
         match self.api.delete(&name, &params).await {
-            Ok(_) => tracing::info!(%member, "member's lease ended: its Lease deleted"),
-            Err(e) => tracing::debug!(%member, error = %e, "member's Lease not deleted"),
+            Ok(_) => {
+                tracing::info!(%member, "member's lease ended: its Lease deleted");
+                true
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 => true,
+            Err(e) => {
+                tracing::warn!(%member, error = %e, "member's Lease not deleted: it keeps its objects");
+                false
+            }
         }
     }
 
-    async fn run(mut self, mut sent: Instant, mut stopped: oneshot::Receiver<()>) {
+    async fn run(mut self, mut sent: Instant, joined: Written, mut stopped: oneshot::Receiver<()>) {
         // The first round's write was `join`'s.
-        let mut joined = Some(true);
+        let mut joined = Some(joined);
         loop {
             // A round that hangs past this member's lease must not keep
             // it acting: it stops when the lease runs out, round or not.
