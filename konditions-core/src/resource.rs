@@ -8,9 +8,10 @@
 
 use std::borrow::Borrow;
 
+use crate::merge::Summary;
 use crate::{
     Change, Clock, Condition, ConditionError, ConditionStatus, ConditionType, Conditions,
-    SummaryChange, SystemClock, Verdict,
+    SummaryChange, SummaryError, SystemClock, Verdict,
 };
 
 /// A status object that holds a list of conditions.
@@ -243,6 +244,40 @@ pub trait ConditionalResource {
         let mut change = self
             .conditions_mut()
             .update_summary_with(clock, generation)?;
+        let status = self
+            .resource_status_mut()
+            .get_or_insert_with(Default::default);
+        if let Some(observed) = status.observed_generation_mut()
+            && *observed != generation
+        {
+            *observed = generation;
+            change.observed_generation = true;
+        }
+        Ok(change)
+    }
+
+    /// [`update_summary`](Self::update_summary) with options (types ignored
+    /// when missing, overrides for this summary only, another merge
+    /// strategy): see [`Conditions::update_summary_by`].
+    ///
+    /// ```
+    /// use konditions_core::{ConditionalResource, Status, Verdict};
+    /// use konditions_core::merge::Summary;
+    /// use konditions_core::example::{Widget, WidgetCondition::*};
+    /// let mut w = Widget::new("w", 1);
+    /// w.set_condition(&DatabaseReady, Verdict::new(Status::True, "Up")).unwrap();
+    /// w.set_condition(&Degraded, Verdict::new(Status::False, "Fine")).unwrap();
+    /// w.update_summary_by(&Summary::options().ignore_if_missing(["BucketCreated"])).unwrap();
+    /// assert!(w.conditions().unwrap().is_true(&Ready));
+    /// ```
+    fn update_summary_by(
+        &mut self,
+        options: &Summary<'_>,
+    ) -> Result<SummaryChange<Self::Status>, SummaryError> {
+        let generation = self.generation();
+        let mut change =
+            self.conditions_mut()
+                .update_summary_by(&SystemClock, generation, options)?;
         let status = self
             .resource_status_mut()
             .get_or_insert_with(Default::default);
