@@ -54,6 +54,14 @@ pub const SUMMARY_TRUE_MESSAGE: &str = "All dependent conditions are as expected
 pub const RECONCILED_REASON: &str = "Reconciled";
 /// `Reconciling`'s reason when progress stalled (see `Stalled`).
 pub const STALLED_REASON: &str = "Stalled";
+/// The `Paused` condition's reason while paused, and `Reconciling`'s then.
+pub const PAUSED_REASON: &str = "Paused";
+/// The `Paused` condition's reason when not paused.
+pub const NOT_PAUSED_REASON: &str = "NotPaused";
+/// The `Deleting` condition's reason while the object is being deleted.
+pub const DELETING_REASON: &str = "Deleting";
+/// The `Deleting` condition's reason otherwise.
+pub const NOT_DELETING_REASON: &str = "NotDeleting";
 /// `Stalled`'s reason when nothing needs attention.
 pub const NOT_STALLED_REASON: &str = "AsExpected";
 /// `Stalled`'s message when nothing needs attention.
@@ -182,7 +190,12 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
         generation: Option<i64>,
         options: &Summary<'_>,
     ) -> Result<Judgement<S>, MergeError> {
-        let dependents = || T::dependents().iter().filter(|t| !t.is_computed());
+        let paused = T::paused();
+        let dependents: Vec<&T> = T::dependents()
+            .iter()
+            .filter(|t| !t.is_computed() && Some(*t) != paused.as_ref())
+            .collect();
+        let dependents = || dependents.iter().copied();
         let object = Object {
             generation,
             conditions: dependents()
@@ -203,7 +216,13 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
                 .collect(),
             ..Object::default()
         };
-        let types: Vec<&str> = dependents().map(ConditionType::as_str).collect();
+        // An object not being deleted need not say so: a missing `Deleting`
+        // is left out rather than unknown.
+        let deleting = T::deleting().filter(|d| self.find(d).is_none());
+        let types: Vec<&str> = dependents()
+            .filter(|t| Some(*t) != deleting.as_ref())
+            .map(ConditionType::as_str)
+            .collect();
         if types.is_empty() {
             // Nothing depends: the summary is good, as it always was.
             let status = if summary_polarity == Polarity::Positive {
@@ -342,7 +361,15 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
             .as_ref()
             .map_or(Polarity::Positive, |s| s.polarity());
         let judged = self.judge(polarity, generation, options)?;
-        let (reconciling_verdict, stalled_verdict) = kstatus_verdicts::<T, S>(&judged, generation);
+        let (mut reconciling_verdict, stalled_verdict) =
+            kstatus_verdicts::<T, S>(&judged, generation);
+        if let Some(paused) = T::paused().and_then(|p| self.find(&p))
+            && paused.status.truth() == Some(true)
+        {
+            // Paused: nobody works on the object, whatever the summary says.
+            reconciling_verdict = Verdict::new(S::FALSE, PAUSED_REASON)
+                .message(format!("Reconciliation is paused: {}", paused.message));
+        }
         let mut change = SummaryChange::UNCHANGED;
         if let Some(summary) = summary {
             change.summary = self.set_unless_same(clock, generation, &summary, judged.verdict)?;

@@ -72,6 +72,10 @@ pub(crate) struct Declaration {
     pub(crate) kstatus: Option<[usize; 2]>,
     /// The reasons of `stalled_reasons(...)`, each once.
     pub(crate) stalled_reasons: Vec<String>,
+    /// Index of the type marked `paused` in `types`.
+    pub(crate) paused: Option<usize>,
+    /// Index of the type marked `deleting` in `types`.
+    pub(crate) deleting: Option<usize>,
 }
 
 impl Declaration {
