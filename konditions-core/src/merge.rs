@@ -40,10 +40,19 @@
 //!    [`INITIAL_REASON`](crate::INITIAL_REASON) (Cluster API reads it as
 //!    current).
 //! 4. **Mirror names its source**: the mirrored message ends with
-//!    `(from Deployment web)` (Cluster API copies the message unchanged).
+//!    `(from Deployment web)` (Cluster API copies the message unchanged); a
+//!    mirrored reason that is not a valid metav1 reason becomes
+//!    [`NO_REASON_REPORTED_REASON`].
 //! 5. **Message limit**: a message longer than metav1's 32768 bytes is cut
 //!    at a line, with a count of the lines left out (Cluster API writes it
 //!    and the API server refuses the status).
+//! 6. **Plurals**: kinds are pluralised by the regular English rules
+//!    ([`pluralize`]); Cluster API's dictionary also knows irregular nouns.
+//! 7. **One condition per type**: of an object listing a type twice, the
+//!    first counts (Cluster API's summary counts each).
+//!
+//! The guide's page `docs/children.md` shows all of it on a parent with
+//! Deployments and child resources.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -62,6 +71,9 @@ pub const AS_EXPECTED_REASON: &str = crate::SUMMARY_TRUE_REASON;
 pub const NOT_YET_REPORTED_REASON: &str = "NotYetReported";
 /// The message of a summarised condition expected but not reported.
 pub const NOT_YET_REPORTED_MESSAGE: &str = "Condition not yet reported";
+/// The reason of a mirrored condition whose own reason is not a valid
+/// metav1 reason (e.g. empty).
+pub const NO_REASON_REPORTED_REASON: &str = "NoReasonReported";
 /// How many groups an aggregate message names before counting the rest.
 pub const DEFAULT_AGGREGATE_LIMIT: usize = 3;
 
@@ -1092,7 +1104,7 @@ pub fn mirror<O: ConditionSource + ?Sized>(
             let reason = if crate::validation::validate_reason(&c.reason).is_ok() {
                 c.reason.into_owned()
             } else {
-                NOT_YET_REPORTED_REASON.to_owned()
+                NO_REASON_REPORTED_REASON.to_owned()
             };
             Verdict::new(c.status, reason).message(message)
         }

@@ -39,3 +39,6 @@ pub struct DesignDecisions;
 
 #[doc = include_str!("../../docs/stale-caches.md")]
 pub struct StaleCaches;
+
+#[doc = include_str!("../../docs/children.md")]
+pub struct Children;
