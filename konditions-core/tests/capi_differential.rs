@@ -305,6 +305,7 @@ fn expected(case: &Case, capi: &Outcome, generic: bool) -> Outcome {
 }
 
 #[test]
+#[allow(clippy::print_stderr)] // reports the number of cases compared
 fn konditions_merges_as_cluster_api_does_but_for_the_listed_differences() {
     let transcribed = transcribed_cases().unwrap_or_else(|e| panic!("{e}"));
     let generated = generated_cases(SEED, GENERATED);
@@ -375,6 +376,7 @@ fn konditions_merges_as_cluster_api_does_but_for_the_listed_differences() {
             }
         }
     }
+    // The counts are the test's report (`--nocapture` shows them).
     eprintln!(
         "{} cases ({} transcribed, {} generated), {compared} comparisons; differences applied: {applied:?}",
         cases.len(),

@@ -30,7 +30,8 @@ pub(crate) struct Resource {
 pub(crate) enum ConditionTypeSource {
     /// Declared with `types(...)` or `summary`: the enum the derive
     /// generates.
-    Generated(ConditionEnum),
+    /// Boxed: the other variants hold nothing.
+    Generated(Box<ConditionEnum>),
     /// Not declared: the status's `Conditions<T, S>` holds it.
     OfStatus,
     /// Declared, but the kind that names the enum is unknown (reported):

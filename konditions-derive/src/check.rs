@@ -60,12 +60,14 @@ pub(crate) fn resource(parsed: parse::Resource<'_>, errors: &Errors) -> ast::Res
         Some(format_ident!("{}Condition", kind.name, span = kind.span))
     });
     let condition_type = match (declaration(attrs, errors), enum_name) {
-        (Some(declaration), Some(name)) => ConditionTypeSource::Generated(ConditionEnum {
-            kind: kind.map_or_else(|| name.to_string(), |kind| kind.name),
-            name,
-            vis: vis.clone(),
-            declaration,
-        }),
+        (Some(declaration), Some(name)) => {
+            ConditionTypeSource::Generated(Box::new(ConditionEnum {
+                kind: kind.map_or_else(|| name.to_string(), |kind| kind.name),
+                name,
+                vis: vis.clone(),
+                declaration,
+            }))
+        }
         // Types are declared, but the kind that names their enum is not
         // known (reported by `parse`).
         (Some(_), None) => ConditionTypeSource::Unnamed,
