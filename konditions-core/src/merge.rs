@@ -12,11 +12,11 @@
 //!   unknown, else good;
 //! * a [summary](summarize) message lists every condition that is not as
 //!   expected, one `* Type: message` line each, in the order the types are
-//!   given; an [aggregate](aggregate) message groups the objects by kind and
+//!   given; an [`aggregate`] message groups the objects by kind and
 //!   message (`* Deployments a, b: message`) and names at most
 //!   [`Aggregate::limit`] groups, counting the rest (`And 2 Deployments with
 //!   other issues`);
-//! * a [mirror] copies a child's condition, naming the child.
+//! * a [`mirror`] copies a child's condition, naming the child.
 //!
 //! The [`MergeStrategy`] decides priorities, the reason and the summary's
 //! lines; [`DefaultMerge`] is the one used unless another is given.
