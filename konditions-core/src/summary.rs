@@ -2,25 +2,32 @@
 //! declared dependents ([`ConditionType::dependents`]), and kstatus'
 //! `Reconciling` and `Stalled` conditions, computed from the same verdict.
 //!
-//! Rules of the summary, in order:
+//! The summary follows Cluster API's summary (see [`merge`](crate::merge)
+//! for the rules and every deliberate difference):
 //! 1. a dependent in its bad state (see [`Polarity`](crate::Polarity)) makes
-//!    the summary bad, with that dependent's reason and message; the first
-//!    such dependent in declaration order decides, so the result is
-//!    deterministic;
+//!    the summary bad;
 //! 2. otherwise a dependent that is missing, Unknown-like, or stale (computed
 //!    for an older generation than the object's) makes the summary
-//!    `S::UNKNOWN`, explained by the first such dependent;
+//!    `S::UNKNOWN`;
 //! 3. otherwise every dependent is good and so is the summary.
+//!
+//! The message lists every dependent that is not as expected, one
+//! `* Type: message` line each, in declaration order; the reason is the
+//! dependent's own when exactly one explains the summary, `IssuesReported`
+//! (`UnknownReported`) when several do. A [`Paused`](ConditionType::paused)
+//! condition is never a dependent; a missing
+//! [`Deleting`](ConditionType::deleting) one is left out.
 //!
 //! "Good" for the summary is `S::TRUE`, or `S::FALSE` if the summary type
 //! itself is declared negative.
 //!
 //! When the types declare them ([`ConditionType::reconciling`],
 //! [`ConditionType::stalled`]), the same verdict sets kstatus' conditions:
-//! `Stalled` is True when the summary is bad for a reason that
+//! `Stalled` is True when a bad dependent's reason
 //! [stalls](ConditionType::stalls) (a retry will not fix it), `Reconciling`
-//! is True when the summary is not decided yet or bad for a reason a retry
-//! may fix; both are False when the summary is good. See
+//! is True when the summary is not decided yet or bad for reasons a retry
+//! may fix, and False with reason `Paused` while the object is paused; both
+//! are False when the summary is good. See
 //! [`kstatus`](crate::kstatus) for what tools make of it.
 
 use crate::merge::{
@@ -598,6 +605,58 @@ mod tests {
             Change::Transitioned { from: Status::True }
         );
         assert_eq!(list.find(&Ready).unwrap().reason, "Down");
+    }
+
+    #[test]
+    fn any_stalling_issue_stalls_even_behind_another_issue() {
+        let clock = ManualClock::default();
+        let mut list = all_good(Some(1));
+        list.set_with(
+            &clock,
+            Some(1),
+            &DatabaseReady,
+            Verdict::new(Status::False, "Down"),
+        )
+        .unwrap();
+        list.set_with(
+            &clock,
+            Some(1),
+            &BucketCreated,
+            Verdict::new(Status::False, "QuotaExceeded").message("10/10 buckets"),
+        )
+        .unwrap();
+        list.update_summary_with(&clock, Some(1)).unwrap();
+        let ready = list.find(&Ready).unwrap();
+        assert_eq!(ready.reason, crate::merge::ISSUES_REPORTED_REASON);
+        assert_eq!(
+            ready.message,
+            "* DatabaseReady: Down\n* BucketCreated: 10/10 buckets"
+        );
+        let stalled = list.find(&Stalled).unwrap();
+        assert_eq!(
+            (stalled.status, stalled.reason.as_str()),
+            (Status::True, "QuotaExceeded")
+        );
+        assert_eq!(
+            stalled.message,
+            "BucketCreated is False (QuotaExceeded): 10/10 buckets"
+        );
+        assert_eq!(list.find(&Reconciling).unwrap().reason, STALLED_REASON);
+    }
+
+    #[test]
+    fn options_that_mean_nothing_are_refused_and_change_nothing() {
+        let clock = ManualClock::default();
+        let mut list = all_good(Some(1));
+        let before = list.clone();
+        let options = Summary::options().override_with("Ready", Verdict::new(Status::True, "X"));
+        assert_eq!(
+            list.update_summary_by(&clock, Some(1), &options),
+            Err(SummaryError::Merge(MergeError::OverrideOfMissing(
+                "Ready".into()
+            )))
+        );
+        assert_eq!(list, before);
     }
 
     #[test]
