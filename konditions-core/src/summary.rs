@@ -427,8 +427,8 @@ fn explain(c: &Reported<'_>) -> String {
 /// rules as the summary. `Stalled` is True when any issue's reason
 /// [stalls](ConditionType::stalls), with the first such reason and every
 /// stalling issue in the message; otherwise `Reconciling` is True while the
-/// summary is not good, with the summary's reason and every issue and
-/// unknown in the message.
+/// summary is not good, with the first issue's reason (else the first
+/// unknown's) and every issue and unknown in the message.
 fn kstatus_verdicts<T: ConditionType, S: ConditionStatus>(
     judged: &Judgement<S>,
     generation: Option<i64>,
@@ -455,11 +455,18 @@ fn kstatus_verdicts<T: ConditionType, S: ConditionStatus>(
             Verdict::new(S::TRUE, first.reason.to_string())
                 .message(lines(&mut stalling.iter().copied())),
         ),
-        _ => (
-            Verdict::new(S::TRUE, judged.verdict.reason.to_string())
-                .message(lines(&mut judged.explained_by.iter())),
-            not_stalled(),
-        ),
+        _ => {
+            // The first issue's reason, else the first unknown's: kstatus
+            // users read one cause there, the message has every one.
+            let reason = judged.explained_by.first().map_or_else(
+                || judged.verdict.reason.to_string(),
+                |c| c.reason.to_string(),
+            );
+            (
+                Verdict::new(S::TRUE, reason).message(lines(&mut judged.explained_by.iter())),
+                not_stalled(),
+            )
+        }
     }
 }
 
@@ -683,7 +690,7 @@ mod tests {
             reconciling.unwrap(),
             (
                 Status::True,
-                crate::merge::UNKNOWN_REPORTED_REASON.to_owned()
+                crate::merge::NOT_YET_REPORTED_REASON.to_owned()
             )
         );
         assert_eq!(
