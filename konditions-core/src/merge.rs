@@ -846,6 +846,26 @@ impl<'s> Aggregate<'s> {
         }
     }
 
+    /// An aggregate of each child's condition `type_`, a declared type of
+    /// the children's kind: its wire name and its polarity.
+    ///
+    /// ```
+    /// use konditions_core::Status;
+    /// use konditions_core::example::WidgetCondition;
+    /// use konditions_core::merge::{aggregate, Aggregate, Object, Reported};
+    /// // Degraded is negative: True is the bad state, and the aggregate says True.
+    /// let options = Aggregate::of_type(&WidgetCondition::Degraded);
+    /// let child = Object::new("Widget", "w").condition(Reported::new("Degraded", Status::True, "Slow", "p99 2s"));
+    /// assert_eq!(aggregate(&[child], &options).unwrap().status, Status::True);
+    /// ```
+    pub fn of_type<T: crate::ConditionType>(type_: &T) -> Self {
+        let options = Self::of(type_.as_str());
+        match type_.polarity() {
+            Polarity::Negative => options.negative(),
+            Polarity::Positive => options,
+        }
+    }
+
     /// The source type is negative (`False` is good), and so is the result.
     #[must_use]
     pub fn negative(mut self) -> Self {
