@@ -163,7 +163,9 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// ignored when missing, overrides for this summary only, another
     /// [merge strategy](crate::merge::MergeStrategy). Fails when an
     /// override names a condition the list does not have, or the same type
-    /// twice; the options' own type list is not used (the dependents are).
+    /// twice, or when every dependent is missing and ignored (as Cluster
+    /// API's summary does); the options' own type list is not used (the
+    /// dependents are).
     ///
     /// ```
     /// use konditions_core::{Conditions, Status, Verdict};
