@@ -97,6 +97,28 @@ pub trait ConditionType: Clone + PartialEq + Eq + fmt::Debug + Send + Sync + 'st
         false
     }
 
+    /// Cluster API's `Paused` condition (True while reconciliation is
+    /// paused), if this set declares one (`types(Paused(paused))` in the
+    /// derive). It is set with
+    /// [`ConditionalResource::set_paused`](crate::ConditionalResource::set_paused),
+    /// is never a dependent of the summary (it says what the controller
+    /// does, not how the object is), and while it is True kstatus'
+    /// `Reconciling` is False with reason `Paused`: nobody is working on the
+    /// object.
+    fn paused() -> Option<Self> {
+        None
+    }
+
+    /// Cluster API's `Deleting` condition (True while the object is being
+    /// deleted), if this set declares one (`types(Deleting(deleting))`). It
+    /// is set with
+    /// [`ConditionalResource::set_deleting`](crate::ConditionalResource::set_deleting)
+    /// and is a negative dependent of the summary: while it is True the
+    /// summary is not good and lists it (`* Deleting: ...`).
+    fn deleting() -> Option<Self> {
+        None
+    }
+
     /// Whether this type is one the summary's setter computes (the summary,
     /// `Reconciling`, `Stalled`), not a dependent.
     fn is_computed(&self) -> bool {

@@ -13,6 +13,10 @@
 //! * [`ConditionalResource`] / [`ConditionalStatus`] connect a CRD to its
 //!   conditions; their provided methods fill `observedGeneration`.
 //! * [`event`] turns a transition into a Kubernetes Event.
+//! * [`merge`] merges conditions the way Cluster API does: the summary
+//!   listing every issue, the aggregate of one condition across children,
+//!   the mirror of a child's condition ([`children`] reads Deployments,
+//!   konditions resources and `DynamicObject`s).
 //! * The `JsonSchema` of [`Conditions`] matches `metav1.Condition`'s
 //!   validation and makes the list a map keyed by `type`.
 //!
@@ -41,6 +45,9 @@ pub mod apply;
 #[cfg(feature = "crd")]
 #[cfg_attr(docsrs, doc(cfg(feature = "crd")))]
 pub mod argocd;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub mod children;
 #[cfg(feature = "chrono")]
 #[cfg_attr(docsrs, doc(cfg(feature = "chrono")))]
 pub mod chrono;
@@ -59,6 +66,7 @@ pub mod kstatus;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod lock;
+pub mod merge;
 mod raw;
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
@@ -88,8 +96,9 @@ pub use raw::{RawCondition, RawKind};
 pub use resource::{ConditionalResource, ConditionalStatus};
 pub use status::{ConditionStatus, KonditionnerStatus, Status};
 pub use summary::{
-    NOT_STALLED_MESSAGE, NOT_STALLED_REASON, RECONCILED_REASON, STALLED_REASON,
-    SUMMARY_TRUE_MESSAGE, SUMMARY_TRUE_REASON, SummaryChange,
+    DELETING_REASON, NOT_DELETING_REASON, NOT_PAUSED_REASON, NOT_STALLED_MESSAGE,
+    NOT_STALLED_REASON, PAUSED_REASON, RECONCILED_REASON, STALLED_REASON, SUMMARY_TRUE_MESSAGE,
+    SUMMARY_TRUE_REASON, SummaryChange, SummaryError,
 };
 pub use verdict::Verdict;
 

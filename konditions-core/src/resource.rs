@@ -8,9 +8,10 @@
 
 use std::borrow::Borrow;
 
+use crate::merge::Summary;
 use crate::{
     Change, Clock, Condition, ConditionError, ConditionStatus, ConditionType, Conditions,
-    SummaryChange, SystemClock, Verdict,
+    SummaryChange, SummaryError, SystemClock, Verdict,
 };
 
 /// A status object that holds a list of conditions.
@@ -253,6 +254,116 @@ pub trait ConditionalResource {
             change.observed_generation = true;
         }
         Ok(change)
+    }
+
+    /// [`update_summary`](Self::update_summary) with options (types ignored
+    /// when missing, overrides for this summary only, another merge
+    /// strategy): see [`Conditions::update_summary_by`].
+    ///
+    /// ```
+    /// use konditions_core::{ConditionalResource, Status, Verdict};
+    /// use konditions_core::merge::Summary;
+    /// use konditions_core::example::{Widget, WidgetCondition::*};
+    /// let mut w = Widget::new("w", 1);
+    /// w.set_condition(&DatabaseReady, Verdict::new(Status::True, "Up")).unwrap();
+    /// w.set_condition(&Degraded, Verdict::new(Status::False, "Fine")).unwrap();
+    /// w.update_summary_by(&Summary::options().ignore_if_missing(["BucketCreated"])).unwrap();
+    /// assert!(w.conditions().unwrap().is_true(&Ready));
+    /// ```
+    fn update_summary_by(
+        &mut self,
+        options: &Summary<'_>,
+    ) -> Result<SummaryChange<Self::Status>, SummaryError> {
+        let generation = self.generation();
+        let mut change =
+            self.conditions_mut()
+                .update_summary_by(&SystemClock, generation, options)?;
+        let status = self
+            .resource_status_mut()
+            .get_or_insert_with(Default::default);
+        if let Some(observed) = status.observed_generation_mut()
+            && *observed != generation
+        {
+            *observed = generation;
+            change.observed_generation = true;
+        }
+        Ok(change)
+    }
+
+    /// Sets the declared [`Paused`](ConditionType::paused) condition: True,
+    /// reason [`PAUSED_REASON`](crate::PAUSED_REASON), with `Some(message)`
+    /// (why, e.g. "the konditions.dev/paused annotation is set"); False,
+    /// [`NOT_PAUSED_REASON`](crate::NOT_PAUSED_REASON), with `None`.
+    /// Unchanged when the type set declares no `Paused`.
+    ///
+    /// ```
+    /// use konditions_core::{ConditionalResource, ConditionType, Status};
+    /// # use konditions_core::Conditions;
+    /// # #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    /// # enum T { Ready, Paused }
+    /// # impl ConditionType for T {
+    /// #     fn as_str(&self) -> &str { match self { T::Ready => "Ready", T::Paused => "Paused" } }
+    /// #     fn parse(v: &str) -> Option<Self> { [T::Ready, T::Paused].into_iter().find(|t| t.as_str() == v) }
+    /// #     fn declared() -> &'static [Self] { &[T::Ready, T::Paused] }
+    /// #     fn summary() -> Option<Self> { Some(T::Ready) }
+    /// #     fn paused() -> Option<Self> { Some(T::Paused) }
+    /// # }
+    /// # #[derive(Default)] struct S { conditions: Conditions<T> }
+    /// # impl konditions_core::ConditionalStatus for S { type Type = T; type Status = Status;
+    /// #     fn conditions(&self) -> &Conditions<T> { &self.conditions }
+    /// #     fn conditions_mut(&mut self) -> &mut Conditions<T> { &mut self.conditions } }
+    /// # struct R { status: Option<S> }
+    /// # impl ConditionalResource for R { type Type = T; type Status = Status; type ResourceStatus = S;
+    /// #     fn resource_status(&self) -> Option<&S> { self.status.as_ref() }
+    /// #     fn resource_status_mut(&mut self) -> &mut Option<S> { &mut self.status }
+    /// #     fn generation(&self) -> Option<i64> { Some(1) } }
+    /// let mut r = R { status: None };
+    /// r.set_paused(Some("the paused annotation is set")).unwrap();
+    /// assert!(r.conditions().unwrap().is_true(&T::Paused));
+    /// r.set_paused(None).unwrap();
+    /// assert_eq!(r.conditions().unwrap().find(&T::Paused).unwrap().reason, "NotPaused");
+    /// ```
+    fn set_paused(&mut self, paused: Option<&str>) -> Result<Change<Self::Status>, ConditionError> {
+        let Some(type_) = Self::Type::paused() else {
+            return Ok(Change::Unchanged);
+        };
+        let verdict = match paused {
+            Some(message) => {
+                Verdict::new(Self::Status::TRUE, crate::PAUSED_REASON).message(message)
+            }
+            None => Verdict::new(Self::Status::FALSE, crate::NOT_PAUSED_REASON),
+        };
+        self.set_condition(&type_, verdict)
+    }
+
+    /// Sets the declared [`Deleting`](ConditionType::deleting) condition:
+    /// True, reason [`DELETING_REASON`](crate::DELETING_REASON), with
+    /// `Some(message)` (what the deletion waits for, e.g. "waiting for 2
+    /// Deployments"); False, [`NOT_DELETING_REASON`](crate::NOT_DELETING_REASON),
+    /// with `None`. While True the summary lists it as an issue. Unchanged
+    /// when the type set declares no `Deleting`.
+    ///
+    /// ```
+    /// use konditions_core::{ConditionalResource, Status};
+    /// use konditions_core::example::Widget;
+    /// // Widget declares no Deleting condition: nothing to do.
+    /// let mut w = Widget::new("w", 1);
+    /// assert!(!w.set_deleting(Some("waiting for 2 Deployments")).unwrap().is_changed());
+    /// ```
+    fn set_deleting(
+        &mut self,
+        deleting: Option<&str>,
+    ) -> Result<Change<Self::Status>, ConditionError> {
+        let Some(type_) = Self::Type::deleting() else {
+            return Ok(Change::Unchanged);
+        };
+        let verdict = match deleting {
+            Some(message) => {
+                Verdict::new(Self::Status::TRUE, crate::DELETING_REASON).message(message)
+            }
+            None => Verdict::new(Self::Status::FALSE, crate::NOT_DELETING_REASON),
+        };
+        self.set_condition(&type_, verdict)
     }
 
     /// The condition `type_` if it was computed for the current generation

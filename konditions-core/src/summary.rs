@@ -2,33 +2,56 @@
 //! declared dependents ([`ConditionType::dependents`]), and kstatus'
 //! `Reconciling` and `Stalled` conditions, computed from the same verdict.
 //!
-//! Rules of the summary, in order:
+//! The summary follows Cluster API's summary (see [`merge`](crate::merge)
+//! for the rules and every deliberate difference):
 //! 1. a dependent in its bad state (see [`Polarity`](crate::Polarity)) makes
-//!    the summary bad, with that dependent's reason and message; the first
-//!    such dependent in declaration order decides, so the result is
-//!    deterministic;
+//!    the summary bad;
 //! 2. otherwise a dependent that is missing, Unknown-like, or stale (computed
 //!    for an older generation than the object's) makes the summary
-//!    `S::UNKNOWN`, explained by the first such dependent;
+//!    `S::UNKNOWN`;
 //! 3. otherwise every dependent is good and so is the summary.
+//!
+//! The message lists every dependent that is not as expected, one
+//! `* Type: message` line each, in declaration order; the reason is the
+//! dependent's own when exactly one explains the summary, `IssuesReported`
+//! (`UnknownReported`) when several do. A [`Paused`](ConditionType::paused)
+//! condition is never a dependent; a missing
+//! [`Deleting`](ConditionType::deleting) one is left out.
 //!
 //! "Good" for the summary is `S::TRUE`, or `S::FALSE` if the summary type
 //! itself is declared negative.
 //!
 //! When the types declare them ([`ConditionType::reconciling`],
 //! [`ConditionType::stalled`]), the same verdict sets kstatus' conditions:
-//! `Stalled` is True when the summary is bad for a reason that
+//! `Stalled` is True when a bad dependent's reason
 //! [stalls](ConditionType::stalls) (a retry will not fix it), `Reconciling`
-//! is True when the summary is not decided yet or bad for a reason a retry
-//! may fix; both are False when the summary is good. See
+//! is True when the summary is not decided yet or bad for reasons a retry
+//! may fix, and False with reason `Paused` while the object is paused; both
+//! are False when the summary is good. See
 //! [`kstatus`](crate::kstatus) for what tools make of it.
 
-use std::borrow::Cow;
-
-use crate::{
-    Change, Clock, ConditionError, ConditionStatus, ConditionType, Conditions, INITIAL_REASON,
-    Polarity, SystemClock, Verdict,
+use crate::merge::{
+    DefaultMerge, MergeError, MergeStrategy, Object, Priority, Reported, Summary, bounded_lines,
+    merge_summary,
 };
+use crate::{
+    Change, Clock, ConditionError, ConditionStatus, ConditionType, Conditions, Polarity, Status,
+    SystemClock, Verdict,
+};
+
+/// Why a summary with options could not be written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SummaryError {
+    /// The options cannot mean anything (an override of a missing
+    /// condition, the same type overridden twice).
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+    /// A dependent's stored reason or message is invalid (written by
+    /// someone else).
+    #[error(transparent)]
+    Condition(#[from] ConditionError),
+}
 
 /// The summary's reason when every dependent is good.
 pub const SUMMARY_TRUE_REASON: &str = "AsExpected";
@@ -38,6 +61,14 @@ pub const SUMMARY_TRUE_MESSAGE: &str = "All dependent conditions are as expected
 pub const RECONCILED_REASON: &str = "Reconciled";
 /// `Reconciling`'s reason when progress stalled (see `Stalled`).
 pub const STALLED_REASON: &str = "Stalled";
+/// The `Paused` condition's reason while paused, and `Reconciling`'s then.
+pub const PAUSED_REASON: &str = "Paused";
+/// The `Paused` condition's reason when not paused.
+pub const NOT_PAUSED_REASON: &str = "NotPaused";
+/// The `Deleting` condition's reason while the object is being deleted.
+pub const DELETING_REASON: &str = "Deleting";
+/// The `Deleting` condition's reason otherwise.
+pub const NOT_DELETING_REASON: &str = "NotDeleting";
 /// `Stalled`'s reason when nothing needs attention.
 pub const NOT_STALLED_REASON: &str = "AsExpected";
 /// `Stalled`'s message when nothing needs attention.
@@ -85,17 +116,24 @@ impl<S> SummaryChange<S> {
     }
 }
 
-fn is_good(polarity: Polarity, truth: bool) -> bool {
-    truth == (polarity == Polarity::Positive)
-}
-
-/// The dependents' verdict, and which dependent explains it.
-struct Judgement<'a, T, S> {
-    verdict: Verdict<'a, S>,
+/// The dependents' verdict, and the dependents that explain it.
+struct Judgement<S> {
+    verdict: Verdict<'static, S>,
     /// `Some(true)` good, `Some(false)` bad, `None` not decided.
     good: Option<bool>,
-    /// The dependent that explains a bad or undecided verdict.
-    by: Option<(T, S)>,
+    /// The issues, then the unknowns, each in declaration order.
+    explained_by: Vec<Reported<'static>>,
+    /// How many of `explained_by` are issues.
+    issues: usize,
+}
+
+/// The status set's member for a tri-state status.
+fn member<S: ConditionStatus>(status: Status) -> S {
+    match status {
+        Status::True => S::TRUE,
+        Status::False => S::FALSE,
+        Status::Unknown => S::UNKNOWN,
+    }
 }
 
 impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
@@ -110,80 +148,134 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// list.set(None, &DatabaseReady, Verdict::new(Status::True, "Connected")).unwrap();
     /// list.set(None, &BucketCreated, Verdict::new(Status::False, "QuotaExceeded").message("bucket quota is 10")).unwrap();
     /// let summary = list.compute_summary(None).unwrap();
-    /// assert_eq!((summary.status, &*summary.reason, &*summary.message), (Status::False, "QuotaExceeded", "bucket quota is 10"));
+    /// assert_eq!(summary.status, Status::False);
+    /// assert_eq!(summary.reason, "QuotaExceeded");
+    /// assert_eq!(summary.message, "* BucketCreated: bucket quota is 10\n* Degraded: Condition not yet reported");
     /// ```
-    pub fn compute_summary(&self, generation: Option<i64>) -> Option<Verdict<'_, S>> {
-        let summary_type = T::summary()?;
-        Some(self.judge(summary_type.polarity(), generation).verdict)
+    pub fn compute_summary(&self, generation: Option<i64>) -> Option<Verdict<'static, S>> {
+        // The default options name no type: nothing can be refused.
+        self.summarize(generation, &Summary::options())
+            .ok()
+            .flatten()
     }
 
-    fn judge(&self, summary_polarity: Polarity, generation: Option<i64>) -> Judgement<'_, T, S> {
-        // A negative summary type reports "good" as False.
-        let verdict = |good: bool| {
-            if good == (summary_polarity == Polarity::Positive) {
-                S::TRUE
-            } else {
-                S::FALSE
-            }
+    /// [`compute_summary`](Self::compute_summary) with options: types
+    /// ignored when missing, overrides for this summary only, another
+    /// [merge strategy](crate::merge::MergeStrategy). Fails when an
+    /// override names a condition the list does not have, or the same type
+    /// twice, or when every dependent is missing and ignored (as Cluster
+    /// API's summary does); the options' own type list is not used (the
+    /// dependents are).
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, Status, Verdict};
+    /// use konditions_core::merge::Summary;
+    /// use konditions_core::example::WidgetCondition::{self, *};
+    /// let mut list = Conditions::<WidgetCondition>::default();
+    /// list.set(None, &DatabaseReady, Verdict::new(Status::True, "Connected")).unwrap();
+    /// list.set(None, &Degraded, Verdict::new(Status::False, "Healthy")).unwrap();
+    /// let options = Summary::options().ignore_if_missing([BucketCreated.as_str()]);
+    /// let ready = list.summarize(None, &options).unwrap().unwrap();
+    /// assert_eq!((ready.status, &*ready.reason), (Status::True, "AsExpected"));
+    /// # use konditions_core::ConditionType;
+    /// ```
+    pub fn summarize(
+        &self,
+        generation: Option<i64>,
+        options: &Summary<'_>,
+    ) -> Result<Option<Verdict<'static, S>>, MergeError> {
+        let Some(summary_type) = T::summary() else {
+            return Ok(None);
         };
-        let mut undecided: Option<Judgement<'_, T, S>> = None;
-        for dependent in T::dependents().iter().filter(|t| !t.is_computed()) {
-            let explain = match self.find(dependent) {
-                None => Some((
-                    S::UNKNOWN,
-                    Cow::Borrowed(INITIAL_REASON),
-                    Cow::Owned(format!("{} has not been reported yet", dependent.as_str())),
-                )),
-                Some(c) if c.is_stale(generation) => Some((
-                    c.status.clone(),
-                    Cow::Borrowed(INITIAL_REASON),
-                    Cow::Owned(format!(
-                        "{} was computed for generation {}, the object is at generation {}",
-                        dependent.as_str(),
-                        c.observed_generation.unwrap_or_default(),
-                        generation.unwrap_or_default()
-                    )),
-                )),
-                Some(c) => match c.status.truth() {
-                    None => Some((
-                        c.status.clone(),
-                        Cow::Borrowed(&*c.reason),
-                        Cow::Borrowed(&*c.message),
-                    )),
-                    Some(truth) if is_good(dependent.polarity(), truth) => None,
-                    Some(_) => {
-                        return Judgement {
-                            verdict: Verdict {
-                                status: verdict(false),
-                                reason: Cow::Borrowed(&c.reason),
-                                message: Cow::Borrowed(&c.message),
-                            },
-                            good: Some(false),
-                            by: Some((dependent.clone(), c.status.clone())),
-                        };
-                    }
-                },
+        Ok(Some(
+            self.judge(summary_type.polarity(), generation, options)?
+                .verdict,
+        ))
+    }
+
+    fn judge(
+        &self,
+        summary_polarity: Polarity,
+        generation: Option<i64>,
+        options: &Summary<'_>,
+    ) -> Result<Judgement<S>, MergeError> {
+        let paused = T::paused();
+        let dependents: Vec<&T> = T::dependents()
+            .iter()
+            .filter(|t| !t.is_computed() && Some(*t) != paused.as_ref())
+            .collect();
+        let dependents = || dependents.iter().copied();
+        let object = Object {
+            generation,
+            conditions: dependents()
+                .filter_map(|t| self.find(t))
+                .map(|c| {
+                    Reported::new(
+                        c.type_.as_str().to_owned(),
+                        match c.status.truth() {
+                            Some(true) => Status::True,
+                            Some(false) => Status::False,
+                            None => Status::Unknown,
+                        },
+                        c.reason.clone(),
+                        c.message.clone(),
+                    )
+                    .observed_generation(c.observed_generation)
+                })
+                .collect(),
+            ..Object::default()
+        };
+        // An object not being deleted need not say so: a missing `Deleting`
+        // is left out rather than unknown.
+        let deleting = T::deleting().filter(|d| self.find(d).is_none());
+        let types: Vec<&str> = dependents()
+            .filter(|t| Some(*t) != deleting.as_ref())
+            .map(ConditionType::as_str)
+            .collect();
+        if types.is_empty() {
+            // Nothing depends: the summary is good, as it always was.
+            let status = if summary_polarity == Polarity::Positive {
+                Status::True
+            } else {
+                Status::False
             };
-            if let (None, Some((status, reason, message))) = (&undecided, explain) {
-                undecided = Some(Judgement {
-                    verdict: Verdict {
-                        status: S::UNKNOWN,
-                        reason,
-                        message,
-                    },
-                    good: None,
-                    by: Some((dependent.clone(), status)),
-                });
-            }
+            return Ok(Judgement {
+                verdict: Verdict::new(member(status), SUMMARY_TRUE_REASON)
+                    .message(SUMMARY_TRUE_MESSAGE),
+                good: Some(true),
+                explained_by: Vec::new(),
+                issues: 0,
+            });
         }
-        undecided.unwrap_or(Judgement {
+        let negative = dependents()
+            .filter(|t| t.polarity() == Polarity::Negative)
+            .map(|t| t.as_str().to_owned());
+        let default = DefaultMerge::default().negative(negative);
+        let strategy: &dyn MergeStrategy = options.custom_strategy().unwrap_or(&default);
+        let in_scope = options.in_scope(&object, &types)?;
+        let verdict = merge_summary(&in_scope, strategy, summary_polarity);
+        let (issues, unknowns): (Vec<_>, Vec<_>) = in_scope
+            .iter()
+            .filter_map(|c| match strategy.priority(c) {
+                Priority::Info => None,
+                p => Some((p, c.clone())),
+            })
+            .partition(|(p, _)| *p == Priority::Issue);
+        let good = match (issues.is_empty(), unknowns.is_empty()) {
+            (false, _) => Some(false),
+            (true, false) => None,
+            (true, true) => Some(true),
+        };
+        let issue_count = issues.len();
+        Ok(Judgement {
             verdict: Verdict {
-                status: verdict(true),
-                reason: Cow::Borrowed(SUMMARY_TRUE_REASON),
-                message: Cow::Borrowed(SUMMARY_TRUE_MESSAGE),
+                status: member(verdict.status),
+                reason: verdict.reason,
+                message: verdict.message,
             },
-            good: Some(true),
-            by: None,
+            good,
+            explained_by: issues.into_iter().chain(unknowns).map(|(_, c)| c).collect(),
+            issues: issue_count,
         })
     }
 
@@ -234,6 +326,42 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
         clock: &C,
         generation: Option<i64>,
     ) -> Result<SummaryChange<S>, ConditionError> {
+        // The default options name no type and override nothing: the only
+        // error left is an invalid stored reason or message.
+        match self.update_summary_by(clock, generation, &Summary::options()) {
+            Ok(change) => Ok(change),
+            Err(SummaryError::Condition(e)) => Err(e),
+            Err(SummaryError::Merge(e)) => unreachable!("default summary options refused: {e}"),
+        }
+    }
+
+    /// [`update_summary_with`](Self::update_summary_with) with options (see
+    /// [`summarize`](Self::summarize)): types ignored when missing,
+    /// overrides for this summary only, another merge strategy. kstatus'
+    /// conditions follow the summary computed with the options.
+    ///
+    /// ```
+    /// use konditions_core::{Conditions, ManualClock, Status, Verdict};
+    /// use konditions_core::merge::Summary;
+    /// use konditions_core::example::WidgetCondition::{self, *};
+    /// let clock = ManualClock::default();
+    /// let mut list = Conditions::<WidgetCondition>::default();
+    /// list.set_with(&clock, Some(1), &DatabaseReady, Verdict::new(Status::True, "Up")).unwrap();
+    /// list.set_with(&clock, Some(1), &Degraded, Verdict::new(Status::True, "Slow").message("p99 2s")).unwrap();
+    /// // Degraded does not count for this summary: read as fine.
+    /// let options = Summary::options()
+    ///     .ignore_if_missing(["BucketCreated"])
+    ///     .override_with("Degraded", Verdict::new(Status::False, "Tolerated"));
+    /// list.update_summary_by(&clock, Some(1), &options).unwrap();
+    /// assert!(list.is_true(&Ready));
+    /// assert!(list.is_true(&Degraded)); // the list itself is unchanged
+    /// ```
+    pub fn update_summary_by<C: Clock + ?Sized>(
+        &mut self,
+        clock: &C,
+        generation: Option<i64>,
+        options: &Summary<'_>,
+    ) -> Result<SummaryChange<S>, SummaryError> {
         let (summary, reconciling, stalled) = (T::summary(), T::reconciling(), T::stalled());
         if summary.is_none() && reconciling.is_none() && stalled.is_none() {
             return Ok(SummaryChange::UNCHANGED);
@@ -241,21 +369,20 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
         let polarity = summary
             .as_ref()
             .map_or(Polarity::Positive, |s| s.polarity());
-        let judged = self.judge(polarity, generation);
-        let kstatus = kstatus_verdicts(&judged, generation);
-        // The summary's verdict borrows from the list it is written to: it
-        // is copied only when it changes the list.
-        let summary_write = match summary {
-            Some(summary) if !self.holds(&summary, generation, &judged.verdict) => {
-                Some((summary, judged.verdict.into_owned()))
-            }
-            _ => None,
-        };
-        let mut change = SummaryChange::UNCHANGED;
-        if let Some((summary, verdict)) = summary_write {
-            change.summary = self.set_with(clock, generation, &summary, verdict)?;
+        let judged = self.judge(polarity, generation, options)?;
+        let (mut reconciling_verdict, stalled_verdict) =
+            kstatus_verdicts::<T, S>(&judged, generation);
+        if let Some(paused) = T::paused().and_then(|p| self.find(&p))
+            && paused.status.truth() == Some(true)
+        {
+            // Paused: nobody works on the object, whatever the summary says.
+            reconciling_verdict = Verdict::new(S::FALSE, PAUSED_REASON)
+                .message(format!("Reconciliation is paused: {}", paused.message));
         }
-        let (reconciling_verdict, stalled_verdict) = kstatus;
+        let mut change = SummaryChange::UNCHANGED;
+        if let Some(summary) = summary {
+            change.summary = self.set_unless_same(clock, generation, &summary, judged.verdict)?;
+        }
         if let Some(reconciling) = reconciling {
             change.reconciling =
                 self.set_unless_same(clock, generation, &reconciling, reconciling_verdict)?;
@@ -293,40 +420,55 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     }
 }
 
-/// `Reconciling` and `Stalled` for a judgement of the dependents.
+/// One dependent explaining kstatus' conditions: `Type is Status (Reason): message`.
+fn explain(c: &Reported<'_>) -> String {
+    format!("{} is {} ({}): {}", c.type_, c.status, c.reason, c.message)
+}
+
+/// `Reconciling` and `Stalled` for a judgement of the dependents: the same
+/// rules as the summary. `Stalled` is True when any issue's reason
+/// [stalls](ConditionType::stalls), with the first such reason and every
+/// stalling issue in the message; otherwise `Reconciling` is True while the
+/// summary is not good, with the first issue's reason (else the first
+/// unknown's) and every issue and unknown in the message.
 fn kstatus_verdicts<T: ConditionType, S: ConditionStatus>(
-    judged: &Judgement<'_, T, S>,
+    judged: &Judgement<S>,
     generation: Option<i64>,
 ) -> (Verdict<'static, S>, Verdict<'static, S>) {
-    let explained = || match &judged.by {
-        Some((type_, status)) => format!(
-            "{} is {} ({}): {}",
-            type_.as_str(),
-            status.as_str(),
-            judged.verdict.reason,
-            judged.verdict.message
-        ),
-        None => judged.verdict.message.to_string(),
-    };
     let not_stalled = || Verdict::new(S::FALSE, NOT_STALLED_REASON).message(NOT_STALLED_MESSAGE);
-    let stalls = judged.good == Some(false) && T::stalls(&judged.verdict.reason);
-    match judged.good {
-        Some(true) => (
+    let stalling: Vec<&Reported<'_>> = judged.explained_by[..judged.issues]
+        .iter()
+        .filter(|c| T::stalls(&c.reason))
+        .collect();
+    let lines = |conditions: &mut dyn Iterator<Item = &Reported<'_>>| {
+        bounded_lines(conditions.map(explain).collect())
+    };
+    match (judged.good, stalling.first()) {
+        (Some(true), _) => (
             Verdict::new(S::FALSE, RECONCILED_REASON).message(match generation {
                 Some(g) => format!("Generation {g} is reconciled"),
                 None => "The object is reconciled".to_owned(),
             }),
             not_stalled(),
         ),
-        _ if stalls => (
+        (_, Some(first)) => (
             Verdict::new(S::FALSE, STALLED_REASON)
                 .message("Progress needs attention: see the Stalled condition"),
-            Verdict::new(S::TRUE, judged.verdict.reason.to_string()).message(explained()),
+            Verdict::new(S::TRUE, first.reason.to_string())
+                .message(lines(&mut stalling.iter().copied())),
         ),
-        _ => (
-            Verdict::new(S::TRUE, judged.verdict.reason.to_string()).message(explained()),
-            not_stalled(),
-        ),
+        _ => {
+            // The first issue's reason, else the first unknown's: kstatus
+            // users read one cause there, the message has every one.
+            let reason = judged.explained_by.first().map_or_else(
+                || judged.verdict.reason.to_string(),
+                |c| c.reason.to_string(),
+            );
+            (
+                Verdict::new(S::TRUE, reason).message(lines(&mut judged.explained_by.iter())),
+                not_stalled(),
+            )
+        }
     }
 }
 
@@ -385,12 +527,12 @@ mod tests {
         let s = list.compute_summary(None).unwrap();
         assert_eq!(
             (s.status, &*s.reason, &*s.message),
-            (Status::False, "HalfCapacity", "2 of 4")
+            (Status::False, "HalfCapacity", "* Degraded: 2 of 4")
         );
     }
 
     #[test]
-    fn first_bad_in_declaration_order_wins_even_over_earlier_unknowns() {
+    fn every_issue_and_unknown_is_listed_in_declaration_order() {
         let mut list = List::default();
         // List order differs from declaration order on purpose.
         list.set(None, &Degraded, Verdict::new(Status::True, "Slow"))
@@ -404,7 +546,14 @@ mod tests {
         )
         .unwrap();
         let s = list.compute_summary(None).unwrap();
-        assert_eq!((s.status, &*s.reason), (Status::False, "NoQuota"));
+        assert_eq!(
+            (s.status, &*s.reason),
+            (Status::False, crate::merge::ISSUES_REPORTED_REASON)
+        );
+        assert_eq!(
+            s.message,
+            "* DatabaseReady: Probing\n* BucketCreated: NoQuota\n* Degraded: Slow"
+        );
     }
 
     #[test]
@@ -419,14 +568,17 @@ mod tests {
         let s = list.compute_summary(None).unwrap();
         assert_eq!(
             (s.status, &*s.reason, &*s.message),
-            (Status::Unknown, "Creating", "in progress")
+            (Status::Unknown, "Creating", "* BucketCreated: in progress")
         );
 
         let mut list = all_good(None);
         list.remove(&DatabaseReady);
         let s = list.compute_summary(None).unwrap();
-        assert_eq!((s.status, &*s.reason), (Status::Unknown, INITIAL_REASON));
-        assert_eq!(s.message, "DatabaseReady has not been reported yet");
+        assert_eq!(
+            (s.status, &*s.reason),
+            (Status::Unknown, crate::merge::NOT_YET_REPORTED_REASON)
+        );
+        assert_eq!(s.message, "* DatabaseReady: Condition not yet reported");
 
         let list = all_good(Some(1));
         assert_eq!(list.compute_summary(Some(1)).unwrap().status, Status::True);
@@ -465,6 +617,58 @@ mod tests {
     }
 
     #[test]
+    fn any_stalling_issue_stalls_even_behind_another_issue() {
+        let clock = ManualClock::default();
+        let mut list = all_good(Some(1));
+        list.set_with(
+            &clock,
+            Some(1),
+            &DatabaseReady,
+            Verdict::new(Status::False, "Down"),
+        )
+        .unwrap();
+        list.set_with(
+            &clock,
+            Some(1),
+            &BucketCreated,
+            Verdict::new(Status::False, "QuotaExceeded").message("10/10 buckets"),
+        )
+        .unwrap();
+        list.update_summary_with(&clock, Some(1)).unwrap();
+        let ready = list.find(&Ready).unwrap();
+        assert_eq!(ready.reason, crate::merge::ISSUES_REPORTED_REASON);
+        assert_eq!(
+            ready.message,
+            "* DatabaseReady: Down\n* BucketCreated: 10/10 buckets"
+        );
+        let stalled = list.find(&Stalled).unwrap();
+        assert_eq!(
+            (stalled.status, stalled.reason.as_str()),
+            (Status::True, "QuotaExceeded")
+        );
+        assert_eq!(
+            stalled.message,
+            "BucketCreated is False (QuotaExceeded): 10/10 buckets"
+        );
+        assert_eq!(list.find(&Reconciling).unwrap().reason, STALLED_REASON);
+    }
+
+    #[test]
+    fn options_that_mean_nothing_are_refused_and_change_nothing() {
+        let clock = ManualClock::default();
+        let mut list = all_good(Some(1));
+        let before = list.clone();
+        let options = Summary::options().override_with("Ready", Verdict::new(Status::True, "X"));
+        assert_eq!(
+            list.update_summary_by(&clock, Some(1), &options),
+            Err(SummaryError::Merge(MergeError::OverrideOfMissing(
+                "Ready".into()
+            )))
+        );
+        assert_eq!(list, before);
+    }
+
+    #[test]
     fn no_summary_declared_is_a_no_op() {
         let mut list = Conditions::<String>::default();
         assert!(list.compute_summary(None).is_none());
@@ -486,7 +690,10 @@ mod tests {
         assert_eq!(ready.unwrap().0, Status::Unknown);
         assert_eq!(
             reconciling.unwrap(),
-            (Status::True, INITIAL_REASON.to_owned())
+            (
+                Status::True,
+                crate::merge::NOT_YET_REPORTED_REASON.to_owned()
+            )
         );
         assert_eq!(
             stalled.unwrap(),
@@ -494,7 +701,9 @@ mod tests {
         );
         let message = &list.find(&Reconciling).unwrap().message;
         assert!(
-            message.starts_with("DatabaseReady is Unknown (Reconciling): "),
+            message.starts_with(
+                "DatabaseReady is Unknown (NotYetReported): Condition not yet reported\n"
+            ),
             "{message}"
         );
 

@@ -30,7 +30,8 @@ pub(crate) struct Resource {
 pub(crate) enum ConditionTypeSource {
     /// Declared with `types(...)` or `summary`: the enum the derive
     /// generates.
-    Generated(ConditionEnum),
+    /// Boxed: the other variants hold nothing.
+    Generated(Box<ConditionEnum>),
     /// Not declared: the status's `Conditions<T, S>` holds it.
     OfStatus,
     /// Declared, but the kind that names the enum is unknown (reported):
@@ -72,6 +73,10 @@ pub(crate) struct Declaration {
     pub(crate) kstatus: Option<[usize; 2]>,
     /// The reasons of `stalled_reasons(...)`, each once.
     pub(crate) stalled_reasons: Vec<String>,
+    /// Index of the type marked `paused` in `types`.
+    pub(crate) paused: Option<usize>,
+    /// Index of the type marked `deleting` in `types`.
+    pub(crate) deleting: Option<usize>,
 }
 
 impl Declaration {

@@ -20,6 +20,9 @@
 //!   are added by the derive, so a declaration may not name them; they are
 //!   never dependents. `stalled_reasons` are metav1 reasons in CamelCase,
 //!   each given once, and need kstatus and declared types.
+//! - At most one type is `paused` and one `deleting`; neither is the
+//!   summary, `lock`, or both at once. Both are negative (True is the
+//!   abnormal state, as for kstatus' conditions).
 //!
 //! A new rule is a function here, called from [`declaration`] (or from
 //! [`type_name`] for a rule about one name).
@@ -57,12 +60,14 @@ pub(crate) fn resource(parsed: parse::Resource<'_>, errors: &Errors) -> ast::Res
         Some(format_ident!("{}Condition", kind.name, span = kind.span))
     });
     let condition_type = match (declaration(attrs, errors), enum_name) {
-        (Some(declaration), Some(name)) => ConditionTypeSource::Generated(ConditionEnum {
-            kind: kind.map_or_else(|| name.to_string(), |kind| kind.name),
-            name,
-            vis: vis.clone(),
-            declaration,
-        }),
+        (Some(declaration), Some(name)) => {
+            ConditionTypeSource::Generated(Box::new(ConditionEnum {
+                kind: kind.map_or_else(|| name.to_string(), |kind| kind.name),
+                name,
+                vis: vis.clone(),
+                declaration,
+            }))
+        }
         // Types are declared, but the kind that names their enum is not
         // known (reported by `parse`).
         (Some(_), None) => ConditionTypeSource::Unnamed,
@@ -190,6 +195,8 @@ fn declaration(attrs: ResourceAttrs, errors: &Errors) -> Option<Declaration> {
     let dependents = dependents.zip(summary).map(|(dependents, summary)| {
         dependent_indices(&dependents, &all, summary, kstatus, errors)
     });
+    let paused = marked_once(&mut all, summary, "paused", |t| &mut t.paused, errors);
+    let deleting = marked_once(&mut all, summary, "deleting", |t| &mut t.deleting, errors);
     let kstatus = kstatus.then(|| {
         let first = all.len();
         all.extend(
@@ -204,7 +211,78 @@ fn declaration(attrs: ResourceAttrs, errors: &Errors) -> Option<Declaration> {
         dependents,
         kstatus,
         stalled_reasons,
+        paused,
+        deleting,
     })
+}
+
+/// The one type marked `option` (`paused`, `deleting`): not the summary,
+/// not `lock`, not marked with the other option; a second one is reported
+/// at its option and loses the mark. The type becomes negative.
+fn marked_once(
+    all: &mut [TypeDecl],
+    summary: Option<usize>,
+    option: &'static str,
+    mark: fn(&mut TypeDecl) -> &mut Option<Span>,
+    errors: &Errors,
+) -> Option<usize> {
+    let mut found: Option<usize> = None;
+    for index in 0..all.len() {
+        let Some(span) = *mark(&mut all[index]) else {
+            continue;
+        };
+        let decl = &all[index];
+        let problem = if let Some(first) = found {
+            Some((
+                format!(
+                    "a second `{option}` type: `{}` is already `{option}`",
+                    all[first].wire
+                ),
+                format!(
+                    "one condition says it; remove `{option}` from `{}`",
+                    decl.wire
+                ),
+            ))
+        } else if summary == Some(index) {
+            Some((
+                format!("the summary condition `{}` cannot be `{option}`", decl.wire),
+                format!(
+                    "the summary is computed from the dependents: declare `{option}` on a type of its own, e.g. `types({}({option}))`",
+                    if option == "paused" {
+                        "Paused"
+                    } else {
+                        "Deleting"
+                    }
+                ),
+            ))
+        } else if decl.lock.is_some() {
+            Some((
+                format!("`{}` cannot be both `{option}` and `lock`", decl.wire),
+                format!(
+                    "the `{option}` condition is set by its helper and sent with server-side apply, the lock writes a task's condition: remove `lock`"
+                ),
+            ))
+        } else if option == "deleting" && decl.paused.is_some() {
+            Some((
+                format!("`{}` cannot be both `paused` and `deleting`", decl.wire),
+                "an object may be paused and being deleted at once: declare two types, `Paused(paused)` and `Deleting(deleting)`".to_owned(),
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some((message, help)) => {
+                errors.push(diag::error(span, message, help));
+                *mark(&mut all[index]) = None;
+            }
+            None => {
+                found = Some(index);
+                let decl = &mut all[index];
+                decl.negative.get_or_insert(span);
+            }
+        }
+    }
+    found
 }
 
 /// `dependents(...)` needs `summary = ...`.
@@ -743,6 +821,33 @@ mod tests {
             .map(|d| d.types.iter().map(TypeDecl::name).collect())
             .unwrap_or_default();
         (names, messages)
+    }
+
+    #[test]
+    fn paused_and_deleting_are_marked_once_and_negative() {
+        let (declaration, messages) = declared(syn::parse_quote!(
+            #[konditions(types(TableReady, Paused(paused), Deleting(deleting)), summary = Ready)]
+        ));
+        assert!(messages.is_empty(), "{messages:?}");
+        let declaration = declaration.expect("types are declared");
+        assert_eq!(declaration.paused, Some(2));
+        assert_eq!(declaration.deleting, Some(3));
+        assert!(declaration.types[2..4].iter().all(|t| t.negative.is_some()));
+
+        let (declaration, messages) = declared(syn::parse_quote!(
+            #[konditions(types(Paused(paused), Held(paused), Gone(deleting, lock), Ready(deleting)), summary = Ready)]
+        ));
+        assert_eq!(declaration.expect("declared").paused, Some(0));
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(messages[0].starts_with("a second `paused` type: `Paused` is already `paused`"));
+        assert!(messages[1].starts_with("`Gone` cannot be both `deleting` and `lock`"));
+        assert!(messages[2].starts_with("the summary condition `Ready` cannot be `deleting`"));
+
+        let (_, messages) = declared(syn::parse_quote!(
+            #[konditions(types(Both(paused, deleting)), summary = Ready)]
+        ));
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].starts_with("`Both` cannot be both `paused` and `deleting`"));
     }
 
     #[test]

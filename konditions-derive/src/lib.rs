@@ -92,6 +92,8 @@ use crate::diag::Errors;
 /// | `allow_negated` | keep a negated name such as `NotReady` (established API) |
 /// | `rename = "example.com/Ready"` | wire spelling, when it differs from the variant name |
 /// | `doc = "..."` | documentation of the variant |
+/// | `paused` | Cluster API's `Paused` condition (`ConditionType::paused`): set with `set_paused`, never a dependent; one type at most, negative |
+/// | `deleting` | Cluster API's `Deleting` condition (`ConditionType::deleting`): set with `set_deleting`, a negative dependent; one type at most, may end in "-ing" |
 ///
 /// ```text
 /// #[konditions(

@@ -42,3 +42,6 @@ pub struct StaleCaches;
 
 #[doc = include_str!("../../docs/sharing.md")]
 pub struct Sharing;
+
+#[doc = include_str!("../../docs/children.md")]
+pub struct Children;

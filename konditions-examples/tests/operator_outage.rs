@@ -36,9 +36,16 @@ async fn database_down_then_back() {
             })
         })
         .await;
-    let (status, reason, _, _) = condition(&writer, Ready).unwrap();
+    let (status, reason, message, _) = condition(&writer, Ready).unwrap();
     assert_eq!(status, Status::Unknown);
-    assert_eq!(reason, "DatabaseUnavailable");
+    // Two causes (the table cannot be checked, the row is stale): both
+    // listed, and the reason says there are several.
+    assert_eq!(reason, "UnknownReported");
+    assert!(
+        message.starts_with("* TableReady: database unavailable")
+            && message.contains("\n* RowWritten: Computed for generation 1"),
+        "{message}"
+    );
     // The row still holds generation 1, and says so.
     let (status, _, _, generation) = condition(&writer, RowWritten).unwrap();
     assert_eq!((status, generation), (Status::True, Some(1)));

@@ -115,6 +115,12 @@ impl<'a> ConditionEnum<'a> {
         if declaration.kstatus.is_some_and(|k| k.contains(&index)) {
             doc.push_str("\n\nComputed by `update_summary` from the summary's dependents, with the summary: not set by hand, and never a dependent.");
         }
+        if declaration.paused == Some(index) {
+            doc.push_str("\n\nCluster API's `Paused`: `True` while reconciliation is paused. Set with `ConditionalResource::set_paused`; never a dependent of the summary; while `True`, `Reconciling` is `False` with reason `Paused`.");
+        }
+        if declaration.deleting == Some(index) {
+            doc.push_str("\n\nCluster API's `Deleting`: `True` while the object is being deleted. Set with `ConditionalResource::set_deleting`; while `True` the summary is not good and says why.");
+        }
         if t.negative.is_some() {
             doc.push_str("\n\nNegative polarity: `False` is its good state.");
         }

@@ -22,6 +22,8 @@ pub(super) fn expand(e: &ConditionEnum<'_>) -> TokenStream {
     let dependents = dependents(e);
     let written_by = written_by(e);
     let kstatus = kstatus(e);
+    let paused = marked(e, e.declaration.paused, quote!(paused));
+    let deleting = marked(e, e.declaration.deleting, quote!(deleting));
     quote! {
         #[automatically_derived]
         impl #krate::ConditionType for #name {
@@ -45,8 +47,20 @@ pub(super) fn expand(e: &ConditionEnum<'_>) -> TokenStream {
             #dependents
             #written_by
             #kstatus
+            #paused
+            #deleting
         }
     }
+}
+
+/// `paused` or `deleting`, when a type is marked so.
+fn marked(e: &ConditionEnum<'_>, index: Option<usize>, method: TokenStream) -> Option<TokenStream> {
+    let variant = &e.declaration.types[index?].ident;
+    Some(quote! {
+        fn #method() -> ::core::option::Option<Self> {
+            ::core::option::Option::Some(Self::#variant)
+        }
+    })
 }
 
 /// `polarity`, when a type is `negative` (the default is positive).

@@ -47,6 +47,8 @@ const TYPE_OPTIONS: &[&str] = &[
     "allow_negated",
     "rename",
     "doc",
+    "paused",
+    "deleting",
 ];
 
 /// A key or option that may be given once (serde_derive's `Attr`): the
@@ -112,6 +114,12 @@ pub(crate) struct TypeDecl {
     pub(crate) negative: Option<Span>,
     /// `lock`: the lock writes conditions of this type, never the apply.
     pub(crate) lock: Option<Span>,
+    /// `paused`: the type says reconciliation is paused (Cluster API's
+    /// `Paused`).
+    pub(crate) paused: Option<Span>,
+    /// `deleting`: the type says the object is being deleted (Cluster
+    /// API's `Deleting`).
+    pub(crate) deleting: Option<Span>,
     /// `allow_progressive`: keep an "-ing" name.
     pub(crate) allow_progressive: bool,
     /// `allow_negated`: keep a negated name.
@@ -134,6 +142,8 @@ impl TypeDecl {
             ident,
             negative: None,
             lock: None,
+            paused: None,
+            deleting: None,
             allow_progressive: false,
             allow_negated: false,
             doc: None,
@@ -521,6 +531,8 @@ fn parse_reasons(input: ParseStream<'_>) -> syn::Result<Vec<Ident>> {
 struct TypeOptions<'e> {
     negative: Attr<'e, Span>,
     lock: Attr<'e, Span>,
+    paused: Attr<'e, Span>,
+    deleting: Attr<'e, Span>,
     allow_progressive: Attr<'e, ()>,
     allow_negated: Attr<'e, ()>,
     rename: Attr<'e, LitStr>,
@@ -532,6 +544,8 @@ impl<'e> TypeOptions<'e> {
         Self {
             negative: Attr::option(errors, "negative"),
             lock: Attr::option(errors, "lock"),
+            paused: Attr::option(errors, "paused"),
+            deleting: Attr::option(errors, "deleting"),
             allow_progressive: Attr::option(errors, "allow_progressive"),
             allow_negated: Attr::option(errors, "allow_negated"),
             rename: Attr::option(errors, "rename"),
@@ -563,6 +577,8 @@ impl<'e> TypeOptions<'e> {
         match name.as_str() {
             "negative" => self.negative.set(span, span),
             "lock" => self.lock.set(span, span),
+            "paused" => self.paused.set(span, span),
+            "deleting" => self.deleting.set(span, span),
             "allow_progressive" => self.allow_progressive.set(span, ()),
             "allow_negated" => self.allow_negated.set(span, ()),
             "rename" => {
@@ -595,7 +611,11 @@ impl<'e> TypeOptions<'e> {
         let mut decl = TypeDecl::plain(ident);
         decl.negative = self.negative.get();
         decl.lock = self.lock.get();
-        decl.allow_progressive = self.allow_progressive.get().is_some();
+        decl.paused = self.paused.get();
+        decl.deleting = self.deleting.get();
+        // Cluster API's name, `Deleting`, is progressive on purpose: it
+        // says what the controller is doing while the object goes away.
+        decl.allow_progressive = self.allow_progressive.get().is_some() || decl.deleting.is_some();
         decl.allow_negated = self.allow_negated.get().is_some();
         decl.doc = self.doc.get();
         if let Some(rename) = self.rename.get() {
