@@ -918,8 +918,15 @@ impl Bench {
     /// apart from the first create, the replica doing the work (the Go
     /// leader; the Rust replicas in turn) killed with SIGKILL and started
     /// again at once.
-    async fn kill_run(&self, kind: Kind, n: usize, kills: usize, gap: Duration) -> KillRun {
-        let id = format!("{}-kill-{}", std::process::id(), kind.name());
+    async fn kill_run(
+        &self,
+        kind: Kind,
+        n: usize,
+        kills: usize,
+        gap: Duration,
+        repetition: usize,
+    ) -> KillRun {
+        let id = format!("{}-kill-{}-{repetition}", std::process::id(), kind.name());
         let namespace = format!("bench-{id}");
         Api::<Namespace>::all(self.client.clone())
             .create(
@@ -1537,7 +1544,7 @@ async fn main() {
                 order.reverse();
             }
             for kind in order {
-                let run = bench.kill_run(kind, n, kills, gap).await;
+                let run = bench.kill_run(kind, n, kills, gap, repetition).await;
                 println!(
                     "| {} | {} | {:.1?} | {} | {} | {} / {} |",
                     repetition + 1,
