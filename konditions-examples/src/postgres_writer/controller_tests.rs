@@ -218,8 +218,12 @@ fn serve(
 /// a test changes about it, named (as controller-rs' fixtures).
 impl PostgresWriter {
     /// `sample-student` at generation 1, without the finalizer, not being
-    /// deleted.
+    /// deleted. Each fixture has a UID of its own: the lock remembers, per
+    /// process, which objects it runs and released, and these tests run
+    /// at once in one process (one object for all made a test's run see
+    /// another test's lock as busy, and send nothing).
     fn fixture() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let mut writer = PostgresWriter::new(
             "sample-student",
             PostgresWriterSpec {
@@ -230,7 +234,8 @@ impl PostgresWriter {
             },
         );
         writer.metadata.namespace = Some("default".into());
-        writer.metadata.uid = Some("uid-1".into());
+        let uid = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        writer.metadata.uid = Some(format!("uid-{uid}"));
         writer.metadata.generation = Some(1);
         writer.metadata.resource_version = Some("100".into());
         writer
