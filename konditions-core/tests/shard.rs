@@ -211,8 +211,16 @@ async fn a_member_restarted_under_its_name_takes_its_lease_and_its_share_back_un
     let client = konditions_testing::client().await;
     let ns = konditions_testing::namespace(&client).await;
     let objects = uids(200);
-    let a = join(client.clone(), ns.name(), "member-a").await;
-    let b = join(client.clone(), ns.name(), "member-b").await;
+    // A longer lease than the other tests': the restart must come back
+    // before member-b finds member-a's lease ended, on a loaded machine too.
+    let join = |member: &'static str| {
+        Group::new(client.clone(), ns.name(), "tickets")
+            .member(member)
+            .lease(Duration::from_secs(8))
+            .join()
+    };
+    let a = join("member-a").await.expect("join");
+    let b = join("member-b").await.expect("join");
     until("both acting", || {
         [&a, &b]
             .iter()
@@ -227,7 +235,7 @@ async fn a_member_restarted_under_its_name_takes_its_lease_and_its_share_back_un
     let old_token = a.token().unwrap();
     // A crash: the process is gone, its Lease stays.
     drop(a);
-    let a = join(client.clone(), ns.name(), "member-a").await;
+    let a = join("member-a").await.expect("join again");
     let both = [&a, &b];
     until("the restarted member acting", || {
         for uid in &objects {
