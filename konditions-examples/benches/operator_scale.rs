@@ -83,6 +83,10 @@
 //! The API server's counters are global: anything else using the same
 //! control plane during a run is counted as the operator's.
 //!
+//! `OPERATOR_SCALE_NO_GENERATION_GUARD=1` installs the CRD without its
+//! generation guard (`konditions_core::crd::remove_generation_guard`), to
+//! price that rule.
+//!
 //! **The kill test** (`OPERATOR_SCALE_KILLS=3`, instead of the phases): for
 //! each operator, two replicas (the Go peer's elect a leader),
 //! `OPERATOR_SCALE_N` (default 500) resources created at once, and every
@@ -1503,7 +1507,14 @@ async fn main() {
     });
     let tally = Arc::new(Mutex::new(Requests::new()));
     let client = counted_client(tally.clone()).await;
-    konditions_testing::install_crd(&client, &PostgresWriter::crd()).await;
+    let mut crd = PostgresWriter::crd();
+    if std::env::var_os("OPERATOR_SCALE_NO_GENERATION_GUARD").is_some() {
+        // To price the CRD's generation guard (a CEL rule on every
+        // condition entry) against the same run without it.
+        let removed = konditions_core::crd::remove_generation_guard(&mut crd);
+        println!("generation guard removed from {removed} schema(s)");
+    }
+    konditions_testing::install_crd(&client, &crd).await;
     let pg = xtask::local_postgres();
     let config = PostgresConfig::from_lookup(|k| pg.lookup(k)).unwrap();
     let (db, connection) = tokio_postgres::Config::new()
