@@ -219,3 +219,36 @@ async fn paused_past_its_lease(age: Option<i32>) {
     assert!(ready(&stored));
     drop((paused, live));
 }
+
+#[tokio::test]
+async fn a_sharing_replica_stopped_gracefully_leaves_and_the_other_takes_its_resources() {
+    const N: usize = 6;
+    let h = Harness::with_table().await;
+    let mut leaving = OperatorProcess::start(&h, replica("replica-leaving", None));
+    let _staying = OperatorProcess::start(&h, replica("replica-staying", None));
+    for i in 0..N {
+        h.create(&format!("res-{i}"), h.spec(&format!("n{i}"), 20))
+            .await;
+    }
+    for i in 0..N {
+        h.wait_for(&format!("res-{i}"), "Ready", ready).await;
+    }
+    leaving.signal("TERM");
+    assert!(leaving.wait_exit().await.success(), "a drained shutdown");
+    // Its member Lease went with it.
+    assert_eq!(members(&h).await, vec!["replica-staying".to_owned()]);
+    // Every resource is the staying replica's now: a spec change of each
+    // is written.
+    for i in 0..N {
+        h.patch_spec(&format!("res-{i}"), serde_json::json!({"age": 21}))
+            .await;
+    }
+    for i in 0..N {
+        let changed = |w: &konditions_examples::postgres_writer::PostgresWriter| {
+            w.metadata.generation == Some(2) && ready(w)
+        };
+        h.wait_for(&format!("res-{i}"), "Ready at generation 2", changed)
+            .await;
+    }
+    assert!(h.rows().await.iter().all(|(_, _, age, _)| *age == 21));
+}
