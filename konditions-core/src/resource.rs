@@ -244,15 +244,7 @@ pub trait ConditionalResource {
         let mut change = self
             .conditions_mut()
             .update_summary_with(clock, generation)?;
-        let status = self
-            .resource_status_mut()
-            .get_or_insert_with(Default::default);
-        if let Some(observed) = status.observed_generation_mut()
-            && *observed != generation
-        {
-            *observed = generation;
-            change.observed_generation = true;
-        }
+        change.observed_generation |= observe_generation(self, generation);
         Ok(change)
     }
 
@@ -278,15 +270,7 @@ pub trait ConditionalResource {
         let mut change =
             self.conditions_mut()
                 .update_summary_by(&SystemClock, generation, options)?;
-        let status = self
-            .resource_status_mut()
-            .get_or_insert_with(Default::default);
-        if let Some(observed) = status.observed_generation_mut()
-            && *observed != generation
-        {
-            *observed = generation;
-            change.observed_generation = true;
-        }
+        change.observed_generation |= observe_generation(self, generation);
         Ok(change)
     }
 
@@ -403,5 +387,23 @@ pub trait ConditionalResource {
         self.conditions()
             .into_iter()
             .flat_map(move |c| c.stale(generation))
+    }
+}
+
+/// Sets `status.observedGeneration` (when the status has it) to
+/// `generation`; whether that changed it.
+fn observe_generation<K: ConditionalResource + ?Sized>(
+    object: &mut K,
+    generation: Option<i64>,
+) -> bool {
+    let status = object
+        .resource_status_mut()
+        .get_or_insert_with(Default::default);
+    match status.observed_generation_mut() {
+        Some(observed) if *observed != generation => {
+            *observed = generation;
+            true
+        }
+        _ => false,
     }
 }

@@ -917,20 +917,8 @@ impl Bench {
         }
     }
 
-    /// The kill test: two replicas of `kind` (the Go peer's elect a
-    /// leader), `n` resources created at once, and `kills` times, `gap`
-    /// apart from the first create, the replica doing the work (the Go
-    /// leader; the Rust replicas in turn) killed with SIGKILL and started
-    /// again at once.
-    async fn kill_run(
-        &self,
-        kind: Kind,
-        n: usize,
-        kills: usize,
-        gap: Duration,
-        repetition: usize,
-    ) -> KillRun {
-        let id = format!("{}-kill-{}-{repetition}", std::process::id(), kind.name());
+    /// A fresh namespace and table for the run `id`: their names.
+    async fn fresh(&self, id: &str) -> (String, String) {
         let namespace = format!("bench-{id}");
         Api::<Namespace>::all(self.client.clone())
             .create(
@@ -946,11 +934,34 @@ impl Bench {
             .await
             .expect("namespace");
         let table = format!("bench_{}", id.replace('-', "_"));
+        self.db
+            .batch_execute(&format!(
+                "CREATE TABLE {table} (id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL, fencing_token BIGINT NOT NULL DEFAULT 0)"
+            ))
+            .await
+            .unwrap();
+        (namespace, table)
+    }
+
+    /// The kill test: two replicas of `kind` (the Go peer's elect a
+    /// leader), `n` resources created at once, and `kills` times, `gap`
+    /// apart from the first create, the replica doing the work (the Go
+    /// leader; the Rust replicas in turn) killed with SIGKILL and started
+    /// again at once.
+    async fn kill_run(
+        &self,
+        kind: Kind,
+        n: usize,
+        kills: usize,
+        gap: Duration,
+        repetition: usize,
+    ) -> KillRun {
+        let id = format!("{}-kill-{}-{repetition}", std::process::id(), kind.name());
+        let (namespace, table) = self.fresh(&id).await;
         // Every row write that changed nothing is counted: a rewrite.
         self.db
             .batch_execute(&format!(
-                "CREATE TABLE {table} (id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL, fencing_token BIGINT NOT NULL DEFAULT 0);
-                 CREATE TABLE {table}_rewrites (id TEXT NOT NULL);
+                "CREATE TABLE {table}_rewrites (id TEXT NOT NULL);
                  CREATE FUNCTION {table}_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
                  BEGIN
                    IF (OLD.name, OLD.age, OLD.country) IS NOT DISTINCT FROM (NEW.name, NEW.age, NEW.country) THEN
@@ -1047,27 +1058,7 @@ impl Bench {
             std::process::id(),
             kind.name()
         );
-        let namespace = format!("bench-{id}");
-        Api::<Namespace>::all(self.client.clone())
-            .create(
-                &PostParams::default(),
-                &Namespace {
-                    metadata: ObjectMeta {
-                        name: Some(namespace.clone()),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                },
-            )
-            .await
-            .expect("namespace");
-        let table = format!("bench_{}", id.replace('-', "_"));
-        self.db
-            .batch_execute(&format!(
-                "CREATE TABLE {table} (id TEXT PRIMARY KEY, name TEXT NOT NULL, age INTEGER NOT NULL, country TEXT NOT NULL, fencing_token BIGINT NOT NULL DEFAULT 0)"
-            ))
-            .await
-            .unwrap();
+        let (namespace, table) = self.fresh(&id).await;
 
         let log = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("operator_scale-{id}.log"));
         let mut operator =

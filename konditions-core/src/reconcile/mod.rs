@@ -1424,13 +1424,7 @@ impl<K: Object> Run<'_, K> {
     /// would run them again).
     async fn write_owned_status(&mut self) -> Result<(), Error> {
         const ATTEMPTS: usize = 3;
-        let uid = uid(&*self.stored);
-        if self
-            .reconciler
-            .shard
-            .as_ref()
-            .is_none_or(|m| m.claim(&uid).is_none())
-        {
+        if !self.still_owned() {
             // Moved while the steps ran (or this member paused past its
             // lease): the new owner writes.
             tracing::info!(object = %self.name, "no longer this member's: nothing written");
@@ -1488,19 +1482,22 @@ impl<K: Object> Run<'_, K> {
         Ok(())
     }
 
+    /// Whether this run's shard member still owns the object (and acts).
+    fn still_owned(&self) -> bool {
+        let uid = uid(&*self.stored);
+        self.reconciler
+            .shard
+            .as_ref()
+            .is_some_and(|m| m.claim(&uid).is_some())
+    }
+
     /// Drops the locked steps' conditions that must not be written on the
     /// live copy any more: all of them once this member no longer owns the
     /// object (its membership lapsed, a pause included: the new owner's
     /// record stands), and each one the live copy has for a newer
     /// generation.
     fn keep_owned_steps(&mut self) {
-        let uid = uid(&*self.stored);
-        let owner = self
-            .reconciler
-            .shard
-            .as_ref()
-            .and_then(|m| m.claim(&uid))
-            .is_some();
+        let owner = self.still_owned();
         let live = self.stored.conditions().cloned();
         self.owned.retain(|step| {
             owner
