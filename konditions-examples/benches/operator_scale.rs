@@ -48,7 +48,9 @@
 //!
 //! Reported per operator, run and phase:
 //! - wall time (first request sent to last resource done), and resources
-//!   per second;
+//!   per second; and how long the driver took to send its requests (first
+//!   sent to last answered: when it is most of the wall time, the API
+//!   server is what the phase waits for);
 //! - p50 and p99 latency, from the moment the driver sends a resource's
 //!   request to the moment its watch sees it Ready (create, update) or gone
 //!   (delete);
@@ -66,7 +68,9 @@
 //!   over a run it is noise (each operator keeps one open);
 //! - the refused requests (a code other than 2xx), e.g. conflicts;
 //! - the control plane's CPU seconds (kube-apiserver and etcd, found by
-//!   name under /proc): what the operator costs the server side;
+//!   name under /proc): what the operator costs the server side; and
+//!   PostgreSQL's (every `postgres` process, and the connections that
+//!   ended);
 //! - the operator's CPU seconds (utime + stime of its process, from
 //!   `/proc/PID/stat`) and peak RSS (VmHWM) at the end of the phase (the
 //!   ratio table takes the run's highest);
@@ -275,6 +279,12 @@ fn clock_ticks() -> f64 {
 
 /// The CPU time of process `pid` so far, user and system, in seconds.
 fn cpu_seconds(pid: u32, ticks: f64) -> f64 {
+    stat_seconds(pid, ticks, &[14, 15])
+}
+
+/// The sum of `/proc/PID/stat` time fields `fields` (numbered from 1), in
+/// seconds.
+fn stat_seconds(pid: u32, ticks: f64, numbers: &[usize]) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // `pid (comm) state ...`: comm may hold spaces; the fields after it
     // start with state (field 3), utime and stime are fields 14 and 15.
@@ -288,25 +298,36 @@ fn cpu_seconds(pid: u32, ticks: f64) -> f64 {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0.0)
     };
-    (field(14) + field(15)) / ticks
+    numbers.iter().map(|&n| field(n)).sum::<f64>() / ticks
 }
 
 /// The CPU seconds of the control plane's processes (kube-apiserver and
 /// etcd, found by name under /proc): what each operator costs the server
 /// side, which the load average only blurs.
 fn control_plane_cpu_seconds(ticks: f64) -> f64 {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return 0.0;
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|comm| matches!(comm.trim(), "kube-apiserver" | "etcd"))
-        })
+    processes_named(&["kube-apiserver", "etcd"])
         .map(|pid| cpu_seconds(pid, ticks))
         .sum()
+}
+
+/// The CPU seconds of PostgreSQL: every `postgres` process, and the
+/// connections that ended (the postmaster's children's times, fields 16
+/// and 17).
+fn database_cpu_seconds(ticks: f64) -> f64 {
+    processes_named(&["postgres"])
+        .map(|pid| stat_seconds(pid, ticks, &[14, 15, 16, 17]))
+        .sum()
+}
+
+/// The processes whose command name is one of `names`.
+fn processes_named(names: &[&str]) -> impl Iterator<Item = u32> {
+    let entries = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+    entries
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(move |pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| names.contains(&comm.trim()))
+        })
 }
 
 fn load_average() -> String {
@@ -756,6 +777,8 @@ struct Snapshot {
     driver: Requests,
     cpu: f64,
     server_cpu: f64,
+    database_cpu: f64,
+    driver_cpu: f64,
     metrics: BTreeMap<String, f64>,
 }
 
@@ -791,12 +814,18 @@ const PHASES: [&str; 3] = ["create", "update", "delete"];
 /// One phase of one run.
 struct Phase {
     wall: Duration,
+    /// From the first request sent to the driver's last answered.
+    sent: Duration,
     latencies: Vec<Duration>,
     requests: Requests,
     refused: Requests,
     cpu: f64,
     /// kube-apiserver's and etcd's CPU seconds.
     server_cpu: f64,
+    /// PostgreSQL's CPU seconds.
+    database_cpu: f64,
+    /// The driver's CPU seconds (this process).
+    driver_cpu: f64,
     peak_rss_kib: Option<u64>,
     metrics: BTreeMap<String, f64>,
 }
@@ -806,16 +835,20 @@ impl Phase {
         earlier: &Snapshot,
         later: &Snapshot,
         wall: Duration,
+        sent: Duration,
         latencies: Vec<Duration>,
         rss: Option<u64>,
     ) -> Self {
         Self {
             wall,
+            sent,
             latencies,
             requests: later.operator_since(earlier),
             refused: later.refused_since(earlier),
             cpu: later.cpu - earlier.cpu,
             server_cpu: later.server_cpu - earlier.server_cpu,
+            database_cpu: later.database_cpu - earlier.database_cpu,
+            driver_cpu: later.driver_cpu - earlier.driver_cpu,
             peak_rss_kib: rss,
             metrics: later.metrics_since(earlier),
         }
@@ -871,6 +904,8 @@ impl Bench {
             driver,
             cpu: operator.cpu_seconds(self.ticks),
             server_cpu: control_plane_cpu_seconds(self.ticks),
+            database_cpu: database_cpu_seconds(self.ticks),
+            driver_cpu: cpu_seconds(std::process::id(), self.ticks),
             metrics: operator.samples(kind).await,
         }
     }
@@ -1129,6 +1164,7 @@ impl Bench {
                 }
             })
             .await;
+        let created_sent = began.elapsed();
         let count = format!("SELECT count(*) FROM {table}");
         self.wait(&seen, &count, n, "all Ready with rows", |s| {
             s.created_generation.len() == n && s.ready_at(&s.created_generation).len() == n
@@ -1138,7 +1174,7 @@ impl Bench {
             let seen = seen.lock().unwrap();
             let ready = seen.ready_at(&seen.created_generation);
             let last = ready.values().max().unwrap().duration_since(began);
-            (last, latencies(&seen.created, &ready))
+            (last, created_sent, latencies(&seen.created, &ready))
         };
         self.settle(kind, &operator).await;
         let s1 = self.snapshot(kind, &operator).await;
@@ -1166,6 +1202,7 @@ impl Bench {
                 }
             })
             .await;
+        let updated_sent = began.elapsed();
         let updated_rows = format!("SELECT count(*) FROM {table} WHERE age >= {n}");
         self.wait(
             &seen,
@@ -1179,7 +1216,7 @@ impl Bench {
             let seen = seen.lock().unwrap();
             let ready = seen.ready_at(&seen.updated_generation);
             let last = ready.values().max().unwrap().duration_since(began);
-            (last, latencies(&seen.updated, &ready))
+            (last, updated_sent, latencies(&seen.updated, &ready))
         };
         self.settle(kind, &operator).await;
         let s2 = self.snapshot(kind, &operator).await;
@@ -1201,6 +1238,7 @@ impl Bench {
                 }
             })
             .await;
+        let deleted_sent = began.elapsed();
         self.wait(&seen, &count, 0, "all gone with their rows", |s| {
             s.gone.len() == n
         })
@@ -1208,7 +1246,7 @@ impl Bench {
         let delete = {
             let seen = seen.lock().unwrap();
             let last = seen.gone.values().max().unwrap().duration_since(began);
-            (last, latencies(&seen.deleting, &seen.gone))
+            (last, deleted_sent, latencies(&seen.deleting, &seen.gone))
         };
         self.settle(kind, &operator).await;
         let s3 = self.snapshot(kind, &operator).await;
@@ -1223,9 +1261,9 @@ impl Bench {
             concurrency,
             repetition,
             phases: [
-                Phase::new(&s0, &s1, create.0, create.1, rss1),
-                Phase::new(&s1, &s2, update.0, update.1, rss2),
-                Phase::new(&s2, &s3, delete.0, delete.1, rss3),
+                Phase::new(&s0, &s1, create.0, create.1, create.2, rss1),
+                Phase::new(&s1, &s2, update.0, update.1, update.2, rss2),
+                Phase::new(&s2, &s3, delete.0, delete.1, delete.2, rss3),
             ],
             load_before,
             load_after,
@@ -1287,18 +1325,19 @@ fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind]) {
         std::env::var("OPERATOR_SCALE_DRIVERS").unwrap_or_else(|_| "32".into())
     );
     println!(
-        "| N | c | rep | operator | phase | wall | per s | p50 | p99 | API requests per resource | lease requests | refused | CPU s | control plane CPU s | peak RSS | reconciles per resource | load before / after |"
+        "| N | c | rep | operator | phase | wall | sent | per s | p50 | p99 | API requests per resource | lease requests | refused | CPU s | control plane CPU s | PostgreSQL CPU s | driver CPU s | peak RSS | reconciles per resource | load before / after |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for run in runs {
         for (phase, name) in run.phases.iter().zip(PHASES) {
             println!(
-                "| {} | {} | {} | {} | {name} | {:.2?} | {:.1} | {:.2?} | {:.2?} | {:.2} | {} | {} | {:.2} | {:.2} | {} | {:.2} | {} / {} |",
+                "| {} | {} | {} | {} | {name} | {:.2?} | {:.2?} | {:.1} | {:.2?} | {:.2?} | {:.2} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {} / {} |",
                 run.n,
                 run.concurrency,
                 run.repetition + 1,
                 run.kind.name(),
                 phase.wall,
+                phase.sent,
                 run.n as f64 / phase.wall.as_secs_f64(),
                 percentile(&phase.latencies, 50.0),
                 percentile(&phase.latencies, 99.0),
@@ -1307,6 +1346,8 @@ fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind]) {
                 refused_text(&phase.refused),
                 phase.cpu,
                 phase.server_cpu,
+                phase.database_cpu,
+                phase.driver_cpu,
                 mib(phase.peak_rss_kib),
                 reconciles(run.kind, &phase.metrics) / run.n as f64,
                 run.load_before,
@@ -1374,9 +1415,9 @@ fn ratios(runs: &[Run], cells: &[(usize, u16)], rust: Kind) {
         rust.name()
     );
     println!(
-        "| N | c | time to all Ready | update phase | delete phase | p99 create-to-Ready | API requests per resource, create to gone | CPU seconds | control plane CPU seconds | peak RSS (per process) |"
+        "| N | c | time to all Ready | update phase | delete phase | p99 create-to-Ready | API requests per resource, create to gone | CPU seconds | control plane CPU seconds | PostgreSQL CPU seconds | peak RSS (per process) |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for &(n, concurrency) in cells {
         let of = |kind: Kind, f: &dyn Fn(&Run) -> f64| {
             mean(
@@ -1390,7 +1431,7 @@ fn ratios(runs: &[Run], cells: &[(usize, u16)], rust: Kind) {
             format!("{ours:.2}{unit} / {go:.2}{unit} = **{:.2}**", ours / go)
         };
         println!(
-            "| {n} | {concurrency} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {n} | {concurrency} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             ratio(&|r| r.phases[0].wall.as_secs_f64(), " s"),
             ratio(&|r| r.phases[1].wall.as_secs_f64(), " s"),
             ratio(&|r| r.phases[2].wall.as_secs_f64(), " s"),
@@ -1408,6 +1449,7 @@ fn ratios(runs: &[Run], cells: &[(usize, u16)], rust: Kind) {
             ),
             ratio(&|r| r.phases.iter().map(|p| p.cpu).sum(), " s"),
             ratio(&|r| r.phases.iter().map(|p| p.server_cpu).sum(), " s"),
+            ratio(&|r| r.phases.iter().map(|p| p.database_cpu).sum(), " s"),
             ratio(
                 &|r| {
                     let peak = r.phases.iter().filter_map(|p| p.peak_rss_kib).max();
