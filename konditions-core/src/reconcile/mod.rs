@@ -337,7 +337,8 @@ impl<K> Debug for Reconciler<K> {
 
 impl<K: Object> Reconciler<K> {
     /// A runner writing the status as `manager` (its server-side apply
-    /// field manager, also the Events' reporting controller), with no
+    /// field manager, also the finalizer patches' field manager and the
+    /// Events' reporting controller), with no
     /// finalizer, and the lock's defaults: the holder [`default_holder`],
     /// its lease (see [`Lock::lease`]) and the default [`Backoff`].
     pub fn new(client: Client, manager: impl Into<String>) -> Self {
@@ -555,15 +556,16 @@ impl<K: Object> Reconciler<K> {
             // Added: the steps run on the copy the patch stored, without
             // waiting for its watch event. Lost to another writer: the
             // change that won comes back as a watch event.
-            (Some(finalizer), false) => match add_finalizer(&api, &name, &object, finalizer).await?
-            {
-                Some(stored) => {
-                    self.wrote(&stored);
-                    object = Arc::new(stored);
-                    Phase::Apply
+            (Some(finalizer), false) => {
+                match add_finalizer(&api, &name, &object, finalizer, &self.manager).await? {
+                    Some(stored) => {
+                        self.wrote(&stored);
+                        object = Arc::new(stored);
+                        Phase::Apply
+                    }
+                    None => Phase::Finished,
                 }
-                None => Phase::Finished,
-            },
+            }
             // Deleting: only what our finalizer holds is left to clean up,
             // unless this process removed it already (a late copy).
             (_, true) if held && !self.memory.was_released(&uid(&*object)) => Phase::Cleanup,
@@ -1351,8 +1353,14 @@ impl<K: Object> Run<'_, K> {
             _ if !self.trusted => return Ok(false),
             _ => {}
         }
-        if let Some(stored) =
-            remove_finalizer(&self.api, &self.name, &self.object, &finalizer).await?
+        if let Some(stored) = remove_finalizer(
+            &self.api,
+            &self.name,
+            &self.object,
+            &finalizer,
+            &self.reconciler.manager,
+        )
+        .await?
         {
             self.reconciler.wrote(&stored);
         }
@@ -1433,6 +1441,11 @@ impl<K: Object> Run<'_, K> {
         for attempt in 1..=ATTEMPTS {
             self.object.initialize_conditions();
             self.object.update_summary()?;
+            if self.owned.is_empty() && Applied::of(&self.object) == Applied::of(&*self.stored) {
+                // The reconcile its own write set off, most often: nothing
+                // to write, and no need to serialize both copies to see it.
+                return Ok(());
+            }
             let mut ops = status_ops(&*self.stored, &self.object).map_err(LockError::from)?;
             if ops.is_empty() {
                 return Ok(());
@@ -1676,6 +1689,7 @@ async fn add_finalizer<K>(
     name: &str,
     object: &K,
     finalizer: &str,
+    manager: &str,
 ) -> Result<Option<K>, Error>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
@@ -1692,7 +1706,7 @@ where
             { "op": "add", "path": "/metadata/finalizers/-", "value": finalizer },
         ])
     };
-    patch_finalizers(api, name, patch, "add_finalizer")
+    patch_finalizers(api, name, patch, manager, "add_finalizer")
         .await
         .map_err(Error::AddFinalizer)
 }
@@ -1704,6 +1718,7 @@ async fn remove_finalizer<K>(
     name: &str,
     object: &K,
     finalizer: &str,
+    manager: &str,
 ) -> Result<Option<K>, Error>
 where
     K: Resource + Clone + DeserializeOwned + Debug,
@@ -1716,7 +1731,7 @@ where
         { "op": "test", "path": path, "value": finalizer },
         { "op": "remove", "path": path },
     ]);
-    patch_finalizers(api, name, patch, "remove_finalizer")
+    patch_finalizers(api, name, patch, manager, "remove_finalizer")
         .await
         .map_err(Error::RemoveFinalizer)
 }
@@ -1725,6 +1740,7 @@ async fn patch_finalizers<K>(
     api: &Api<K>,
     name: &str,
     patch: serde_json::Value,
+    manager: &str,
     what: &'static str,
 ) -> Result<Option<K>, kube::Error>
 where
@@ -1733,8 +1749,13 @@ where
     let patch: json_patch::Patch =
         serde_json::from_value(patch).expect("a finalizer patch is a valid JSON Patch");
     let span = tracing::debug_span!("finalizer", %name, what);
+    // Named in managedFields as the reconciler's manager, not "unknown".
+    let params = PatchParams {
+        field_manager: Some(manager.to_owned()),
+        ..PatchParams::default()
+    };
     match api
-        .patch(name, &PatchParams::default(), &Patch::Json::<()>(patch))
+        .patch(name, &params, &Patch::Json::<()>(patch))
         .instrument(span)
         .await
     {

@@ -546,36 +546,36 @@ impl Store {
             t = table.quoted()
         );
         let resource = fence_key(table, &row.id);
-        let counts = client
-            .query_one(
-                &sql,
-                &[
-                    &token.to_i64()?,
-                    &row.id,
-                    &row.name,
-                    &row.age,
-                    &row.country,
-                    &resource,
-                ],
-            )
-            .await
-            .map_err(|e| match e.code() {
-                // ON CONFLICT needs a unique constraint on id.
-                Some(code) if *code == SqlState::INVALID_COLUMN_REFERENCE => {
-                    StoreError::TableIncompatible {
-                        table: table.clone(),
-                        detail: "no unique constraint on column id".into(),
-                    }
+        let counts = query_one_prepared(
+            &client,
+            &sql,
+            &[
+                &token.to_i64()?,
+                &row.id,
+                &row.name,
+                &row.age,
+                &row.country,
+                &resource,
+            ],
+        )
+        .await
+        .map_err(|e| match e.code() {
+            // ON CONFLICT needs a unique constraint on id.
+            Some(code) if *code == SqlState::INVALID_COLUMN_REFERENCE => {
+                StoreError::TableIncompatible {
+                    table: table.clone(),
+                    detail: "no unique constraint on column id".into(),
                 }
-                _ => {
-                    // The table may have changed since its shape was read.
-                    self.shapes
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(table);
-                    StoreError::classify(e, table)
-                }
-            })?;
+            }
+            _ => {
+                // The table may have changed since its shape was read.
+                self.shapes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(table);
+                StoreError::classify(e, table)
+            }
+        })?;
         fenced(&counts, &row.id, token)
     }
 
@@ -599,10 +599,7 @@ impl Store {
             t = table.quoted()
         );
         let resource = fence_key(table, id);
-        match client
-            .query_one(&sql, &[&token.to_i64()?, &id, &resource])
-            .await
-        {
+        match query_one_prepared(&client, &sql, &[&token.to_i64()?, &id, &resource]).await {
             Ok(counts) => fenced(&counts, id, token),
             Err(e) => match StoreError::classify(e, table) {
                 StoreError::TableMissing(_) => Ok(false),
@@ -610,6 +607,26 @@ impl Store {
             },
         }
     }
+}
+
+/// Runs `sql`, a statement the store sends again and again (one text per
+/// table and shape), prepared once per connection: each later run is one
+/// round trip, without PostgreSQL parsing and planning it again. After an
+/// error (a table dropped or altered, say) the connection forgets its
+/// prepared statements, so the next run prepares them afresh.
+async fn query_one_prepared(
+    client: &deadpool_postgres::Object,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<tokio_postgres::Row, tokio_postgres::Error> {
+    let result = match client.prepare_cached(sql).await {
+        Ok(statement) => client.query_one(&statement, params).await,
+        Err(error) => Err(error),
+    };
+    if result.is_err() {
+        client.statement_cache.clear();
+    }
+    result
 }
 
 /// The CTE that moves the fence of `resource` (the row's key) to token
