@@ -183,6 +183,33 @@ struct WireIn {
     message: String,
 }
 
+impl<T: ConditionType, S: ConditionStatus> Condition<T, S> {
+    /// Whether serializing this condition gives exactly `value`, so taking
+    /// `value` typed and writing it back changes nothing. Field by field,
+    /// without building the serialized value: every watch event of a
+    /// resource goes through this once per condition.
+    pub(crate) fn writes_back_as(&self, value: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        let Some(wire) = value.as_object() else {
+            return false;
+        };
+        let text =
+            |key: &str, expected: &str| wire.get(key).and_then(Value::as_str) == Some(expected);
+        // Five fields, and observedGeneration when there is one.
+        wire.len() == 5 + usize::from(self.observed_generation.is_some())
+            && text("type", self.type_.as_str())
+            && text("status", self.status.as_str())
+            && text("reason", &self.reason)
+            && text("message", &self.message)
+            && self
+                .observed_generation
+                .is_none_or(|g| wire.get("observedGeneration") == Some(&Value::from(g)))
+            && wire.get("lastTransitionTime").is_some_and(|at| {
+                serde_json::to_value(&self.last_transition_time).is_ok_and(|t| t == *at)
+            })
+    }
+}
+
 impl<T: ConditionType, S: ConditionStatus> Serialize for Condition<T, S> {
     fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
         WireOut {
@@ -317,6 +344,43 @@ mod tests {
         let s =
             serde_json::to_string(&ready(Status::True).with_observed_generation(Some(7))).unwrap();
         assert!(s.contains(r#""status":"True","observedGeneration":7,"lastTransitionTime""#));
+    }
+
+    #[test]
+    fn writes_back_as_agrees_with_serializing() {
+        let base = json!({"type":"Ready","status":"True","observedGeneration":3,"lastTransitionTime":"2024-01-02T03:04:05Z","reason":"Ok","message":"fine"});
+        let variants = [
+            base.clone(),
+            json!({"type":"Ready","status":"True","lastTransitionTime":"2024-01-02T03:04:05Z","reason":"Ok","message":"fine"}),
+            // Written back differently: a null generation is omitted, a
+            // fraction of a second dropped, a float becomes an integer.
+            json!({"type":"Ready","status":"True","observedGeneration":null,"lastTransitionTime":"2024-01-02T03:04:05Z","reason":"Ok","message":"fine"}),
+            json!({"type":"Ready","status":"True","observedGeneration":3,"lastTransitionTime":"2024-01-02T03:04:05.5Z","reason":"Ok","message":"fine"}),
+            json!({"type":"Ready","status":"True","observedGeneration":3.0,"lastTransitionTime":"2024-01-02T03:04:05Z","reason":"Ok","message":"fine"}),
+            json!({"type":"Ready","status":"True","observedGeneration":3,"lastTransitionTime":"2024-01-02T03:04:05+00:00","reason":"Ok","message":"fine"}),
+        ];
+        for value in variants {
+            let Ok(typed) = serde_json::from_value::<Condition>(value.clone()) else {
+                continue;
+            };
+            let expected = serde_json::to_value(&typed).unwrap() == value;
+            assert_eq!(typed.writes_back_as(&value), expected, "{value}");
+        }
+        let typed: Condition = serde_json::from_value(base.clone()).unwrap();
+        assert!(typed.writes_back_as(&base));
+        for (key, other) in [
+            ("type", json!("Other")),
+            ("status", json!("False")),
+            ("reason", json!("NotOk")),
+            ("message", json!("")),
+            ("observedGeneration", json!(4)),
+            ("lastTransitionTime", json!("2024-01-02T03:04:06Z")),
+        ] {
+            let mut changed = base.clone();
+            changed[key] = other;
+            assert!(!typed.writes_back_as(&changed), "{key}");
+        }
+        assert!(!typed.writes_back_as(&json!([])));
     }
 
     #[test]

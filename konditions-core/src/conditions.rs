@@ -680,7 +680,7 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
                 Some(type_) => match Condition::<T, S>::deserialize(&value) {
                     // Only take it typed if writing it back changes nothing:
                     // otherwise a round-trip would rewrite someone's data.
-                    Ok(c) if serde_json::to_value(&c).is_ok_and(|v| v == value) => {
+                    Ok(c) if c.writes_back_as(&value) => {
                         if out
                             .iter()
                             .any(|e| e.known().is_some_and(|k| k.type_ == type_))
