@@ -502,3 +502,88 @@ async fn a_column_of_the_wrong_type_is_named() {
         }
     }
 }
+
+// The upsert and the delete are prepared once per connection: one
+// connection here, so every statement below goes through the same cache.
+
+#[tokio::test]
+async fn a_table_dropped_and_created_again_is_written_on_the_same_connection() {
+    let config = config();
+    let db = direct(&config).await;
+    let table = fresh_table(&db, COLUMNS).await;
+    let store = Store::new(&config, 1).unwrap();
+    store.check_table(&table).await.unwrap();
+    assert!(
+        store
+            .upsert(&table, &row("a/b", "ann", 1, "chile"), token(1))
+            .await
+            .unwrap()
+    );
+
+    db.batch_execute(&format!("DROP TABLE {}", table.quoted()))
+        .await
+        .unwrap();
+    match store
+        .upsert(&table, &row("a/b", "ann", 2, "chile"), token(2))
+        .await
+    {
+        Err(StoreError::TableMissing(t)) => assert_eq!(t, table),
+        other => panic!("expected TableMissing, got {other:?}"),
+    }
+    assert!(!store.delete(&table, "a/b", token(3)).await.unwrap());
+
+    // Created again with the other shape (no fencing_token column).
+    db.batch_execute(&format!(
+        "CREATE TABLE {} ({TUTORIAL_COLUMNS})",
+        table.quoted()
+    ))
+    .await
+    .unwrap();
+    assert!(!store.check_table(&table).await.unwrap().fencing_token);
+    assert!(
+        store
+            .upsert(&table, &row("a/b", "ann", 3, "chile"), token(4))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        rows(&db, &table).await,
+        vec![("a/b".into(), "ann".into(), 3, "chile".into())]
+    );
+    assert!(store.delete(&table, "a/b", token(5)).await.unwrap());
+    assert!(rows(&db, &table).await.is_empty());
+}
+
+#[tokio::test]
+async fn more_tables_than_a_connection_keeps_prepared_are_all_written() {
+    let config = config();
+    let db = direct(&config).await;
+    let store = Store::new(&config, 1).unwrap();
+    // Two statements per table: past the connection's limit of 64 twice.
+    let mut tables = Vec::new();
+    for _ in 0..70 {
+        tables.push(fresh_table(&db, COLUMNS).await);
+    }
+    for round in 1..=2 {
+        for table in &tables {
+            store.check_table(table).await.unwrap();
+            assert!(
+                store
+                    .upsert(
+                        table,
+                        &row("x/y", "yo", round, "peru"),
+                        token(round as u128)
+                    )
+                    .await
+                    .unwrap()
+            );
+        }
+    }
+    for table in &tables {
+        assert_eq!(
+            rows(&db, table).await,
+            vec![("x/y".into(), "yo".into(), 2, "peru".into())]
+        );
+        assert!(store.delete(table, "x/y", token(3)).await.unwrap());
+    }
+}

@@ -609,16 +609,26 @@ impl Store {
     }
 }
 
+/// How many statements a connection keeps prepared: two per table and
+/// shape (the upsert, the delete).
+const PREPARED_PER_CONNECTION: usize = 64;
+
 /// Runs `sql`, a statement the store sends again and again (one text per
 /// table and shape), prepared once per connection: each later run is one
 /// round trip, without PostgreSQL parsing and planning it again. After an
 /// error (a table dropped or altered, say) the connection forgets its
-/// prepared statements, so the next run prepares them afresh.
+/// prepared statements, so the next run prepares them afresh; and at
+/// [`PREPARED_PER_CONNECTION`] statements (resources naming many tables),
+/// so the server's memory for them stays bounded.
 async fn query_one_prepared(
     client: &deadpool_postgres::Object,
     sql: &str,
     params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
 ) -> Result<tokio_postgres::Row, tokio_postgres::Error> {
+    if client.statement_cache.size() >= PREPARED_PER_CONNECTION {
+        // Dropped statements are closed on the server.
+        client.statement_cache.clear();
+    }
     let result = match client.prepare_cached(sql).await {
         Ok(statement) => client.query_one(&statement, params).await,
         Err(error) => Err(error),
