@@ -501,25 +501,34 @@ async fn foreign_conditions_newer_generations_and_removals_write_as_before() {
     assert_eq!(condition(&written, "Glazed")["reason"], "Cracked");
 }
 
-/// Removes the condition `type_` from the status (a JSON Patch that tests
-/// the entry it removes).
+/// Removes the condition `type_` from the status the way docs/several-controllers.md
+/// tells a user to: `kubectl patch --subresource=status --type=json` (the
+/// real kubectl), a JSON Patch that tests the entry it removes.
 async fn remove_condition<K: Furnace>(api: &Api<K>, object: &K, type_: &str) -> K {
     let value = serde_json::to_value(object).unwrap();
     let list = value["status"]["conditions"].as_array().unwrap();
     let index = list.iter().position(|c| c["type"] == type_).unwrap();
     let path = format!("/status/conditions/{index}");
-    let patch: json_patch::Patch = serde_json::from_value(json!([
+    let patch = json!([
         {"op": "test", "path": path, "value": list[index]},
         {"op": "remove", "path": path},
-    ]))
-    .unwrap();
-    api.patch_status(
-        &object.name_any(),
-        &PatchParams::default(),
-        &Patch::Json::<()>(patch),
-    )
-    .await
-    .unwrap()
+    ]);
+    let resource = format!("{}.{}", K::plural(&()), K::group(&()));
+    let output = std::process::Command::new(konditions_testing::kubectl())
+        .arg("--kubeconfig")
+        .arg(konditions_testing::kubeconfig_path())
+        .args(["--namespace", &object.namespace().unwrap()])
+        .args(["patch", &resource, &object.name_any()])
+        .args(["--subresource=status", "--type=json", "--patch"])
+        .arg(patch.to_string())
+        .output()
+        .expect("run kubectl");
+    assert!(
+        output.status.success(),
+        "kubectl patch: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    api.get(&object.name_any()).await.unwrap()
 }
 
 #[tokio::test]

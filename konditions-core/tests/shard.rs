@@ -17,7 +17,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use konditions_core::lock::FencingToken;
+use konditions_core::lock::{FencingToken, LockContext};
 use konditions_core::reconcile::{Error, Reconciler};
 use konditions_core::shard::{GROUP_LABEL, Group, Member, Ownership};
 use konditions_core::{ConditionalResource, ConditionalStatus, Conditions, Status, Verdict};
@@ -313,6 +313,24 @@ pub struct TicketStatus {
 struct Ledger(Mutex<Vec<(&'static str, String, String, FencingToken)>>);
 
 impl Ledger {
+    /// Records a task's run, and separately any takeover it was told of
+    /// (none under a member: no acquire records a start).
+    fn record(&self, what: &'static str, lock: &LockContext<Ticket>) {
+        let mut entries = self.0.lock().unwrap();
+        let entry = |what| {
+            (
+                what,
+                lock.idempotency_key().to_string(),
+                lock.holder().to_owned(),
+                lock.token(),
+            )
+        };
+        entries.push(entry(what));
+        if lock.takeover().is_some() {
+            entries.push(entry("takeover"));
+        }
+    }
+
     fn entries(&self, what: &str) -> Vec<(String, String, FencingToken)> {
         self.0
             .lock()
@@ -340,27 +358,20 @@ async fn reconcile(ticket: Arc<Ticket>, ctx: Arc<Context>) -> Result<Action, Err
             Verdict::new(Status::False, "NoSuchSeat")
         },
     )?;
-    let ledger = ctx.ledger.clone();
-    run.lock(TicketLock::Booked, |lock| async move {
-        lock.check()?;
-        ledger.0.lock().unwrap().push((
-            "book",
-            lock.idempotency_key().to_string(),
-            lock.holder().to_owned(),
-            lock.token(),
-        ));
-        Ok::<_, std::io::Error>(Verdict::new(Status::True, "SeatBooked"))
-    })
-    .await?;
+    // A ticket without a seat is never booked: its cleanup still runs.
+    if seat > 0 {
+        let ledger = ctx.ledger.clone();
+        run.lock(TicketLock::Booked, |lock| async move {
+            lock.check()?;
+            ledger.record("book", &lock);
+            Ok::<_, std::io::Error>(Verdict::new(Status::True, "SeatBooked"))
+        })
+        .await?;
+    }
     let ledger = ctx.ledger.clone();
     run.cleanup(TicketLock::Booked, |lock| async move {
         lock.check()?;
-        ledger.0.lock().unwrap().push((
-            "unbook",
-            lock.idempotency_key().to_string(),
-            lock.holder().to_owned(),
-            lock.token(),
-        ));
+        ledger.record("unbook", &lock);
         Ok::<_, std::io::Error>(Verdict::new(Status::False, "SeatReleased"))
     })
     .await?;
@@ -512,6 +523,10 @@ async fn two_replicas_share_the_tickets_book_each_once_and_write_as_little_as_th
     let deleted = writes(&one, &two);
     let unbooked = ledger.entries("unbook");
     assert_eq!(unbooked.len(), N, "one release per ticket: {unbooked:?}");
+    assert!(
+        ledger.entries("takeover").is_empty(),
+        "takeover() is None under a member"
+    );
 
     let per = |from: usize, to: usize| (to - from) as f64 / N as f64;
     eprintln!(
@@ -551,5 +566,40 @@ async fn two_replicas_share_the_tickets_book_each_once_and_write_as_little_as_th
     let late = ledger.entries("book");
     assert_eq!(late.len(), before + 4);
     assert!(late[before..].iter().all(|(_, m, _)| m == "replica-two"));
+
+    // A ticket whose locked step never ran: its cleanup runs all the same.
+    let unseated = Ticket {
+        metadata: ObjectMeta {
+            name: Some("unseated".into()),
+            ..ObjectMeta::default()
+        },
+        spec: TicketSpec { seat: 0 },
+        status: None,
+    };
+    api.create(&PostParams::default(), &unseated).await.unwrap();
+    wait_all(&api, "the unseated ticket judged", |t| {
+        t.iter().any(|t| {
+            t.name_any() == "unseated"
+                && t.conditions()
+                    .and_then(|c| c.find(&TicketCondition::SeatValid))
+                    .is_some_and(|c| c.status == Status::False)
+        })
+    })
+    .await;
+    let unbooked = ledger.entries("unbook").len();
+    api.delete("unseated", &DeleteParams::default())
+        .await
+        .unwrap();
+    wait_all(&api, "the unseated ticket gone", |t| {
+        t.iter().all(|t| t.name_any() != "unseated")
+    })
+    .await;
+    assert_eq!(ledger.entries("book").len(), before + 4, "never booked");
+    assert_eq!(
+        ledger.entries("unbook").len(),
+        unbooked + 1,
+        "released all the same"
+    );
+    assert!(ledger.entries("takeover").is_empty());
     two.stop().await;
 }
