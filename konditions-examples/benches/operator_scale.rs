@@ -330,6 +330,16 @@ fn processes_named(names: &[&str]) -> impl Iterator<Item = u32> {
         })
 }
 
+/// The spec of the driver's `i`th resource.
+fn spec(table: &str, i: usize) -> PostgresWriterSpec {
+    PostgresWriterSpec {
+        table: table.to_owned(),
+        name: format!("n{i}"),
+        age: i as i32,
+        country: "canada".into(),
+    }
+}
+
 fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -1019,12 +1029,7 @@ impl Bench {
         let create = futures::stream::iter(0..n).for_each_concurrent(self.drivers, |i| {
             let (api, table) = (&api, &table);
             async move {
-                let spec = PostgresWriterSpec {
-                    table: table.clone(),
-                    name: format!("n{i}"),
-                    age: i as i32,
-                    country: "canada".into(),
-                };
+                let spec = spec(table, i);
                 api.create(
                     &PostParams::default(),
                     &PostgresWriter::new(&format!("k{i:05}"), spec),
@@ -1143,12 +1148,7 @@ impl Bench {
             .for_each_concurrent(self.drivers, |(i, name)| {
                 let (api, seen, table) = (&api, &seen, &table);
                 async move {
-                    let spec = PostgresWriterSpec {
-                        table: table.clone(),
-                        name: format!("n{i}"),
-                        age: i as i32,
-                        country: "canada".into(),
-                    };
+                    let spec = spec(table, i);
                     seen.lock()
                         .unwrap()
                         .created

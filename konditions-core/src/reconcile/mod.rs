@@ -572,6 +572,28 @@ impl<K: Object> Reconciler<K> {
             (_, true) => Phase::Finished,
         };
         Ok(Run {
+            trusted: deferred.is_none(),
+            deferred: deferred.is_some(),
+            requeue: deferred,
+            claim,
+            ..self.run(api, name, object, phase)
+        })
+    }
+
+    /// A run that does nothing: the object is not this member's.
+    fn idle(&self, api: Api<K>, name: String, object: Arc<K>) -> Run<'_, K> {
+        Run {
+            stopped: true,
+            trusted: false,
+            deferred: true,
+            ..self.run(api, name, object, Phase::Finished)
+        }
+    }
+
+    /// A run on `object` in `phase`: trusted, not deferred, nothing
+    /// checked, pending or claimed yet.
+    fn run(&self, api: Api<K>, name: String, object: Arc<K>, phase: Phase) -> Run<'_, K> {
+        Run {
             reconciler: self,
             started: Instant::now(),
             api,
@@ -581,33 +603,8 @@ impl<K: Object> Reconciler<K> {
             object: Arc::unwrap_or_clone(object),
             phase,
             stopped: false,
-            trusted: deferred.is_none(),
-            deferred: deferred.is_some(),
-            cleanup_pending: false,
-            requeue: deferred,
-            backoff: self.backoff,
-            retry: false,
-            checked: Vec::new(),
-            pending: None,
-            claim,
-            owned: Vec::new(),
-        })
-    }
-
-    /// A run that does nothing: the object is not this member's.
-    fn idle(&self, api: Api<K>, name: String, object: Arc<K>) -> Run<'_, K> {
-        Run {
-            reconciler: self,
-            started: Instant::now(),
-            api,
-            name,
-            original: object.clone(),
-            stored: object.clone(),
-            object: Arc::unwrap_or_clone(object),
-            phase: Phase::Finished,
-            stopped: true,
-            trusted: false,
-            deferred: true,
+            trusted: true,
+            deferred: false,
             cleanup_pending: false,
             requeue: None,
             backoff: self.backoff,
