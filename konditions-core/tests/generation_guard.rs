@@ -514,15 +514,22 @@ async fn remove_condition<K: Furnace>(api: &Api<K>, object: &K, type_: &str) -> 
         {"op": "remove", "path": path},
     ]);
     let resource = format!("{}.{}", K::plural(&()), K::group(&()));
+    // A discovery cache of its own: kubectl's shared one (~/.kube/cache,
+    // kept for hours) would hide the CRDs later tests install on this
+    // control plane from their own kubectl calls.
+    let cache = std::env::temp_dir().join(format!("konditions-kubectl-{}", std::process::id()));
     let output = std::process::Command::new(konditions_testing::kubectl())
         .arg("--kubeconfig")
         .arg(konditions_testing::kubeconfig_path())
+        .arg("--cache-dir")
+        .arg(&cache)
         .args(["--namespace", &object.namespace().unwrap()])
         .args(["patch", &resource, &object.name_any()])
         .args(["--subresource=status", "--type=json", "--patch"])
         .arg(patch.to_string())
         .output()
         .expect("run kubectl");
+    let _ = std::fs::remove_dir_all(&cache);
     assert!(
         output.status.success(),
         "kubectl patch: {}",
