@@ -192,7 +192,8 @@ where
     let (name, body) = status_body(object)?;
     hand_over_inherited(api, object, field_manager).await?;
     let params = PatchParams::apply(field_manager).force();
-    send(api, name, &params, body).await
+    let stored = send(api, name, &params, body).await?;
+    Ok(remove_cleared(api, name, object, stored, field_manager).await)
 }
 
 /// [`apply_status`], on the condition that the object is still the copy
@@ -239,7 +240,9 @@ where
     });
     let params = PatchParams::apply(field_manager).force();
     match send(api, name, &params, body).await {
-        Ok(stored) => Ok(Some(stored)),
+        Ok(stored) => Ok(Some(
+            remove_cleared(api, name, object, stored, field_manager).await,
+        )),
         Err(ApplyError::Api(kube::Error::Api(status))) if status.code == 409 => Ok(None),
         Err(ApplyError::OlderGeneration(error)) => {
             // The server checks the resourceVersion before the schema: the
@@ -357,6 +360,63 @@ where
             owned.iter().any(|o| o.get(&key).is_some())
         })
         .collect()
+}
+
+/// After an apply that left out kstatus' `Reconciling` or `Stalled`
+/// because `object` no longer holds them (they are present only when
+/// True), removes those the server kept: an apply deletes only the fields
+/// its manager alone owns, and a JSON Patch by the same controller (the
+/// lock's release carrying the status, a shard member's write) makes it a
+/// co-owner. One JSON Patch, on the condition that the stored object is
+/// still the one the apply returned and each entry is still at its index;
+/// when that fails, the object changed and its next reconcile sees it.
+/// Returns the object as stored last.
+async fn remove_cleared<K>(api: &Api<K>, name: &str, object: &K, stored: K, manager: &str) -> K
+where
+    K: Resource + ConditionalResource + Clone + DeserializeOwned + Debug,
+    <K as Resource>::DynamicType: Default,
+{
+    let wanted = ConditionalResource::conditions(object);
+    let Some(kept) = ConditionalResource::conditions(&stored) else {
+        return stored;
+    };
+    let mut cleared: Vec<(usize, K::Type)> = [K::Type::reconciling(), K::Type::stalled()]
+        .into_iter()
+        .flatten()
+        .filter(|t| wanted.is_none_or(|w| w.find(t).is_none()))
+        .filter_map(|t| Some((kept.wire_index(&t)?, t)))
+        .collect();
+    if cleared.is_empty() {
+        return stored;
+    }
+    // Highest index first: each removal leaves the lower indexes in place.
+    cleared.sort_unstable_by_key(|c| std::cmp::Reverse(c.0));
+    let mut ops = vec![json!({
+        "op": "test", "path": "/metadata/resourceVersion",
+        "value": stored.meta().resource_version,
+    })];
+    for (index, type_) in cleared {
+        let path = format!("/status/conditions/{index}");
+        ops.push(json!({"op": "test", "path": format!("{path}/type"), "value": type_.as_str()}));
+        ops.push(json!({"op": "remove", "path": path}));
+    }
+    let params = PatchParams {
+        field_manager: Some(manager.to_owned()),
+        ..PatchParams::default()
+    };
+    let patch = Patch::Json::<()>(serde_json::from_value(json!(ops)).expect("a JSON Patch"));
+    let span = tracing::debug_span!("remove_cleared", name);
+    match api
+        .patch_status(name, &params, &patch)
+        .instrument(span)
+        .await
+    {
+        Ok(removed) => removed,
+        Err(error) => {
+            tracing::debug!(%error, "kstatus conditions the apply left not removed: the object changed");
+            stored
+        }
+    }
 }
 
 /// The name of `object` and the body of its status apply: every known

@@ -90,6 +90,12 @@ pub enum Change<S = Status> {
     },
     /// There was no valid condition of this type; one was added.
     Added,
+    /// The condition was removed: kstatus' abnormal-true conditions
+    /// (`Reconciling`, `Stalled`) are absent rather than False.
+    Removed {
+        /// The status before.
+        from: S,
+    },
 }
 
 impl<S> Change<S> {
@@ -104,8 +110,8 @@ impl<S> Change<S> {
         !matches!(self, Change::Unchanged)
     }
 
-    /// True when the status changed or the condition is new: what is worth
-    /// an Event.
+    /// True when the status changed, or the condition is new or gone: what
+    /// is worth an Event.
     ///
     /// ```
     /// use konditions_core::{Change, Status};
@@ -113,7 +119,10 @@ impl<S> Change<S> {
     /// assert!(!Change::<Status>::Updated.is_transition());
     /// ```
     pub fn is_transition(&self) -> bool {
-        matches!(self, Change::Transitioned { .. } | Change::Added)
+        matches!(
+            self,
+            Change::Transitioned { .. } | Change::Added | Change::Removed { .. }
+        )
     }
 }
 
@@ -596,7 +605,7 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// use konditions_core::Conditions;
     /// use konditions_core::example::WidgetCondition;
     /// let mut list = Conditions::<WidgetCondition>::default();
-    /// assert_eq!(list.initialize(Some(1)), 6); // four, and kstatus' two
+    /// assert_eq!(list.initialize(Some(1)), 5); // four, and kstatus' Reconciling
     /// assert_eq!(list.initialize(Some(1)), 0);
     /// ```
     pub fn initialize(&mut self, generation: Option<i64>) -> usize {
@@ -607,8 +616,8 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// condition nor a malformed one, which is left for the controller to
     /// overwrite) as `S::UNKNOWN`, reason [`INITIAL_REASON`], message
     /// [`INITIAL_MESSAGE`], in declaration order; kstatus' `Reconciling` as
-    /// `S::TRUE` and `Stalled` as `S::FALSE`. Existing conditions are
-    /// not touched. Returns how many were added.
+    /// `S::TRUE`, and `Stalled` not at all (it is present only when True).
+    /// Existing conditions are not touched. Returns how many were added.
     ///
     /// The API conventions ask controllers to report their conditions on
     /// first reconcile, even when they are not known yet.
@@ -619,9 +628,10 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// let clock = ManualClock::default();
     /// let mut list = Conditions::<WidgetCondition>::default();
     /// list.set_with(&clock, Some(1), &DatabaseReady, Verdict::new(Status::True, "Connected")).unwrap();
-    /// assert_eq!(list.initialize_with(&clock, Some(1)), 5);
+    /// assert_eq!(list.initialize_with(&clock, Some(1)), 4);
     /// assert!(list.is_true(&DatabaseReady));
     /// assert!(list.is_true(&Reconciling));
+    /// assert!(list.find(&Stalled).is_none());
     /// assert_eq!(list.find(&Ready).unwrap().reason, "Reconciling");
     /// ```
     pub fn initialize_with<C: Clock + ?Sized>(
@@ -636,30 +646,19 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
                 Entry::Known(c) => c.type_ == *type_,
                 Entry::Raw(r) => r.type_name() == Some(wire_type),
             });
-            if !present {
-                // kstatus' conditions start as they read before any verdict:
-                // reconciling, and not stalled.
-                let fields = if Some(type_) == T::reconciling().as_ref() {
-                    Fields {
-                        status: S::TRUE,
-                        reason: INITIAL_REASON,
-                        message: INITIAL_MESSAGE,
-                        observed_generation,
-                    }
-                } else if Some(type_) == T::stalled().as_ref() {
-                    Fields {
-                        status: S::FALSE,
-                        reason: crate::NOT_STALLED_REASON,
-                        message: crate::NOT_STALLED_MESSAGE,
-                        observed_generation,
-                    }
+            // Stalled is abnormal-true: absent until something stalls.
+            if !present && Some(type_) != T::stalled().as_ref() {
+                // Reconciling starts as it reads before any verdict: True.
+                let status = if Some(type_) == T::reconciling().as_ref() {
+                    S::TRUE
                 } else {
-                    Fields {
-                        status: S::UNKNOWN,
-                        reason: INITIAL_REASON,
-                        message: INITIAL_MESSAGE,
-                        observed_generation,
-                    }
+                    S::UNKNOWN
+                };
+                let fields = Fields {
+                    status,
+                    reason: INITIAL_REASON,
+                    message: INITIAL_MESSAGE,
+                    observed_generation,
                 };
                 self.add(type_.clone(), fields, clock.now());
                 added += 1;
@@ -1002,13 +1001,11 @@ mod tests {
         let mut list: List = serde_json::from_value(input).unwrap();
         list.set(None, &Degraded, Verdict::new(Status::True, "Slow"))
             .unwrap();
-        assert_eq!(list.initialize_with(&clock(), Some(4)), 4);
+        assert_eq!(list.initialize_with(&clock(), Some(4)), 3);
         let types: Vec<_> = list.iter().map(|c| c.type_).collect();
-        assert_eq!(
-            types,
-            [Degraded, Ready, DatabaseReady, Reconciling, Stalled]
-        );
-        assert!(list.is_true(&Reconciling) && list.is_false(&Stalled));
+        // Stalled is abnormal-true: nothing stalled yet, so absent.
+        assert_eq!(types, [Degraded, Ready, DatabaseReady, Reconciling]);
+        assert!(list.is_true(&Reconciling));
         assert_eq!(list.find(&Ready).unwrap().observed_generation, Some(4));
         assert_eq!(list.find(&Degraded).unwrap().status, Status::True);
         assert_eq!(list.unrecognized().count(), 1);

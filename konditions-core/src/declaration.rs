@@ -103,8 +103,7 @@ pub trait ConditionType: Clone + PartialEq + Eq + fmt::Debug + Send + Sync + 'st
     /// [`ConditionalResource::set_paused`](crate::ConditionalResource::set_paused),
     /// is never a dependent of the summary (it says what the controller
     /// does, not how the object is), and while it is True kstatus'
-    /// `Reconciling` is False with reason `Paused`: nobody is working on the
-    /// object.
+    /// `Reconciling` is absent: nobody is working on the object.
     fn paused() -> Option<Self> {
         None
     }

@@ -57,7 +57,8 @@ pub struct TransitionEvent {
 
 impl<S: ConditionStatus> Change<S> {
     /// The Event for this change of `condition` (the condition as set):
-    /// `Some` when its status changed or it is new, `None` otherwise.
+    /// `Some` when its status changed or it is new, `None` otherwise (a
+    /// removed condition included).
     ///
     /// ```
     /// use konditions_core::{Conditions, Status, Verdict};
@@ -71,7 +72,9 @@ impl<S: ConditionStatus> Change<S> {
         let from = match self {
             Change::Transitioned { from } => Some(from.as_str()),
             Change::Added => None,
-            Change::Unchanged | Change::Updated => return None,
+            // kstatus' abnormal-true conditions go away without an Event:
+            // the summary's tells what happened.
+            Change::Unchanged | Change::Updated | Change::Removed { .. } => return None,
         };
         let type_ = condition.type_.as_str();
         // `example.com/Ready` -> `Ready`: an Event reason is one identifier.

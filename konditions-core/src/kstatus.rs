@@ -35,6 +35,9 @@
 //!   same dependents: `Stalled` when the summary is bad for a reason that
 //!   needs a human ([`ConditionType::stalls`](crate::ConditionType::stalls)),
 //!   `Reconciling` while it is unknown or bad for a reason a retry may fix.
+//!   They are present only while True (kstatus' "abnormal-true"
+//!   conditions, as Flux writes them): rule 3 reads an absent one as False,
+//!   and a healthy object carries neither.
 //!
 //! | the resource | kstatus | `kubectl wait --for=condition=Ready` |
 //! |---|---|---|

@@ -96,8 +96,7 @@ pub use raw::{RawCondition, RawKind};
 pub use resource::{ConditionalResource, ConditionalStatus};
 pub use status::{ConditionStatus, KonditionnerStatus, Status};
 pub use summary::{
-    DELETING_REASON, NOT_DELETING_REASON, NOT_PAUSED_REASON, NOT_STALLED_MESSAGE,
-    NOT_STALLED_REASON, PAUSED_REASON, RECONCILED_REASON, STALLED_REASON, SUMMARY_TRUE_MESSAGE,
+    DELETING_REASON, NOT_DELETING_REASON, NOT_PAUSED_REASON, PAUSED_REASON, SUMMARY_TRUE_MESSAGE,
     SUMMARY_TRUE_REASON, SummaryChange, SummaryError,
 };
 pub use verdict::Verdict;

@@ -173,7 +173,7 @@ pub trait ConditionalResource {
     }
 
     /// Reports every declared condition that is missing as Unknown (kstatus'
-    /// `Reconciling` True and `Stalled` False), with `observedGeneration` =
+    /// `Reconciling` as True; `Stalled` stays absent), with `observedGeneration` =
     /// `metadata.generation` (see [`Conditions::initialize_with`]). Returns
     /// how many were added.
     ///
@@ -181,7 +181,7 @@ pub trait ConditionalResource {
     /// use konditions_core::{ConditionalResource, Status};
     /// use konditions_core::example::{Widget, WidgetCondition::*};
     /// let mut w = Widget::new("w", 1);
-    /// assert_eq!(w.initialize_conditions(), 6);
+    /// assert_eq!(w.initialize_conditions(), 5);
     /// let conditions = w.conditions().unwrap();
     /// assert!(conditions.iter().all(|c| c.observed_generation == Some(1)));
     /// assert_eq!(conditions.find(&Ready).unwrap().status, Status::Unknown);
@@ -197,7 +197,7 @@ pub trait ConditionalResource {
     /// use konditions_core::example::Widget;
     /// let clock = ManualClock::new("2024-05-01T10:00:00Z".parse().unwrap());
     /// let mut w = Widget::new("w", 1);
-    /// assert_eq!(w.initialize_conditions_with(&clock), 6);
+    /// assert_eq!(w.initialize_conditions_with(&clock), 5);
     /// assert!(w.conditions().unwrap().iter().all(|c| c.last_transition_time.0.to_string() == "2024-05-01T10:00:00Z"));
     /// ```
     fn initialize_conditions_with<C: Clock + ?Sized>(&mut self, clock: &C) -> usize {

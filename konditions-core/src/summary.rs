@@ -26,9 +26,11 @@
 //! `Stalled` is True when a bad dependent's reason
 //! [stalls](ConditionType::stalls) (a retry will not fix it), `Reconciling`
 //! is True when the summary is not decided yet or bad for reasons a retry
-//! may fix, and False with reason `Paused` while the object is paused; both
-//! are False when the summary is good. See
-//! [`kstatus`](crate::kstatus) for what tools make of it.
+//! may fix, except while the object is paused. They are present only when
+//! True and removed otherwise: kstatus' conditions are "abnormal-true", and
+//! kstatus, Flux and Argo CD read an absent one as False (Flux's own status
+//! checks warn about a False one). See [`kstatus`](crate::kstatus) for what
+//! tools make of it.
 
 use crate::merge::{
     DefaultMerge, MergeError, MergeStrategy, Object, Priority, Reported, Summary, bounded_lines,
@@ -57,11 +59,7 @@ pub enum SummaryError {
 pub const SUMMARY_TRUE_REASON: &str = "AsExpected";
 /// The summary's message when every dependent is good.
 pub const SUMMARY_TRUE_MESSAGE: &str = "All dependent conditions are as expected";
-/// `Reconciling`'s reason once the current generation is reconciled.
-pub const RECONCILED_REASON: &str = "Reconciled";
-/// `Reconciling`'s reason when progress stalled (see `Stalled`).
-pub const STALLED_REASON: &str = "Stalled";
-/// The `Paused` condition's reason while paused, and `Reconciling`'s then.
+/// The `Paused` condition's reason while paused.
 pub const PAUSED_REASON: &str = "Paused";
 /// The `Paused` condition's reason when not paused.
 pub const NOT_PAUSED_REASON: &str = "NotPaused";
@@ -69,10 +67,6 @@ pub const NOT_PAUSED_REASON: &str = "NotPaused";
 pub const DELETING_REASON: &str = "Deleting";
 /// The `Deleting` condition's reason otherwise.
 pub const NOT_DELETING_REASON: &str = "NotDeleting";
-/// `Stalled`'s reason when nothing needs attention.
-pub const NOT_STALLED_REASON: &str = "AsExpected";
-/// `Stalled`'s message when nothing needs attention.
-pub const NOT_STALLED_MESSAGE: &str = "Nothing needs attention";
 
 /// What [`Conditions::update_summary_with`] changed: the summary, kstatus'
 /// conditions, and (on a resource) `status.observedGeneration`.
@@ -317,9 +311,9 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
     /// list.update_summary_with(&clock, Some(1)).unwrap();
     /// let ready = list.find(&Ready).unwrap();
     /// assert_eq!((ready.status, ready.reason.as_str()), (Status::False, "OneReplica"));
-    /// // A retry may fix `OneReplica`: reconciling, not stalled.
+    /// // A retry may fix `OneReplica`: reconciling, not stalled (absent).
     /// assert!(list.is_true(&Reconciling));
-    /// assert!(list.is_false(&Stalled));
+    /// assert!(list.find(&Stalled).is_none());
     /// ```
     pub fn update_summary_with<C: Clock + ?Sized>(
         &mut self,
@@ -370,14 +364,12 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
             .as_ref()
             .map_or(Polarity::Positive, |s| s.polarity());
         let judged = self.judge(polarity, generation, options)?;
-        let (mut reconciling_verdict, stalled_verdict) =
-            kstatus_verdicts::<T, S>(&judged, generation);
+        let (mut reconciling_verdict, stalled_verdict) = kstatus_verdicts::<T, S>(&judged);
         if let Some(paused) = T::paused().and_then(|p| self.find(&p))
             && paused.status.truth() == Some(true)
         {
             // Paused: nobody works on the object, whatever the summary says.
-            reconciling_verdict = Verdict::new(S::FALSE, PAUSED_REASON)
-                .message(format!("Reconciliation is paused: {}", paused.message));
+            reconciling_verdict = None;
         }
         let mut change = SummaryChange::UNCHANGED;
         if let Some(summary) = summary {
@@ -385,12 +377,29 @@ impl<T: ConditionType, S: ConditionStatus> Conditions<T, S> {
         }
         if let Some(reconciling) = reconciling {
             change.reconciling =
-                self.set_unless_same(clock, generation, &reconciling, reconciling_verdict)?;
+                self.set_or_remove(clock, generation, &reconciling, reconciling_verdict)?;
         }
         if let Some(stalled) = stalled {
-            change.stalled = self.set_unless_same(clock, generation, &stalled, stalled_verdict)?;
+            change.stalled = self.set_or_remove(clock, generation, &stalled, stalled_verdict)?;
         }
         Ok(change)
+    }
+
+    /// An abnormal-true condition: set to `verdict`, or removed when there
+    /// is none (its False is its absence).
+    fn set_or_remove<C: Clock + ?Sized>(
+        &mut self,
+        clock: &C,
+        generation: Option<i64>,
+        type_: &T,
+        verdict: Option<Verdict<'_, S>>,
+    ) -> Result<Change<S>, ConditionError> {
+        match verdict {
+            Some(verdict) => self.set_unless_same(clock, generation, type_, verdict),
+            None => Ok(self
+                .remove(type_)
+                .map_or(Change::Unchanged, |c| Change::Removed { from: c.status })),
+        }
     }
 
     /// `set_with`, with a fast path that neither validates nor allocates
@@ -425,17 +434,16 @@ fn explain(c: &Reported<'_>) -> String {
     format!("{} is {} ({}): {}", c.type_, c.status, c.reason, c.message)
 }
 
-/// `Reconciling` and `Stalled` for a judgement of the dependents: the same
-/// rules as the summary. `Stalled` is True when any issue's reason
-/// [stalls](ConditionType::stalls), with the first such reason and every
-/// stalling issue in the message; otherwise `Reconciling` is True while the
-/// summary is not good, with the first issue's reason (else the first
-/// unknown's) and every issue and unknown in the message.
+/// `Reconciling` and `Stalled` for a judgement of the dependents, `None`
+/// for one that must be absent: the same rules as the summary. `Stalled`
+/// is True when any issue's reason [stalls](ConditionType::stalls), with
+/// the first such reason and every stalling issue in the message;
+/// otherwise `Reconciling` is True while the summary is not good, with the
+/// first issue's reason (else the first unknown's) and every issue and
+/// unknown in the message.
 fn kstatus_verdicts<T: ConditionType, S: ConditionStatus>(
     judged: &Judgement<S>,
-    generation: Option<i64>,
-) -> (Verdict<'static, S>, Verdict<'static, S>) {
-    let not_stalled = || Verdict::new(S::FALSE, NOT_STALLED_REASON).message(NOT_STALLED_MESSAGE);
+) -> (Option<Verdict<'static, S>>, Option<Verdict<'static, S>>) {
     let stalling: Vec<&Reported<'_>> = judged.explained_by[..judged.issues]
         .iter()
         .filter(|c| T::stalls(&c.reason))
@@ -444,18 +452,13 @@ fn kstatus_verdicts<T: ConditionType, S: ConditionStatus>(
         bounded_lines(conditions.map(explain).collect())
     };
     match (judged.good, stalling.first()) {
-        (Some(true), _) => (
-            Verdict::new(S::FALSE, RECONCILED_REASON).message(match generation {
-                Some(g) => format!("Generation {g} is reconciled"),
-                None => "The object is reconciled".to_owned(),
-            }),
-            not_stalled(),
-        ),
+        (Some(true), _) => (None, None),
         (_, Some(first)) => (
-            Verdict::new(S::FALSE, STALLED_REASON)
-                .message("Progress needs attention: see the Stalled condition"),
-            Verdict::new(S::TRUE, first.reason.to_string())
-                .message(lines(&mut stalling.iter().copied())),
+            None,
+            Some(
+                Verdict::new(S::TRUE, first.reason.to_string())
+                    .message(lines(&mut stalling.iter().copied())),
+            ),
         ),
         _ => {
             // The first issue's reason, else the first unknown's: kstatus
@@ -465,8 +468,8 @@ fn kstatus_verdicts<T: ConditionType, S: ConditionStatus>(
                 |c| c.reason.to_string(),
             );
             (
-                Verdict::new(S::TRUE, reason).message(lines(&mut judged.explained_by.iter())),
-                not_stalled(),
+                Some(Verdict::new(S::TRUE, reason).message(lines(&mut judged.explained_by.iter()))),
+                None,
             )
         }
     }
@@ -650,7 +653,7 @@ mod tests {
             stalled.message,
             "BucketCreated is False (QuotaExceeded): 10/10 buckets"
         );
-        assert_eq!(list.find(&Reconciling).unwrap().reason, STALLED_REASON);
+        assert!(list.find(&Reconciling).is_none());
     }
 
     #[test]
@@ -695,10 +698,7 @@ mod tests {
                 crate::merge::NOT_YET_REPORTED_REASON.to_owned()
             )
         );
-        assert_eq!(
-            stalled.unwrap(),
-            (Status::False, NOT_STALLED_REASON.to_owned())
-        );
+        assert_eq!(stalled, None);
         let message = &list.find(&Reconciling).unwrap().message;
         assert!(
             message.starts_with(
@@ -707,16 +707,17 @@ mod tests {
             "{message}"
         );
 
-        // All good: neither.
+        // All good: neither, and Reconciling goes away.
         let mut list = all_good(Some(1));
+        list.initialize_with(&clock, Some(1));
         let change = list.update_summary_with(&clock, Some(1)).unwrap();
-        assert!(change.is_changed());
+        assert_eq!(change.reconciling, Change::Removed { from: Status::True });
         assert_eq!(
             state(&list),
             (
                 Some((Status::True, SUMMARY_TRUE_REASON.to_owned())),
-                Some((Status::False, RECONCILED_REASON.to_owned())),
-                Some((Status::False, NOT_STALLED_REASON.to_owned()))
+                None,
+                None
             )
         );
         assert!(
@@ -736,7 +737,7 @@ mod tests {
         .unwrap();
         list.update_summary_with(&clock, Some(1)).unwrap();
         assert_eq!(state(&list).1.unwrap(), (Status::True, "Down".to_owned()));
-        assert_eq!(state(&list).2.unwrap().0, Status::False);
+        assert_eq!(state(&list).2, None);
 
         // One that needs a human: stalled, with the cause in the message.
         list.set_with(
@@ -754,16 +755,9 @@ mod tests {
         )
         .unwrap();
         let change = list.update_summary_with(&clock, Some(1)).unwrap();
-        assert_eq!(
-            change.stalled,
-            Change::Transitioned {
-                from: Status::False
-            }
-        );
-        assert_eq!(
-            state(&list).1.unwrap(),
-            (Status::False, STALLED_REASON.to_owned())
-        );
+        assert_eq!(change.stalled, Change::Added);
+        assert_eq!(change.reconciling, Change::Removed { from: Status::True });
+        assert_eq!(state(&list).1, None);
         let stalled = list.find(&Stalled).unwrap();
         assert_eq!(
             (stalled.status, stalled.reason.as_str()),
@@ -776,6 +770,6 @@ mod tests {
         // A new generation is not judged yet: back to reconciling.
         list.update_summary_with(&clock, Some(2)).unwrap();
         assert_eq!(state(&list).1.unwrap().0, Status::True);
-        assert_eq!(state(&list).2.unwrap().0, Status::False);
+        assert_eq!(state(&list).2, None);
     }
 }

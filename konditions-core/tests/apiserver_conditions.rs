@@ -157,7 +157,7 @@ fn crd_schema_survives_the_structural_rewrite() {
 async fn valid_conditions_are_stored_and_read_back() {
     let (api, mut gadget) = gadget("valid").await;
     let clock = ManualClock::new("2024-05-01T10:00:00Z".parse().unwrap());
-    assert_eq!(gadget.initialize_conditions_with(&clock), 6);
+    assert_eq!(gadget.initialize_conditions_with(&clock), 5);
     gadget
         .set_condition_with(
             &clock,

@@ -92,10 +92,14 @@ async fn conditions_set_through_the_derive_are_stored_and_read_back() {
     let read = api.get_status("writer").await.expect("read back");
     let conditions = read.conditions().expect("the status was stored");
     let types: Vec<_> = conditions.iter().map(|c| c.type_).collect();
+    let reported: Vec<_> = PostgresWriterCondition::declared()
+        .iter()
+        .copied()
+        .filter(|t| *t != PostgresWriterCondition::Stalled)
+        .collect();
     assert_eq!(
-        types,
-        PostgresWriterCondition::declared(),
-        "every declared condition reported once"
+        types, reported,
+        "every declared condition reported once (Stalled only when True)"
     );
     let table = conditions
         .find(&PostgresWriterCondition::TableReady)
@@ -117,9 +121,10 @@ async fn conditions_set_through_the_derive_are_stored_and_read_back() {
         .expect("Ready");
     assert_eq!(ready.status, Status::Unknown);
     // kstatus' conditions, added by the derive, are accepted by the
-    // schema: not decided yet, so Reconciling.
+    // schema: not decided yet, so Reconciling (Stalled is absent until
+    // something stalls).
     assert!(conditions.is_true(&PostgresWriterCondition::Reconciling));
-    assert!(conditions.is_false(&PostgresWriterCondition::Stalled));
+    assert!(conditions.find(&PostgresWriterCondition::Stalled).is_none());
     assert!(conditions.unrecognized().next().is_none());
     let stored = read.status.as_ref().expect("status");
     assert_eq!(
@@ -182,4 +187,58 @@ async fn the_server_rejects_a_condition_type_the_derive_would_reject() {
         .await
         .expect_err("the schema's type pattern rejects it");
     assert!(error.to_string().contains("type"), "{error}");
+}
+
+#[tokio::test]
+async fn kstatus_conditions_cleared_are_removed_even_when_a_json_patch_wrote_them() {
+    use PostgresWriterCondition::*;
+    use konditions_core::apply_status;
+    const MANAGER: &str = "writer-controller";
+    let (api, mut writer) = setup("cleared").await;
+    // Not decided yet: Reconciling True, written by the controller with a
+    // JSON Patch (as the lock's release carrying the status writes it).
+    // Its Update owns the entry, so an apply that leaves it out would not
+    // delete it.
+    writer.initialize_conditions();
+    writer.update_summary().unwrap();
+    let conditions = serde_json::to_value(&writer.status.as_ref().unwrap().conditions).unwrap();
+    let patch: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "add", "path": "/status/conditions", "value": conditions},
+    ]))
+    .unwrap();
+    let params = PatchParams {
+        field_manager: Some(MANAGER.into()),
+        ..PatchParams::default()
+    };
+    let mut writer = api
+        .patch_status("cleared", &params, &Patch::Json::<()>(patch))
+        .await
+        .unwrap();
+    assert!(writer.conditions().unwrap().is_true(&Reconciling));
+    // All good: Reconciling is cleared, and gone from the stored object.
+    for (type_, status) in [
+        (TableReady, Status::True),
+        (RowWritten, Status::True),
+        (DiskPressure, Status::False),
+    ] {
+        writer
+            .set_condition(&type_, Verdict::new(status, "Checked"))
+            .unwrap();
+    }
+    let change = writer.update_summary().unwrap();
+    assert!(matches!(
+        change.reconciling,
+        konditions_core::Change::Removed { .. }
+    ));
+    let stored = apply_status(&api, &writer, MANAGER).await.unwrap();
+    let read = api.get_status("cleared").await.unwrap();
+    for object in [&stored, &read] {
+        let conditions = object.conditions().unwrap();
+        assert!(conditions.is_true(&Ready));
+        assert!(
+            conditions.find(&Reconciling).is_none() && conditions.find(&Stalled).is_none(),
+            "{:?}",
+            object.status
+        );
+    }
 }

@@ -819,13 +819,10 @@ async fn a_runner_error_shows_in_reconciling_until_a_run_succeeds() {
         "{metrics}"
     );
 
-    // A run that finishes clears it.
+    // A run that finishes clears it: abnormal-true, so removed.
     f.settle("p7", 4).await;
     let parcel = f.get("p7").await;
-    assert_eq!(
-        status_of(&parcel, ParcelCondition::Reconciling).map(|s| s.0),
-        Some(Status::False)
-    );
+    assert_eq!(status_of(&parcel, ParcelCondition::Reconciling), None);
     assert_eq!(
         status_of(&parcel, ParcelCondition::Ready).map(|s| s.0),
         Some(Status::True)

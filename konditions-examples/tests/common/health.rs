@@ -62,11 +62,17 @@ pub async fn wait_argocd(h: &Harness, name: &str, want: &str) -> ArgoCdHealth {
 /// `kubectl wait --for=condition=Ready` with a short timeout: whether it
 /// said "condition met".
 pub fn kubectl_wait(h: &Harness, name: &str, timeout: &str) -> bool {
+    kubectl_wait_for(h, name, "condition=Ready", timeout)
+}
+
+/// `kubectl wait --for=<what>` with a short timeout: whether it said
+/// "condition met".
+pub fn kubectl_wait_for(h: &Harness, name: &str, what: &str, timeout: &str) -> bool {
     let output = Command::new(konditions_testing::kubectl())
         .env("KUBECONFIG", konditions_testing::kubeconfig_path())
         .args([
             "wait",
-            "--for=condition=Ready",
+            &format!("--for={what}"),
             &format!("postgreswriters.demo.yash.com/{name}"),
             "-n",
             &h.namespace,
@@ -75,7 +81,7 @@ pub fn kubectl_wait(h: &Harness, name: &str, timeout: &str) -> bool {
         .output()
         .expect("run kubectl");
     eprintln!(
-        "kubectl wait {name}: {}{}",
+        "kubectl wait --for={what} {name}: {}{}",
         String::from_utf8_lossy(&output.stdout).trim(),
         String::from_utf8_lossy(&output.stderr).trim()
     );

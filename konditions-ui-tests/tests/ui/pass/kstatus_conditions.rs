@@ -57,7 +57,7 @@ fn main() {
     writer.update_summary_with(&clock).expect("summary");
     let conditions = writer.conditions().expect("status");
     assert!(conditions.is_true(&Stalled));
-    assert!(conditions.is_false(&Reconciling));
+    assert!(conditions.find(&Reconciling).is_none());
     let json = serde_json::to_value(writer.status.as_ref().expect("status")).expect("serializable");
     assert_eq!(json["observedGeneration"], 2);
 
