@@ -900,6 +900,61 @@ async fn a_lock_condition_an_older_release_applied_survives_the_upgrade() {
 }
 
 #[tokio::test]
+async fn reconciling_and_stalled_an_older_release_wrote_false_are_not_rewritten_alone() {
+    let f = Fixture::new().await;
+    f.create_finalized("p10", 1).await;
+    f.settle("p10", 6).await;
+    // An older release applied Reconciling and Stalled False with the rest
+    // of its status (they were not abnormal-true yet).
+    let ready = f.get("p10").await;
+    let mut old = Conditions::<String>::default();
+    for c in ready.conditions().unwrap().iter() {
+        if c.type_ != ParcelCondition::Shipped && c.type_ != ParcelCondition::Notified {
+            let verdict = Verdict::new(c.status, c.reason.as_str()).message(c.message.as_str());
+            old.set(c.observed_generation, c.type_.as_str(), verdict)
+                .unwrap();
+        }
+    }
+    for (type_, reason) in [("Reconciling", "Reconciled"), ("Stalled", "AsExpected")] {
+        old.set(Some(1), type_, Verdict::new(Status::False, reason))
+            .unwrap();
+    }
+    konditions_core::apply_conditions(&f.api, "p10", MANAGER, old.iter())
+        .await
+        .unwrap();
+    let before = f.get("p10").await;
+    assert_eq!(
+        status_of(&before, ParcelCondition::Stalled).map(|s| s.0),
+        Some(Status::False)
+    );
+
+    // This release reads them as absent: nothing else to write, no write
+    // (during a rolling upgrade, the two releases would otherwise rewrite
+    // each other's status for every object).
+    f.reconcile(before.clone()).await.unwrap();
+    let after = f.get("p10").await;
+    assert_eq!(after.resource_version(), before.resource_version());
+
+    // Its next write removes them.
+    f.api
+        .patch(
+            "p10",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({"spec": {"weight": 2}})),
+        )
+        .await
+        .unwrap();
+    f.settle("p10", 6).await;
+    let parcel = f.get("p10").await;
+    assert_eq!(
+        status_of(&parcel, ParcelCondition::Ready).map(|s| s.0),
+        Some(Status::True)
+    );
+    assert_eq!(status_of(&parcel, ParcelCondition::Reconciling), None);
+    assert_eq!(status_of(&parcel, ParcelCondition::Stalled), None);
+}
+
+#[tokio::test]
 async fn a_change_during_the_task_splits_the_release_from_the_status_write() {
     let f = Fixture::new().await;
     f.create_finalized("p9", 1).await;

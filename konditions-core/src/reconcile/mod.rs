@@ -1628,6 +1628,7 @@ impl Applied {
             .into_iter()
             .flat_map(|c| c.iter())
             .filter(|c| c.type_.written_by() == WrittenBy::Apply)
+            .filter(|c| !cleared_by_an_older_release(c))
             .map(|c| {
                 (
                     c.type_.as_str().to_owned(),
@@ -1646,6 +1647,19 @@ impl Applied {
             observed_generation,
         }
     }
+}
+
+/// kstatus' `Reconciling` or `Stalled` written False, as releases before
+/// they became abnormal-true (present only while True) wrote them: the
+/// same as absent. Replicas of both releases then agree on what is
+/// written during a rolling upgrade instead of rewriting each other's
+/// status for every object; the next write of this release removes it.
+fn cleared_by_an_older_release<T: ConditionType, S: ConditionStatus>(
+    condition: &Condition<T, S>,
+) -> bool {
+    condition.status == S::FALSE
+        && (Some(&condition.type_) == T::reconciling().as_ref()
+            || Some(&condition.type_) == T::stalled().as_ref())
 }
 
 /// A digest of `object`'s condition types and statuses: what the gauges show.
