@@ -380,9 +380,7 @@ where
     let Some(kept) = ConditionalResource::conditions(&stored) else {
         return stored;
     };
-    let mut cleared: Vec<(usize, K::Type)> = [K::Type::reconciling(), K::Type::stalled()]
-        .into_iter()
-        .flatten()
+    let mut cleared: Vec<(usize, K::Type)> = crate::declaration::abnormal_true::<K::Type>()
         .filter(|t| wanted.is_none_or(|w| w.find(t).is_none()))
         .filter_map(|t| Some((kept.wire_index(&t)?, t)))
         .collect();

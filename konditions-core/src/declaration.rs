@@ -121,10 +121,14 @@ pub trait ConditionType: Clone + PartialEq + Eq + fmt::Debug + Send + Sync + 'st
     /// Whether this type is one the summary's setter computes (the summary,
     /// `Reconciling`, `Stalled`), not a dependent.
     fn is_computed(&self) -> bool {
-        Some(self) == Self::summary().as_ref()
-            || Some(self) == Self::reconciling().as_ref()
-            || Some(self) == Self::stalled().as_ref()
+        Some(self) == Self::summary().as_ref() || abnormal_true::<Self>().any(|t| t == *self)
     }
+}
+
+/// kstatus' abnormal-true types `T` declares (`Reconciling`, `Stalled`):
+/// present only while True, their absence reads as False.
+pub(crate) fn abnormal_true<T: ConditionType>() -> impl Iterator<Item = T> {
+    [T::reconciling(), T::stalled()].into_iter().flatten()
 }
 
 /// A condition type the [lock](crate::lock) may write: one declared

@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use konditions_core::lock::{FencingToken, LockContext};
 use konditions_core::reconcile::{Error, Reconciler};
 use konditions_core::shard::{GROUP_LABEL, Group, Member, Ownership};
@@ -471,14 +470,7 @@ async fn two_replicas_share_the_tickets_book_each_once_and_write_as_little_as_th
     let start = writes(&one, &two);
 
     for i in 0..N {
-        let ticket = Ticket {
-            metadata: ObjectMeta {
-                name: Some(format!("ticket-{i}")),
-                ..ObjectMeta::default()
-            },
-            spec: TicketSpec { seat: 1 },
-            status: None,
-        };
+        let ticket = Ticket::new(&format!("ticket-{i}"), TicketSpec { seat: 1 });
         api.create(&PostParams::default(), &ticket).await.unwrap();
     }
     wait_all(&api, "every ticket Ready", |t| {
@@ -549,14 +541,7 @@ async fn two_replicas_share_the_tickets_book_each_once_and_write_as_little_as_th
     .await;
     let before = ledger.entries("book").len();
     for i in 0..4 {
-        let ticket = Ticket {
-            metadata: ObjectMeta {
-                name: Some(format!("late-{i}")),
-                ..ObjectMeta::default()
-            },
-            spec: TicketSpec { seat: 1 },
-            status: None,
-        };
+        let ticket = Ticket::new(&format!("late-{i}"), TicketSpec { seat: 1 });
         api.create(&PostParams::default(), &ticket).await.unwrap();
     }
     wait_all(&api, "the late tickets Ready", |t| {
@@ -568,14 +553,7 @@ async fn two_replicas_share_the_tickets_book_each_once_and_write_as_little_as_th
     assert!(late[before..].iter().all(|(_, m, _)| m == "replica-two"));
 
     // A ticket whose locked step never ran: its cleanup runs all the same.
-    let unseated = Ticket {
-        metadata: ObjectMeta {
-            name: Some("unseated".into()),
-            ..ObjectMeta::default()
-        },
-        spec: TicketSpec { seat: 0 },
-        status: None,
-    };
+    let unseated = Ticket::new("unseated", TicketSpec { seat: 0 });
     api.create(&PostParams::default(), &unseated).await.unwrap();
     wait_all(&api, "the unseated ticket judged", |t| {
         t.iter().any(|t| {

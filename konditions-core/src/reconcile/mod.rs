@@ -1658,8 +1658,7 @@ fn cleared_by_an_older_release<T: ConditionType, S: ConditionStatus>(
     condition: &Condition<T, S>,
 ) -> bool {
     condition.status == S::FALSE
-        && (Some(&condition.type_) == T::reconciling().as_ref()
-            || Some(&condition.type_) == T::stalled().as_ref())
+        && crate::declaration::abnormal_true::<T>().any(|t| t == condition.type_)
 }
 
 /// A digest of `object`'s condition types and statuses: what the gauges show.
