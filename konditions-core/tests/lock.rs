@@ -1245,6 +1245,43 @@ async fn a_lost_renewal_reaches_the_task_before_its_side_effect() {
 }
 
 #[tokio::test]
+async fn a_holder_paused_past_its_lease_learns_it_at_check_before_its_side_effect() {
+    let ns = setup().await;
+    let api = ns.api::<Vault>();
+    let vault = create_vault(&api, "paused").await;
+    let side_effects = Arc::new(AtomicUsize::new(0));
+    let effects = side_effects.clone();
+    // This test's runtime has one thread: blocking it freezes the renewal
+    // too, as a SIGSTOP or a frozen VM freezes the whole process.
+    let outcome = Lock::new(own_vaults(&ns).await, &vault, Untyped::new(PROVISIONED))
+        .holder("worker-a")
+        .lease(Duration::from_secs(2))
+        .run(|ctx| async move {
+            ctx.check()?;
+            std::thread::sleep(Duration::from_millis(2500));
+            // Resumed past the lease, before the renewal ran: not ours.
+            assert!(ctx.is_lost());
+            ctx.check()?;
+            effects.fetch_add(1, Ordering::SeqCst);
+            Ok::<_, LeaseLost>(Verdict::new(Status::True, "Provisioned"))
+        })
+        .await
+        .unwrap();
+    // Nobody took it meanwhile: the failure is released, to run again.
+    assert!(
+        matches!(
+            &outcome,
+            Outcome::Ran {
+                error: Some(TaskError::Failed(LeaseLost { .. })),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(side_effects.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
 async fn a_lost_acquire_response_is_taken_back_at_once_by_the_same_holder() {
     let ns = setup().await;
     let api = ns.api::<Vault>();

@@ -534,6 +534,7 @@ where
 
         let (lease_tx, lease_rx) = watch::channel(Lease {
             expires_at: held.until,
+            valid_until: held.held_until,
             lost: None,
         });
         let context = LockContext {

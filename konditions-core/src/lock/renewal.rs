@@ -174,7 +174,10 @@ where
             let renewed = tokio::time::timeout_at(self.held_until, self.renew()).await;
             let because = match renewed {
                 Ok(Ok(Some(expires_at))) => {
-                    lease.send_modify(|l| l.expires_at = expires_at);
+                    lease.send_modify(|l| {
+                        l.expires_at = expires_at;
+                        l.valid_until = self.held_until;
+                    });
                     wait = self.every;
                     continue;
                 }

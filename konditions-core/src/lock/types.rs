@@ -378,6 +378,10 @@ pub(crate) enum LostBecause {
     /// This replica's membership of its group lapsed
     /// ([`shard`](crate::shard)): another member may own the object now.
     Lapsed,
+    /// The lease's end passed before a renewal moved it, by this process's
+    /// monotonic clock: the process was paused or starved, and the renewal
+    /// has not even run yet to find out.
+    Expired,
 }
 
 impl fmt::Display for LostBecause {
@@ -388,6 +392,9 @@ impl fmt::Display for LostBecause {
             Self::Unrenewed => "it could not be renewed before it expired",
             Self::HandedOver => "this process is stopping and handed the lock over",
             Self::Lapsed => "this replica's membership of its group lapsed",
+            Self::Expired => {
+                "its end passed before it was renewed (the process was paused or starved)"
+            }
         })
     }
 }
@@ -396,7 +403,20 @@ impl fmt::Display for LostBecause {
 #[derive(Clone, Debug)]
 pub(crate) struct Lease {
     pub(crate) expires_at: Timestamp,
+    /// When the lease ends by this process's monotonic clock, which keeps
+    /// counting while the process is paused (SIGSTOP, a frozen VM).
+    pub(crate) valid_until: tokio::time::Instant,
     pub(crate) lost: Option<LostBecause>,
+}
+
+impl Lease {
+    /// Why the lease is not this holder's any more, if it is not: lost, or
+    /// past its end without a renewal.
+    fn lost(&self) -> Option<LostBecause> {
+        self.lost.or_else(|| {
+            (tokio::time::Instant::now() >= self.valid_until).then_some(LostBecause::Expired)
+        })
+    }
 }
 
 /// What the task is told when it runs.
@@ -454,22 +474,26 @@ impl<K: ConditionalResource> LockContext<K> {
         self.lease.borrow().expires_at
     }
 
-    /// Whether the lease was lost: another worker may run the task now.
+    /// Whether the lease was lost, or its end passed without a renewal:
+    /// another worker may run the task now.
     pub fn is_lost(&self) -> bool {
-        self.lease.borrow().lost.is_some()
+        self.check().is_err()
     }
 
-    /// `Err` once the lease was lost. Call it right before the side effect
-    /// (the fencing token still guards the external system against a
-    /// loss in between).
+    /// `Err` once the lease was lost, or once its end passed by this
+    /// process's monotonic clock without a renewal (a process paused past
+    /// its lease learns it here, before its renewal runs). Call it right
+    /// before the side effect (the fencing token still guards the external
+    /// system against a loss in between).
     pub fn check(&self) -> Result<(), LeaseLost> {
-        match self.lease.borrow().lost {
+        match self.lease.borrow().lost() {
             Some(because) => Err(LeaseLost(because)),
             None => Ok(()),
         }
     }
 
-    /// Completes when the lease is lost (never, while renewals succeed).
+    /// Completes when the lease is lost, or its end passes without a
+    /// renewal (never, while renewals succeed).
     /// Select on it to stop a long task early:
     ///
     /// ```no_run
@@ -487,13 +511,21 @@ impl<K: ConditionalResource> LockContext<K> {
         let mut lease = self.lease.clone();
         async move {
             loop {
-                if let Some(because) = lease.borrow_and_update().lost {
+                let (lost, valid_until) = {
+                    let now = lease.borrow_and_update();
+                    (now.lost(), now.valid_until)
+                };
+                if let Some(because) = lost {
                     return LeaseLost(because);
                 }
-                if lease.changed().await.is_err() {
-                    // The renewal ended without losing the lease: the task
-                    // is over, nothing will be lost any more.
-                    std::future::pending::<()>().await;
+                tokio::select! {
+                    changed = lease.changed() => if changed.is_err() {
+                        // The renewal ended without losing the lease: the
+                        // task is over, nothing will be lost any more.
+                        std::future::pending::<()>().await;
+                    },
+                    // Its end passed with no renewal: lost, as `check` says.
+                    () = tokio::time::sleep_until(valid_until) => {}
                 }
             }
         }

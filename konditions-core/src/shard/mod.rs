@@ -625,6 +625,7 @@ impl Membership {
                 .unwrap_or_else(|p| p.into_inner())
                 .send_replace(lock::Lease {
                     expires_at,
+                    valid_until: until,
                     lost: None,
                 });
         }
@@ -749,6 +750,7 @@ impl Membership {
 fn lapsed_lease() -> watch::Sender<lock::Lease> {
     watch::channel(lock::Lease {
         expires_at: Timestamp::now(),
+        valid_until: Instant::now(),
         lost: Some(LostBecause::Lapsed),
     })
     .0
