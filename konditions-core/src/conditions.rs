@@ -76,7 +76,11 @@ pub const INITIAL_MESSAGE: &str = "The controller has not determined this condit
 ///     Change::Transitioned { from: Status::False }
 /// );
 /// ```
+///
+/// More kinds of change may come in a later release (this one added
+/// [`Removed`](Change::Removed)): a `match` on it needs a `_` arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Change<S = Status> {
     /// Nothing changed; no write is needed.
     Unchanged,

@@ -260,6 +260,42 @@ async fn a_member_restarted_under_its_name_takes_its_lease_and_its_share_back_un
 }
 
 #[tokio::test]
+async fn a_second_live_process_under_a_members_name_makes_the_first_stand_by_until_it_ends() {
+    let client = konditions_testing::client().await;
+    let ns = konditions_testing::namespace(&client).await;
+    let objects = uids(50);
+    let first = join(client.clone(), ns.name(), "member-a").await;
+    until("the first acting", || first.token().is_some()).await;
+    // The same name while the first still runs: a name copied into two
+    // replicas, not a restart. The second takes the Lease, as a restart
+    // would; the first finds out at its next renewal.
+    let second = join(client.clone(), ns.name(), "member-a").await;
+    until("the second acting", || second.token().is_some()).await;
+    until("the first standing by", || first.token().is_none()).await;
+    // Without standing by, the first takes the Lease back within a third
+    // of a lease, and the two keep taking it from each other.
+    let end = tokio::time::Instant::now() + 3 * LEASE;
+    while tokio::time::Instant::now() < end {
+        assert!(
+            first.token().is_none(),
+            "the first process took the name back from the live second one"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let token = second.token().expect("the second acts throughout");
+    // The second process dies (its Lease stays): the first takes over once
+    // the Lease went a whole lease without a renewal.
+    drop(second);
+    until("the first acting again", || first.token().is_some()).await;
+    assert!(first.token().unwrap() > token);
+    assert!(
+        objects
+            .iter()
+            .all(|u| matches!(first.ownership(u), Ownership::Mine(_)))
+    );
+}
+
+#[tokio::test]
 async fn invalid_names_and_short_leases_are_refused_before_any_request() {
     let client = konditions_testing::client().await;
     for (group, member) in [("Tickets", "a"), ("tickets", "Replica_1"), ("", "a")] {

@@ -20,6 +20,13 @@
 //!   acting on the objects it gains. A member that keeps its Lease (it
 //!   lapsed, paused, but nobody deleted it) or takes it back (restarted
 //!   under the same name) acts at once: nobody took its objects.
+//! * **One process per member name.** Each Lease carries the
+//!   [incarnation](INCARNATION_ANNOTATION) of the process that wrote it.
+//!   A member whose renewal finds its Lease written by another live
+//!   process under its name (a name copied into two replicas) stops
+//!   acting, logs an error, and stands by until that Lease is deleted or
+//!   goes a whole lease without a renewal, instead of taking it back: the
+//!   two would otherwise take it from each other at every renewal.
 //! * **Fencing.** A member's [token](Member::token) is the resourceVersion
 //!   of a renewal it wrote after it saw the group as it is now: greater
 //!   than any token of a member whose objects it took over (all
@@ -45,8 +52,8 @@
 //! use konditions_core::reconcile::Reconciler;
 //! use konditions_core::shard::Group;
 //! # async fn demo(client: kube::Client) -> Result<(), konditions_core::shard::ShardError> {
+//! // The member's name: POD_NAME, else the host name and process id.
 //! let member = Group::new(client.clone(), "widget-system", "widget-controller")
-//!     .member("widget-controller-7d9f-x2x4") // the pod's name
 //!     .lease(Duration::from_secs(15))
 //!     .join()
 //!     .await?;
@@ -81,6 +88,10 @@ use view::{Listed, Observations, owner};
 
 /// The label that marks a group's Leases; its value is the group's name.
 pub const GROUP_LABEL: &str = "konditions.dev/shard-group";
+/// The annotation of a member's Lease that tells which process wrote it
+/// (one value per [`Group::join`]): how a member finds that another live
+/// process joined under its name.
+pub const INCARNATION_ANNOTATION: &str = "konditions.dev/incarnation";
 /// The lease of a member unless [`Group::lease`] says otherwise.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
 
@@ -147,7 +158,10 @@ impl Group {
     }
 
     /// This replica's name in the group, unique per replica (the pod's
-    /// name).
+    /// name; the default, [`default_holder`](crate::lock::default_holder),
+    /// is `POD_NAME`, else the host name and process id). Of two live
+    /// processes given the same name, the one that joined first stands by
+    /// once it finds out (see the [module documentation](self)).
     pub fn member(mut self, member: impl Into<String>) -> Self {
         self.member = member.into();
         self
@@ -201,7 +215,9 @@ impl Group {
             api: Api::namespaced(self.client.clone(), &self.namespace),
             name,
             group: self.clone(),
+            incarnation: incarnation(),
             own: None,
+            namesake: None,
             observations: Observations::default(),
             warm_until: None,
             lapsed: false,
@@ -411,8 +427,15 @@ struct Membership {
     api: Api<Lease>,
     name: String,
     group: Group,
+    /// This process's mark on the Lease ([`INCARNATION_ANNOTATION`]).
+    incarnation: String,
     /// This member's Lease as last stored.
     own: Option<Lease>,
+    /// Another live process took this member's Lease (the same name,
+    /// twice): the Lease's resourceVersion as last seen, and when this
+    /// member first saw that version. It stands by until the Lease is
+    /// deleted or not renewed for a whole lease.
+    namesake: Option<(String, Instant)>,
     observations: Observations,
     /// Not acting before this, after a join that found other members.
     warm_until: Option<Instant>,
@@ -453,6 +476,11 @@ impl Membership {
             },
             spec: Some(LeaseSpec::default()),
         });
+        lease
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(INCARNATION_ANNOTATION.to_owned(), self.incarnation.clone());
         let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
         spec.holder_identity = Some(self.group.member.clone());
         spec.lease_duration_seconds = i32::try_from(self.group.lease.as_secs()).ok();
@@ -508,13 +536,76 @@ impl Membership {
                 Ok(written)
             }
             Err(kube::Error::Api(e)) if e.code == 409 || e.code == 404 => {
-                tracing::warn!(lease = %self.name, "member Lease changed by another member: the lease lapsed, joining again");
+                if e.code == 409 {
+                    self.find_namesake().await;
+                }
+                if self.namesake.is_none() {
+                    tracing::warn!(lease = %self.name, "member Lease changed by another member: the lease lapsed, joining again");
+                }
                 self.own = None;
                 self.lapsed = true;
                 self.stop_acting();
                 Err(kube::Error::Api(e))
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// After a renewal refused with a conflict: whether another live
+    /// process wrote this member's Lease (it took it back, as a restart
+    /// does, while this one still runs). Then this one stands by, and says
+    /// why: two processes under one name would otherwise take the Lease
+    /// from each other at every renewal, both acting in between.
+    async fn find_namesake(&mut self) {
+        let Ok(Some(current)) = self.api.get_opt(&self.name).await else {
+            return;
+        };
+        let theirs = current
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(INCARNATION_ANNOTATION));
+        let holder = current
+            .spec
+            .as_ref()
+            .and_then(|s| s.holder_identity.as_deref());
+        if holder != Some(self.group.member.as_str())
+            || theirs.is_none_or(|theirs| *theirs == self.incarnation)
+        {
+            return;
+        }
+        let Some(version) = current.metadata.resource_version else {
+            return;
+        };
+        tracing::error!(
+            lease = %self.name,
+            "another process joined the group under this member's name: this one stops acting \
+             and stands by until that one's Lease is deleted or not renewed for a whole lease; \
+             give each replica its own member name (the pod's name, Group::member)"
+        );
+        self.namesake = Some((version, Instant::now()));
+    }
+
+    /// While another process holds this member's Lease: whether it still
+    /// does (its Lease there, renewed within a lease). When it does not any
+    /// more, this member joins again at its next write.
+    async fn namesake_holds(&mut self) -> Result<bool, kube::Error> {
+        let Some((version, since)) = self.namesake.clone() else {
+            return Ok(false);
+        };
+        let now = Instant::now();
+        match self.api.get_opt(&self.name).await? {
+            Some(current) if current.metadata.resource_version.as_deref() != Some(&version) => {
+                let version = current.metadata.resource_version.unwrap_or_default();
+                self.namesake = Some((version, now));
+                Ok(true)
+            }
+            Some(_) if now < since + self.group.lease => Ok(true),
+            _ => {
+                tracing::info!(lease = %self.name, "the other process under this member's name is gone: joining again");
+                self.namesake = None;
+                Ok(false)
+            }
         }
     }
 
@@ -555,6 +646,9 @@ impl Membership {
     /// member starts acting, write once more for a token newer than what
     /// it saw.
     async fn round(&mut self, sent: Instant, written: Option<Written>) -> Result<(), kube::Error> {
+        if self.namesake_holds().await? {
+            return Ok(());
+        }
         let written = match written {
             Some(written) => written,
             None => self.renew(sent).await?,
@@ -744,6 +838,18 @@ impl Membership {
             }
         }
     }
+}
+
+/// A mark of this join, unique among processes: the process id, the time
+/// and a count.
+fn incarnation() -> String {
+    static JOINS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        Timestamp::now().as_nanosecond(),
+        JOINS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
 }
 
 /// The lease of a member that does not act.
