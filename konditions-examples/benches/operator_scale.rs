@@ -81,8 +81,14 @@
 //! - the load average (`/proc/loadavg`) before and after each run.
 //!
 //! Then per cell the breakdown of requests, both operators side by side
-//! (mean of the repetitions), and a ratio table Rust / Go (means of the
-//! repetitions; below 1: Rust takes less).
+//! (mean of the repetitions), a ratio table Rust / Go (means of the
+//! repetitions; below 1: Rust takes less), and per phase the wall time
+//! beside the work (the CPU seconds of every process above, summed), with
+//! how much of each one's work came after its last resource was done (at
+//! least: what exceeds the machine's cores × the wall time). On a machine
+//! whose cores are all busy, work left for after the last resource (the
+//! Go peer's second reconcile of each object) does not count in the wall
+//! time.
 //!
 //! The API server's counters are global: anything else using the same
 //! control plane during a run is counted as the operator's.
@@ -788,6 +794,26 @@ impl Phase {
             metrics: later.metrics_since(earlier),
         }
     }
+
+    /// The CPU seconds of every process the phase keeps busy: the
+    /// operator, the control plane, PostgreSQL and the driver.
+    fn all_cpu(&self) -> f64 {
+        self.cpu + self.server_cpu + self.database_cpu + self.driver_cpu
+    }
+
+    /// CPU seconds spent after the last resource was done, at least: the
+    /// machine's cores cannot have done more than `cores` × wall time
+    /// within the phase, so the rest of [`all_cpu`](Self::all_cpu) came
+    /// after it, while the operator settled (e.g. the reconciles its own
+    /// status writes set off). Work there does not count in the wall time.
+    fn after_done(&self, cores: f64) -> f64 {
+        (self.all_cpu() - cores * self.wall.as_secs_f64()).max(0.0)
+    }
+}
+
+/// The machine's cores, for [`Phase::after_done`].
+fn cores() -> f64 {
+    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
 }
 
 /// One kill test's results.
@@ -1329,6 +1355,55 @@ fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind]) {
     }
     for &rust in kinds.iter().filter(|k| **k != Kind::Go) {
         ratios(runs, cells, rust);
+        work(runs, cells, rust);
+    }
+}
+
+/// Per phase, `rust` / Go: the wall time beside the work (all CPU
+/// seconds), and how much of each one's work came after its last resource
+/// was done. On a machine whose cores are all busy, the wall time follows
+/// the work done before the end; an operator that leaves work for after
+/// its last resource (the Go peer's second reconcile of each object, with
+/// its unchanged status PUT) is faster by the clock than by the work.
+fn work(runs: &[Run], cells: &[(usize, u16)], rust: Kind) {
+    let cores = cores();
+    println!(
+        "\n### {} / go, wall time against work ({cores} cores; work: all CPU seconds of the operator, control plane, PostgreSQL and driver; after: at least this much of it came after the last resource was done)\n",
+        rust.name()
+    );
+    println!(
+        "| N | c | phase | wall | work | {} after | go after |",
+        rust.name()
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for &(n, concurrency) in cells {
+        for (i, name) in PHASES.iter().enumerate() {
+            let of = |kind: Kind, f: &dyn Fn(&Phase) -> f64| {
+                mean(
+                    runs.iter()
+                        .filter(|r| r.kind == kind && r.n == n && r.concurrency == concurrency)
+                        .map(|r| f(&r.phases[i])),
+                )
+            };
+            let ratio = |f: &dyn Fn(&Phase) -> f64| {
+                let (ours, go) = (of(rust, f), of(Kind::Go, f));
+                format!("{ours:.2} s / {go:.2} s = **{:.2}**", ours / go)
+            };
+            let after = |kind: Kind| {
+                let (after, all) = (
+                    of(kind, &|p| p.after_done(cores)),
+                    of(kind, &Phase::all_cpu),
+                );
+                format!("{after:.2} s ({:.0}%)", 100.0 * after / all)
+            };
+            println!(
+                "| {n} | {concurrency} | {name} | {} | {} | {} | {} |",
+                ratio(&|p| p.wall.as_secs_f64()),
+                ratio(&Phase::all_cpu),
+                after(rust),
+                after(Kind::Go),
+            );
+        }
     }
 }
 
