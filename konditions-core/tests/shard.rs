@@ -600,6 +600,17 @@ async fn two_replicas_share_the_tickets_book_each_once_and_write_as_little_as_th
         })
     })
     .await;
+    // Its locked step's condition, written by the member's status write:
+    // not determined, as from the first status write on.
+    let booked = api.get("unseated").await.unwrap();
+    let booked = booked
+        .conditions()
+        .and_then(|c| c.find(&TicketCondition::Booked))
+        .map(|c| (c.status, c.reason.clone()));
+    assert_eq!(
+        booked,
+        Some((Status::Unknown, konditions_core::INITIAL_REASON.to_owned()))
+    );
     let unbooked = ledger.entries("unbook").len();
     api.delete("unseated", &DeleteParams::default())
         .await
