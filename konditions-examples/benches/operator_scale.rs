@@ -48,7 +48,10 @@
 //!
 //! Reported per operator, run and phase:
 //! - wall time (first request sent to last resource done), and resources
-//!   per second; and how long the driver took to send its requests (first
+//!   per second; the time until the operator went quiet (first request
+//!   sent to its last reconcile of the phase, to 0.1 s: the work it does
+//!   after the last resource is done, such as the reconciles its own
+//!   status writes set off, included); and how long the driver took to send its requests (first
 //!   sent to last answered: when it is most of the wall time, the API
 //!   server is what the phase waits for);
 //! - p50 and p99 latency, from the moment the driver sends a resource's
@@ -757,6 +760,9 @@ struct Phase {
     wall: Duration,
     /// From the first request sent to the driver's last answered.
     sent: Duration,
+    /// From the first request sent to the operator's last reconcile of the
+    /// phase (its work after the last resource was done included).
+    quiet: Duration,
     latencies: Vec<Duration>,
     requests: Requests,
     refused: Requests,
@@ -772,17 +778,19 @@ struct Phase {
 }
 
 impl Phase {
+    /// The phase between two snapshots: `(wall, sent, latencies)` as the
+    /// driver saw them, `quiet` as [`Bench::settle`] found it.
     fn new(
         earlier: &Snapshot,
         later: &Snapshot,
-        wall: Duration,
-        sent: Duration,
-        latencies: Vec<Duration>,
+        (wall, sent, latencies): (Duration, Duration, Vec<Duration>),
+        quiet: Duration,
         rss: Option<u64>,
     ) -> Self {
         Self {
             wall,
             sent,
+            quiet: quiet.max(wall),
             latencies,
             requests: later.operator_since(earlier),
             refused: later.refused_since(earlier),
@@ -875,8 +883,10 @@ impl Bench {
     /// own status writes come back as watch events and reconcile again):
     /// its reconcile count unchanged for a second, 30 s at most. So each
     /// phase's requests, CPU and reconciles are its own, not the next
-    /// one's; its wall time and latencies end before this.
-    async fn settle(&self, kind: Kind, operator: &Operator) {
+    /// one's; its wall time and latencies end before this. Returns when
+    /// the count was last seen to change (at the first look, when it no
+    /// longer did): when the operator went quiet, to 0.1 s.
+    async fn settle(&self, kind: Kind, operator: &Operator) -> Instant {
         let deadline = Instant::now() + Duration::from_secs(30);
         let (mut last, mut since) = (f64::NAN, Instant::now());
         while Instant::now() < deadline {
@@ -884,10 +894,11 @@ impl Bench {
             if count != last {
                 (last, since) = (count, Instant::now());
             } else if since.elapsed() >= Duration::from_secs(1) {
-                return;
+                break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        since
     }
 
     /// Waits until `done` holds for the watch's view and `query` counts
@@ -1127,7 +1138,7 @@ impl Bench {
             let last = ready.values().max().unwrap().duration_since(began);
             (last, created_sent, latencies(&seen.created, &ready))
         };
-        self.settle(kind, &operator).await;
+        let create_quiet = self.settle(kind, &operator).await.duration_since(began);
         let s1 = self.snapshot(kind, &operator).await;
         let rss1 = operator.peak_rss_kib();
 
@@ -1169,7 +1180,7 @@ impl Bench {
             let last = ready.values().max().unwrap().duration_since(began);
             (last, updated_sent, latencies(&seen.updated, &ready))
         };
-        self.settle(kind, &operator).await;
+        let update_quiet = self.settle(kind, &operator).await.duration_since(began);
         let s2 = self.snapshot(kind, &operator).await;
         let rss2 = operator.peak_rss_kib();
 
@@ -1199,7 +1210,7 @@ impl Bench {
             let last = seen.gone.values().max().unwrap().duration_since(began);
             (last, deleted_sent, latencies(&seen.deleting, &seen.gone))
         };
-        self.settle(kind, &operator).await;
+        let delete_quiet = self.settle(kind, &operator).await.duration_since(began);
         let s3 = self.snapshot(kind, &operator).await;
         let rss3 = operator.peak_rss_kib();
         let load_after = load_average();
@@ -1212,9 +1223,9 @@ impl Bench {
             concurrency,
             repetition,
             phases: [
-                Phase::new(&s0, &s1, create.0, create.1, create.2, rss1),
-                Phase::new(&s1, &s2, update.0, update.1, update.2, rss2),
-                Phase::new(&s2, &s3, delete.0, delete.1, delete.2, rss3),
+                Phase::new(&s0, &s1, create, create_quiet, rss1),
+                Phase::new(&s1, &s2, update, update_quiet, rss2),
+                Phase::new(&s2, &s3, delete, delete_quiet, rss3),
             ],
             load_before,
             load_after,
@@ -1276,19 +1287,22 @@ fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind]) {
         std::env::var("OPERATOR_SCALE_DRIVERS").unwrap_or_else(|_| "32".into())
     );
     println!(
-        "| N | c | rep | operator | phase | wall | sent | per s | p50 | p99 | API requests per resource | lease requests | refused | CPU s | control plane CPU s | PostgreSQL CPU s | driver CPU s | peak RSS | reconciles per resource | load before / after |"
+        "| N | c | rep | operator | phase | wall | sent | quiet | per s | p50 | p99 | API requests per resource | lease requests | refused | CPU s | control plane CPU s | PostgreSQL CPU s | driver CPU s | peak RSS | reconciles per resource | load before / after |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for run in runs {
         for (phase, name) in run.phases.iter().zip(PHASES) {
             println!(
-                "| {} | {} | {} | {} | {name} | {:.2?} | {:.2?} | {:.1} | {:.2?} | {:.2?} | {:.2} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {} / {} |",
+                "| {} | {} | {} | {} | {name} | {:.2?} | {:.2?} | {:.2?} | {:.1} | {:.2?} | {:.2?} | {:.2} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {:.2} | {} / {} |",
                 run.n,
                 run.concurrency,
                 run.repetition + 1,
                 run.kind.name(),
                 phase.wall,
                 phase.sent,
+                phase.quiet,
                 run.n as f64 / phase.wall.as_secs_f64(),
                 percentile(&phase.latencies, 50.0),
                 percentile(&phase.latencies, 99.0),
@@ -1368,14 +1382,14 @@ fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind]) {
 fn work(runs: &[Run], cells: &[(usize, u16)], rust: Kind) {
     let cores = cores();
     println!(
-        "\n### {} / go, wall time against work ({cores} cores; work: all CPU seconds of the operator, control plane, PostgreSQL and driver; after: at least this much of it came after the last resource was done)\n",
+        "\n### {} / go, wall time against work ({cores} cores; until quiet: to the operator's last reconcile of the phase; work: all CPU seconds of the operator, control plane, PostgreSQL and driver; after: at least this much of it came after the last resource was done)\n",
         rust.name()
     );
     println!(
-        "| N | c | phase | wall | work | {} after | go after |",
+        "| N | c | phase | wall | until quiet | work | {} after | go after |",
         rust.name()
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for &(n, concurrency) in cells {
         for (i, name) in PHASES.iter().enumerate() {
             let of = |kind: Kind, f: &dyn Fn(&Phase) -> f64| {
@@ -1397,8 +1411,9 @@ fn work(runs: &[Run], cells: &[(usize, u16)], rust: Kind) {
                 format!("{after:.2} s ({:.0}%)", 100.0 * after / all)
             };
             println!(
-                "| {n} | {concurrency} | {name} | {} | {} | {} | {} |",
+                "| {n} | {concurrency} | {name} | {} | {} | {} | {} | {} |",
                 ratio(&|p| p.wall.as_secs_f64()),
+                ratio(&|p| p.quiet.as_secs_f64()),
                 ratio(&Phase::all_cpu),
                 after(rust),
                 after(Kind::Go),
