@@ -316,7 +316,11 @@ async fn a_failed_check_skips_the_side_effects_and_a_deletion_has_nothing_to_und
     assert_eq!(ready.status, Status::False);
     assert!(ready.message.contains("weight 0"), "{}", ready.message);
     // The locks did not run: their conditions are the lock's to write,
-    // and it never took them.
+    // and it never took them; Ready lists them as not determined yet.
+    for lock in ["Shipped", "Notified"] {
+        let line = format!("* {lock}: {}", konditions_core::INITIAL_MESSAGE);
+        assert!(ready.message.contains(&line), "{}", ready.message);
+    }
     assert_eq!(status_of(&parcel, ParcelCondition::Shipped), None);
     assert_eq!(status_of(&parcel, ParcelCondition::Notified), None);
     // The check entering its bad state, and the summary.

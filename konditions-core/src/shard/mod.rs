@@ -782,7 +782,10 @@ impl Membership {
             let retry = match round {
                 Ok(Ok(())) => self.every(),
                 Ok(Err(error)) => {
-                    tracing::warn!(%error, "member renewal failed");
+                    // A namesake's write: the error said why, once.
+                    if self.namesake.is_none() {
+                        tracing::warn!(%error, "member renewal failed");
+                    }
                     self.every() / 3
                 }
                 Err(_) => {
