@@ -217,7 +217,7 @@ impl Group {
             group: self.clone(),
             incarnation: incarnation(),
             own: None,
-            namesake: None,
+            standing_by: false,
             observations: Observations::default(),
             warm_until: None,
             lapsed: false,
@@ -432,10 +432,9 @@ struct Membership {
     /// This member's Lease as last stored.
     own: Option<Lease>,
     /// Another live process took this member's Lease (the same name,
-    /// twice): the Lease's resourceVersion as last seen, and when this
-    /// member first saw that version. It stands by until the Lease is
-    /// deleted or not renewed for a whole lease.
-    namesake: Option<(String, Instant)>,
+    /// twice): this member stands by while that Lease is present, by the
+    /// rule that judges every member's ([`Observations`]).
+    standing_by: bool,
     observations: Observations,
     /// Not acting before this, after a join that found other members.
     warm_until: Option<Instant>,
@@ -539,7 +538,7 @@ impl Membership {
                 if e.code == 409 {
                     self.find_namesake().await;
                 }
-                if self.namesake.is_none() {
+                if !self.standing_by {
                     tracing::warn!(lease = %self.name, "member Lease changed by another member: the lease lapsed, joining again");
                 }
                 self.own = None;
@@ -574,39 +573,31 @@ impl Membership {
         {
             return;
         }
-        let Some(version) = current.metadata.resource_version else {
-            return;
-        };
         tracing::error!(
             lease = %self.name,
             "another process joined the group under this member's name: this one stops acting \
              and stands by until that one's Lease is deleted or not renewed for a whole lease; \
              give each replica its own member name (the pod's name, Group::member)"
         );
-        self.namesake = Some((version, Instant::now()));
+        self.standing_by = true;
     }
 
     /// While another process holds this member's Lease: whether it still
-    /// does (its Lease there, renewed within a lease). When it does not any
-    /// more, this member joins again at its next write.
+    /// does, judged as any member is (its Lease listed and renewed within
+    /// a lease of this member first seeing its version). When it does not
+    /// any more, this member joins again at its next write.
     async fn namesake_holds(&mut self) -> Result<bool, kube::Error> {
-        let Some((version, since)) = self.namesake.clone() else {
+        if !self.standing_by {
             return Ok(false);
-        };
-        let now = Instant::now();
-        match self.api.get_opt(&self.name).await? {
-            Some(current) if current.metadata.resource_version.as_deref() != Some(&version) => {
-                let version = current.metadata.resource_version.unwrap_or_default();
-                self.namesake = Some((version, now));
-                Ok(true)
-            }
-            Some(_) if now < since + self.group.lease => Ok(true),
-            _ => {
-                tracing::info!(lease = %self.name, "the other process under this member's name is gone: joining again");
-                self.namesake = None;
-                Ok(false)
-            }
         }
+        let listed = self.list().await?;
+        let (present, _) = self.observations.observe(&listed, Instant::now());
+        if present.contains(&self.group.member) {
+            return Ok(true);
+        }
+        tracing::info!(lease = %self.name, "the other process under this member's name is gone: joining again");
+        self.standing_by = false;
+        Ok(false)
     }
 
     fn stop_acting(&self) {
@@ -783,7 +774,7 @@ impl Membership {
                 Ok(Ok(())) => self.every(),
                 Ok(Err(error)) => {
                     // A namesake's write: the error said why, once.
-                    if self.namesake.is_none() {
+                    if !self.standing_by {
                         tracing::warn!(%error, "member renewal failed");
                     }
                     self.every() / 3
