@@ -1261,6 +1261,26 @@ fn mib(kib: Option<u64>) -> String {
     kib.map_or("?".into(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
 }
 
+/// The runs of `kind` in the cell (N, concurrency).
+fn cell_runs(
+    runs: &[Run],
+    (n, concurrency): (usize, u16),
+    kind: Kind,
+) -> impl Iterator<Item = &Run> {
+    runs.iter()
+        .filter(move |r| r.kind == kind && r.n == n && r.concurrency == concurrency)
+}
+
+/// The mean of `f` over the runs of `kind` in the cell (N, concurrency).
+fn cell_mean(runs: &[Run], cell: (usize, u16), kind: Kind, f: &dyn Fn(&Run) -> f64) -> f64 {
+    mean(cell_runs(runs, cell, kind).map(f))
+}
+
+/// `ours / go`, both shown, in `unit`.
+fn ratio_text(ours: f64, go: f64, unit: &str) -> String {
+    format!("{ours:.2}{unit} / {go:.2}{unit} = **{:.2}**", ours / go)
+}
+
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
     let (sum, count) = values.fold((0.0, 0), |(s, c), v| (s + v, c + 1));
     if count == 0 {
@@ -1322,11 +1342,7 @@ fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind]) {
     }
 
     for &(n, concurrency) in cells {
-        let of = |kind: Kind| -> Vec<&Run> {
-            runs.iter()
-                .filter(|r| r.kind == kind && r.n == n && r.concurrency == concurrency)
-                .collect()
-        };
+        let of = |kind: Kind| -> Vec<&Run> { cell_runs(runs, (n, concurrency), kind).collect() };
         breakdown(
             &format!(
                 "N={n} c={concurrency}: API requests per resource by verb (leases: per phase, not per resource)"
@@ -1393,16 +1409,9 @@ fn work(runs: &[Run], cells: &[(usize, u16)], rust: Kind) {
     for &(n, concurrency) in cells {
         for (i, name) in PHASES.iter().enumerate() {
             let of = |kind: Kind, f: &dyn Fn(&Phase) -> f64| {
-                mean(
-                    runs.iter()
-                        .filter(|r| r.kind == kind && r.n == n && r.concurrency == concurrency)
-                        .map(|r| f(&r.phases[i])),
-                )
+                cell_mean(runs, (n, concurrency), kind, &|r| f(&r.phases[i]))
             };
-            let ratio = |f: &dyn Fn(&Phase) -> f64| {
-                let (ours, go) = (of(rust, f), of(Kind::Go, f));
-                format!("{ours:.2} s / {go:.2} s = **{:.2}**", ours / go)
-            };
+            let ratio = |f: &dyn Fn(&Phase) -> f64| ratio_text(of(rust, f), of(Kind::Go, f), " s");
             let after = |kind: Kind| {
                 let (after, all) = (
                     of(kind, &|p| p.after_done(cores)),
@@ -1434,16 +1443,9 @@ fn ratios(runs: &[Run], cells: &[(usize, u16)], rust: Kind) {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for &(n, concurrency) in cells {
-        let of = |kind: Kind, f: &dyn Fn(&Run) -> f64| {
-            mean(
-                runs.iter()
-                    .filter(|r| r.kind == kind && r.n == n && r.concurrency == concurrency)
-                    .map(f),
-            )
-        };
         let ratio = |f: &dyn Fn(&Run) -> f64, unit: &str| {
-            let (ours, go) = (of(rust, f), of(Kind::Go, f));
-            format!("{ours:.2}{unit} / {go:.2}{unit} = **{:.2}**", ours / go)
+            let of = |kind| cell_mean(runs, (n, concurrency), kind, f);
+            ratio_text(of(rust), of(Kind::Go), unit)
         };
         println!(
             "| {n} | {concurrency} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
