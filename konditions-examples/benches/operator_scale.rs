@@ -14,6 +14,8 @@
 //! share the work (`SHARD_NAMESPACE`, member leases of 15 s, as
 //! `deploy/operator.yaml` runs them; the run starts once both act); their
 //! CPU and requests are summed, their peak RSS is the higher of the two.
+//! The operators inherit the bench's environment: `WORKER_THREADS=2`
+//! runs the Rust operator on two worker threads instead of one.
 //! The bench builds the peer once per machine with the Go
 //! toolchain and the module proxy, through konditions-testing's pinned-Go
 //! build (cached under `~/.cache/konditions/postgres-writer-peer/`, keyed on

@@ -55,6 +55,9 @@ async fn metrics_count_a_reconcile_to_ready() {
         &h,
         Launch {
             holder: "metered",
+            // Every other test runs the default, one thread: this one runs
+            // the multi-thread runtime.
+            threads: Some(2),
             ..Launch::default()
         },
     );
@@ -176,4 +179,23 @@ fn piped_logs_have_no_colour_codes() {
         !logs.contains('\u{1b}'),
         "ANSI escape in piped logs: {logs:?}"
     );
+}
+
+/// `WORKER_THREADS` below 1, or not a number, stops the binary at start
+/// with status 2 and a log line naming it.
+#[test]
+fn an_invalid_worker_threads_stops_the_operator_at_start() {
+    for value in ["0", "two", "-1"] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_postgres-writer"))
+            .env_clear()
+            .env("WORKER_THREADS", value)
+            .output()
+            .expect("run the operator");
+        assert_eq!(output.status.code(), Some(2), "WORKER_THREADS={value}");
+        let logs = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            logs.contains("ERROR") && logs.contains("WORKER_THREADS must be a whole number"),
+            "WORKER_THREADS={value}: {logs}"
+        );
+    }
 }

@@ -37,6 +37,8 @@ pub struct Launch<'a> {
     /// Share the work with the other replicas started so (member Leases in
     /// the test namespace, a lease of `lease_seconds`).
     pub shard: bool,
+    /// `WORKER_THREADS`; `None` leaves the binary's default (one thread).
+    pub threads: Option<usize>,
 }
 
 impl Default for Launch<'_> {
@@ -47,6 +49,7 @@ impl Default for Launch<'_> {
             grace_seconds: 20,
             hold: None,
             shard: false,
+            threads: None,
         }
     }
 }
@@ -89,6 +92,9 @@ impl OperatorProcess {
             .stderr(Stdio::from(file));
         if let Some(dir) = launch.hold {
             command.env(HOLD_BEFORE_WRITE_ENV, dir);
+        }
+        if let Some(threads) = launch.threads {
+            command.env("WORKER_THREADS", threads.to_string());
         }
         if launch.shard {
             command
