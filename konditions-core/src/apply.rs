@@ -43,6 +43,8 @@
 
 use std::fmt::Debug;
 
+#[cfg(feature = "runtime")]
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1;
 use kube::Resource;
 use kube::api::{Api, Patch, PatchParams};
 use serde::de::DeserializeOwned;
@@ -362,6 +364,28 @@ where
         .collect()
 }
 
+/// Shrinks an apply's field set to what [`inherited`] reads of it: the
+/// keys of `status.conditions` (`k:{"type":"<type>"}`, one per condition
+/// the apply owns), without the fields under them (six or seven per
+/// condition). For a cached copy, see
+/// [`Reconciler::trim`](crate::reconcile::Reconciler::trim).
+#[cfg(feature = "runtime")]
+pub(crate) fn keep_condition_keys(fields: &mut FieldsV1) {
+    let conditions = fields
+        .0
+        .get_mut("f:status")
+        .and_then(|status| status.get_mut("f:conditions"))
+        .map(serde_json::Value::take);
+    fields.0 = match conditions {
+        Some(serde_json::Value::Object(owned)) => {
+            let keys: serde_json::Map<String, serde_json::Value> =
+                owned.into_iter().map(|(key, _)| (key, json!({}))).collect();
+            json!({ "f:status": { "f:conditions": keys } })
+        }
+        _ => json!({}),
+    };
+}
+
 /// After an apply that left out kstatus' `Reconciling` or `Stalled`
 /// because `object` no longer holds them (they are present only when
 /// True), removes those the server kept: an apply deletes only the fields
@@ -507,5 +531,82 @@ mod tests {
             "{error:?}"
         );
         assert!(error.to_string().contains("declare it `(lock)`"), "{error}");
+    }
+
+    #[cfg(feature = "runtime")]
+    #[test]
+    fn a_shrunk_apply_entry_still_says_which_conditions_it_owns() {
+        use crate::example::Widget;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+
+        let mut widget = Widget::new("w", 2);
+        let status = widget.status.get_or_insert_default();
+        for type_ in [Ready, BucketCreated, Degraded] {
+            status
+                .conditions
+                .set(Some(2), &type_, Verdict::new(Status::True, "Seen"))
+                .unwrap();
+        }
+        // As the API server records an apply of Ready and BucketCreated
+        // (BucketCreated applied before it was declared `(lock)`), and an
+        // Update of Degraded by the same manager.
+        let owned = |t: &str| {
+            (
+                format!(r#"k:{{"type":"{t}"}}"#),
+                json!({".": {}, "f:lastTransitionTime": {}, "f:message": {}, "f:observedGeneration": {},
+                       "f:reason": {}, "f:status": {}, "f:type": {}}),
+            )
+        };
+        let conditions: serde_json::Map<_, _> = [owned("Ready"), owned("BucketCreated")]
+            .into_iter()
+            .collect();
+        let entry = |operation: &str, fields: serde_json::Value| ManagedFieldsEntry {
+            manager: Some("widget-controller".into()),
+            operation: Some(operation.into()),
+            subresource: Some("status".into()),
+            fields_v1: Some(FieldsV1(fields)),
+            ..ManagedFieldsEntry::default()
+        };
+        widget.metadata.managed_fields = Some(vec![
+            entry(
+                "Apply",
+                json!({"f:status": {"f:conditions": conditions, "f:observedGeneration": {}}}),
+            ),
+            entry(
+                "Update",
+                json!({"f:status": {"f:conditions": {r#"k:{"type":"Degraded"}"#: {}}}}),
+            ),
+        ]);
+        let before: Vec<_> = inherited(&widget, "widget-controller")
+            .iter()
+            .map(|c| c.type_)
+            .collect();
+        assert_eq!(before, [BucketCreated]);
+
+        let mut shrunk = widget.clone();
+        for entry in shrunk.metadata.managed_fields.iter_mut().flatten() {
+            keep_condition_keys(entry.fields_v1.as_mut().unwrap());
+        }
+        let after: Vec<_> = inherited(&shrunk, "widget-controller")
+            .iter()
+            .map(|c| c.type_)
+            .collect();
+        assert_eq!(after, before);
+        assert_eq!(
+            shrunk.metadata.managed_fields.as_ref().unwrap()[0]
+                .fields_v1
+                .as_ref()
+                .unwrap()
+                .0,
+            json!({"f:status": {"f:conditions": {
+                r#"k:{"type":"Ready"}"#: {},
+                r#"k:{"type":"BucketCreated"}"#: {},
+            }}})
+        );
+
+        // No conditions in the entry: nothing of it is kept.
+        let mut fields = FieldsV1(json!({"f:status": {"f:observedGeneration": {}}}));
+        keep_condition_keys(&mut fields);
+        assert_eq!(fields.0, json!({}));
     }
 }

@@ -1119,6 +1119,33 @@ async fn trim_keeps_of_a_copys_field_ownership_only_this_managers_applies() {
         managers(&parcel),
         [(MANAGER.to_owned(), "Apply".to_owned())]
     );
+    // Of that apply, which conditions it owns, without their fields.
+    let fields = &parcel.metadata.managed_fields.as_ref().unwrap()[0]
+        .fields_v1
+        .as_ref()
+        .unwrap()
+        .0;
+    let applied = &fields["f:status"]["f:conditions"];
+    let mut owned: Vec<&str> = applied
+        .as_object()
+        .expect("the apply's conditions")
+        .iter()
+        .map(|(key, under)| {
+            assert_eq!(under, &serde_json::json!({}), "{key}");
+            key.as_str()
+        })
+        .collect();
+    owned.sort_unstable();
+    assert_eq!(
+        owned,
+        [r#"k:{"type":"Ready"}"#, r#"k:{"type":"WeightValid"}"#],
+        "{fields}"
+    );
+    assert_eq!(
+        fields,
+        &serde_json::json!({"f:status": {"f:conditions": applied}}),
+        "nothing else of the entry"
+    );
     assert_eq!(
         parcel.annotations().keys().collect::<Vec<_>>(),
         ["team"],

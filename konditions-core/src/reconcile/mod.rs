@@ -459,9 +459,12 @@ impl<K: Object> Reconciler<K> {
     /// controller's cache (`WatchStreamExt::modify` before `reflect`): the
     /// `managedFields` entries other than this manager's applies (the only
     /// ones the status apply reads, see
-    /// [`apply_status`](crate::apply::apply_status)) and kubectl's
+    /// [`apply_status`](crate::apply::apply_status)), and of those all but
+    /// which conditions they own; and kubectl's
     /// `last-applied-configuration` annotation. Field ownership is most of
-    /// a cached custom resource's memory.
+    /// a cached custom resource's memory. Never send a trimmed copy back
+    /// whole (an update): the API server would take its `managedFields`
+    /// for the object's.
     ///
     /// ```no_run
     /// use konditions_core::example::Widget;
@@ -488,6 +491,9 @@ impl<K: Object> Reconciler<K> {
                     e.manager.as_deref() == Some(manager.as_str())
                         && e.operation.as_deref() == Some("Apply")
                 });
+                for fields in entries.iter_mut().filter_map(|e| e.fields_v1.as_mut()) {
+                    crate::apply::keep_condition_keys(fields);
+                }
                 if entries.is_empty() {
                     meta.managed_fields = None;
                 }
