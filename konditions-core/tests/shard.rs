@@ -259,8 +259,42 @@ async fn a_member_restarted_under_its_name_takes_its_lease_and_its_share_back_un
     );
 }
 
+/// What the subscriber set by [`capture_logs`] wrote.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Captures the logs of this thread (a `#[tokio::test]` runs its tasks on
+/// its own thread) until the guard is dropped.
+fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    (logs, tracing::subscriber::set_default(subscriber))
+}
+
 #[tokio::test]
 async fn a_second_live_process_under_a_members_name_makes_the_first_stand_by_until_it_ends() {
+    let (logs, _capture) = capture_logs();
     let client = konditions_testing::client().await;
     let ns = konditions_testing::namespace(&client).await;
     let objects = uids(50);
@@ -281,6 +315,13 @@ async fn a_second_live_process_under_a_members_name_makes_the_first_stand_by_unt
     let second = join().await.expect("join");
     until("the second acting", || second.token().is_some()).await;
     until("the first standing by", || first.token().is_none()).await;
+    let said = logs.text();
+    assert!(
+        said.contains("ERROR")
+            && said.contains("another process joined the group under this member's name")
+            && said.contains("give each replica its own member name"),
+        "the first says why it stands by, and the fix: {said}"
+    );
     // Without standing by, the first takes the Lease back within a third
     // of a lease, and the two keep taking it from each other.
     let end = tokio::time::Instant::now() + 2 * lease;
@@ -302,6 +343,16 @@ async fn a_second_live_process_under_a_members_name_makes_the_first_stand_by_unt
             .iter()
             .all(|u| matches!(first.ownership(u), Ownership::Mine(_)))
     );
+    // A third process under the name, which leaves (its Lease deleted):
+    // the first acts again.
+    let third = join().await.expect("join");
+    until("the third acting", || third.token().is_some()).await;
+    until("the first standing by again", || first.token().is_none()).await;
+    third.leave().await;
+    until("the first acting after the third left", || {
+        first.token().is_some()
+    })
+    .await;
 }
 
 #[tokio::test]
