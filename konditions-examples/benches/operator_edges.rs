@@ -40,12 +40,11 @@ use konditions_examples::postgres_writer::{
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client, CustomResourceExt};
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+// Shared with the scale benchmark, which also reads lists.
+#[allow(dead_code)]
+#[path = "common/settings.rs"]
+mod settings;
+use settings::setting;
 
 #[tokio::main]
 async fn main() {
@@ -90,7 +89,7 @@ async fn main() {
 
     match mode.as_str() {
         "replicas" => {
-            let n = env_number("EDGE_N", 2000);
+            let n = setting::<usize>("EDGE_N", 2000);
             let (metrics_a, metrics_b) = (Metrics::default(), Metrics::default());
             let before = requests(&client).await;
             let mut replicas = Vec::new();
@@ -161,8 +160,9 @@ async fn main() {
             }
         }
         "outage" => {
-            let n = env_number("EDGE_N", 1000);
-            let outage_for = Duration::from_secs(env_number("EDGE_OUTAGE_SECONDS", 30) as u64);
+            let n = setting::<usize>("EDGE_N", 1000);
+            let outage_for =
+                Duration::from_secs(setting::<usize>("EDGE_OUTAGE_SECONDS", 30) as u64);
             let _replica = spawn_replica(&client, &config, options("replica-a"));
             let outage = pg.outage();
             let down = Instant::now();
@@ -192,8 +192,8 @@ async fn main() {
             println!("rows INSERTed: {inserts} (during the outage: none can be)");
         }
         "apiserver-restart" => {
-            let n = env_number("EDGE_N", 100);
-            let down_for = Duration::from_secs(env_number("EDGE_DOWN_SECONDS", 20) as u64);
+            let n = setting::<usize>("EDGE_N", 100);
+            let down_for = Duration::from_secs(setting::<usize>("EDGE_DOWN_SECONDS", 20) as u64);
             let _replica = spawn_replica(&client, &config, options("replica-a"));
             // The replica runs and watches before the restart.
             api.create(
@@ -292,7 +292,7 @@ async fn wait_first_reconciles(
 ) -> Vec<Duration> {
     let mut first: HashMap<String, Duration> = HashMap::new();
     let deadline =
-        Instant::now() + Duration::from_secs(env_number("EDGE_WAIT_SECONDS", 1800) as u64);
+        Instant::now() + Duration::from_secs(setting::<usize>("EDGE_WAIT_SECONDS", 1800) as u64);
     while first.len() < n && Instant::now() < deadline {
         let list = api.list(&ListParams::default()).await.unwrap().items;
         let at = since.elapsed();
@@ -370,7 +370,7 @@ async fn create(api: &Api<PostgresWriter>, n: usize, spec: &impl Fn() -> Postgre
 /// (1,800); then says how many were.
 async fn wait_all_ready(api: &Api<PostgresWriter>, n: usize) {
     let deadline =
-        Instant::now() + Duration::from_secs(env_number("EDGE_WAIT_SECONDS", 1800) as u64);
+        Instant::now() + Duration::from_secs(setting::<usize>("EDGE_WAIT_SECONDS", 1800) as u64);
     loop {
         let list = api.list(&ListParams::default()).await.unwrap().items;
         let ready = list

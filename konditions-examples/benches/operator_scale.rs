@@ -150,11 +150,14 @@ const LEASES: &str = "leases";
 mod go_peer;
 #[path = "common/processes.rs"]
 mod processes;
+#[path = "common/settings.rs"]
+mod settings;
 use go_peer::go_peer;
 use processes::{
     clock_ticks, control_plane_cpu_seconds, cpu_seconds, database_cpu_seconds, load_average,
     peak_rss_kib,
 };
+use settings::{list_setting, setting};
 
 /// Requests by `VERB resource[/subresource]`, as the API server counts them.
 type Requests = BTreeMap<String, f64>;
@@ -280,18 +283,6 @@ fn spec(table: &str, i: usize) -> PostgresWriterSpec {
         age: i as i32,
         country: "canada".into(),
     }
-}
-
-fn list_from_env<T: std::str::FromStr>(name: &str, default: &str) -> Vec<T> {
-    let value = std::env::var(name).unwrap_or_else(|_| default.to_owned());
-    value
-        .split(',')
-        .map(|v| {
-            v.trim()
-                .parse()
-                .unwrap_or_else(|_| panic!("{name}: `{v}` is not valid"))
-        })
-        .collect()
 }
 
 /// Which operator a run measures.
@@ -1303,11 +1294,8 @@ fn refused_text(refused: &Requests) -> String {
         .join(", ")
 }
 
-fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind]) {
-    println!(
-        "\n## PostgresWriter operators at scale: Rust and its Go peer ({} drivers)\n",
-        std::env::var("OPERATOR_SCALE_DRIVERS").unwrap_or_else(|_| "32".into())
-    );
+fn report(runs: &[Run], cells: &[(usize, u16)], kinds: &[Kind], drivers: usize) {
+    println!("\n## PostgresWriter operators at scale: Rust and its Go peer ({drivers} drivers)\n");
     println!(
         "| N | c | rep | operator | phase | wall | sent | quiet | per s | p50 | p99 | API requests per resource | lease requests | refused | CPU s | control plane CPU s | PostgreSQL CPU s | driver CPU s | peak RSS | reconciles per resource | load before / after |"
     );
@@ -1536,8 +1524,8 @@ fn cells() -> Vec<(usize, u16)> {
     {
         return vec![(1000, 1), (1000, 16), (5000, 16)];
     }
-    let sizes: Vec<usize> = list_from_env("OPERATOR_SCALE_N", "1000");
-    let concurrencies: Vec<u16> = list_from_env("OPERATOR_SCALE_CONCURRENCY", "16");
+    let sizes: Vec<usize> = list_setting("OPERATOR_SCALE_N", "1000");
+    let concurrencies: Vec<u16> = list_setting("OPERATOR_SCALE_CONCURRENCY", "16");
     sizes
         .iter()
         .flat_map(|&n| concurrencies.iter().map(move |&c| (n, c)))
@@ -1547,9 +1535,9 @@ fn cells() -> Vec<(usize, u16)> {
 #[tokio::main]
 async fn main() {
     let cells = cells();
-    let drivers: usize = list_from_env("OPERATOR_SCALE_DRIVERS", "32")[0];
-    let repeat: usize = list_from_env("OPERATOR_SCALE_REPEAT", "2")[0];
-    let kinds: Vec<Kind> = list_from_env("OPERATOR_SCALE_OPERATORS", "go,rust,rust-shared");
+    let drivers: usize = setting("OPERATOR_SCALE_DRIVERS", 32);
+    let repeat: usize = setting("OPERATOR_SCALE_REPEAT", 2);
+    let kinds: Vec<Kind> = list_setting("OPERATOR_SCALE_OPERATORS", "go,rust,rust-shared");
     // Built (or found in the cache) before anything is measured.
     let go_peer = kinds.contains(&Kind::Go).then(|| {
         let started = Instant::now();
@@ -1592,8 +1580,8 @@ async fn main() {
         .ok()
         .and_then(|k| k.parse::<usize>().ok())
     {
-        let n: usize = list_from_env("OPERATOR_SCALE_N", "500")[0];
-        let gap = Duration::from_millis(list_from_env("OPERATOR_SCALE_KILL_GAP_MS", "1000")[0]);
+        let n: usize = setting("OPERATOR_SCALE_N", 500);
+        let gap = Duration::from_millis(setting("OPERATOR_SCALE_KILL_GAP_MS", 1000));
         println!(
             "\n## Kill test: two replicas, {n} resources created at once, {kills} SIGKILLs of the working replica {gap:?} apart (each started again at once)\n"
         );
@@ -1649,5 +1637,5 @@ async fn main() {
             }
         }
     }
-    report(&runs, &cells, &kinds);
+    report(&runs, &cells, &kinds, drivers);
 }

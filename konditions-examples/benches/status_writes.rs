@@ -48,7 +48,12 @@ use serde_json::{Value, json};
 #[allow(dead_code)]
 #[path = "common/processes.rs"]
 mod processes;
+// Shared with the scale benchmark, which also reads lists.
+#[allow(dead_code)]
+#[path = "common/settings.rs"]
+mod settings;
 use processes::{clock_ticks, control_plane_cpu_seconds, load_average};
+use settings::setting;
 
 const CONCURRENCY: usize = 16;
 const MANAGER: &str = "postgres-writer";
@@ -183,17 +188,10 @@ async fn pass(
     )
 }
 
-fn from_env(name: &str, default: usize) -> usize {
-    std::env::var(name).map_or(default, |v| {
-        v.parse()
-            .unwrap_or_else(|_| panic!("{name}: `{v}` is not a number"))
-    })
-}
-
 #[tokio::main]
 async fn main() {
-    let n = from_env("STATUS_WRITES_N", 500);
-    let rounds = from_env("STATUS_WRITES_ROUNDS", 3);
+    let n = setting("STATUS_WRITES_N", 500);
+    let rounds = setting("STATUS_WRITES_ROUNDS", 3);
     let ticks = clock_ticks();
     let client = konditions_testing::client().await;
     let mut crd = PostgresWriter::crd();
