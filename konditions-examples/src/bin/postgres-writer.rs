@@ -68,16 +68,7 @@ fn main() -> ExitCode {
 /// without the wake-ups that hand work between threads, which cost a
 /// quarter of the operator's CPU in the scale bench.
 fn runtime() -> Result<tokio::runtime::Runtime, ()> {
-    let threads = match std::env::var("WORKER_THREADS") {
-        Err(_) => 1,
-        Ok(value) => match value.parse::<usize>() {
-            Ok(threads) if threads >= 1 => threads,
-            _ => {
-                tracing::error!(%value, "WORKER_THREADS must be a whole number, at least 1");
-                return Err(());
-            }
-        },
-    };
+    let threads: usize = whole_number("WORKER_THREADS", 1, 1, "")?;
     let mut builder = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {
@@ -216,13 +207,23 @@ async fn operate() -> ExitCode {
 /// A duration in whole seconds from the environment variable `name`, at
 /// least `min`; `default` when unset. An invalid value is logged.
 fn seconds(name: &str, default: Duration, min: u64) -> Result<Duration, ()> {
+    whole_number(name, default.as_secs(), min, " of seconds").map(Duration::from_secs)
+}
+
+/// A whole number (`unit` says of what, for the error) from the
+/// environment variable `name`, at least `min`; `default` when unset. An
+/// invalid value is logged.
+fn whole_number<N>(name: &str, default: N, min: N, unit: &str) -> Result<N, ()>
+where
+    N: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
     let Ok(value) = std::env::var(name) else {
         return Ok(default);
     };
-    match value.parse::<u64>() {
-        Ok(seconds) if seconds >= min => Ok(Duration::from_secs(seconds)),
+    match value.parse::<N>() {
+        Ok(number) if number >= min => Ok(number),
         _ => {
-            tracing::error!(%value, "{name} must be a whole number of seconds, at least {min}");
+            tracing::error!(%value, "{name} must be a whole number{unit}, at least {min}");
             Err(())
         }
     }
