@@ -3,7 +3,8 @@
 //!
 //! Order: prerequisites; the lints (`cargo fmt --check`, clippy with `-D
 //! warnings`, the CRD drift checks, rustdoc with `-D warnings`), for the
-//! workspace and for the standalone user crate; then a control plane
+//! workspace and for the standalone user crate, and clippy on
+//! konditions-core under each feature set a user may pick; then a control plane
 //! (instance `test`, so the workspace's test binaries share one instead of
 //! starting one each) and PostgreSQL for `cargo test --workspace`; then the
 //! standalone crate's tests, which start their own control plane as a
@@ -210,18 +211,30 @@ fn lints(timings: &mut Timings) -> Result<()> {
                 .env("RUSTDOCFLAGS", "-D warnings"),
         )
     })?;
-    timings.step(
-        "konditions-core without the client (model and derive only)",
-        || {
+    timings.step("konditions-core, each feature set a user may pick", || {
+        // A user's crate picks features; code only one of them uses must
+        // still build without warnings under the others (dead code of the
+        // runner under `client`, say).
+        for features in [
+            "",
+            "derive",
+            "client",
+            "derive,client",
+            "runtime",
+            "crd",
+            "chrono",
+        ] {
             exec(
                 cargo()
-                    .args(["check", "-p", "konditions-core", "--lib"])
-                    .args(["--no-default-features", "--features", "derive"])
+                    .args(["clippy", "-p", "konditions-core", "--lib"])
+                    .args(["--no-default-features", "--features", features])
+                    .args(["--", "-D", "warnings"])
                     // A library picks no k8s-openapi version; a user's crate does.
                     .env("K8S_OPENAPI_ENABLED_VERSION", "1.36"),
-            )
-        },
-    )
+            )?;
+        }
+        Ok(())
+    })
 }
 
 fn workspace_tests(

@@ -235,6 +235,9 @@
 //! (replicas) still meet inside the server.
 
 mod message;
+// The owner of an object under sharing runs its steps here: only the
+// reconcile runner (the `runtime` feature) does.
+#[cfg(feature = "runtime")]
 mod owned;
 mod registry;
 mod release;
@@ -272,17 +275,20 @@ use message::{
     Failure, check_reason, failure_message, lock_id, lock_info, lock_message, parse_failure,
     raw_lock_info, truncate,
 };
+#[cfg(feature = "runtime")]
 pub(crate) use owned::{Grant, Owned};
 use registry::Key;
 use release::PendingParts;
 pub(crate) use release::{Pending, Ran};
 pub use renewal::hand_over;
 use renewal::{Holding, Renewal, Renewed};
+pub(crate) use types::Lease;
+#[cfg(feature = "runtime")]
+pub(crate) use types::LostBecause;
 pub use types::{
     BackingOff, Backoff, Busy, FencingToken, IdempotencyKey, LeaseLost, LockContext, LockError,
     LockInfo, Outcome, Reason, TaskError, TokenOutOfRange, Untyped,
 };
-pub(crate) use types::{Lease, LostBecause};
 use types::{add, ceil_to_second, until};
 use wire::{
     LIST, Op, Seen, Shape, Writer, count, is_duplicate, is_gone, is_refusal, position, seen, wire,

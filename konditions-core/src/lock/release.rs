@@ -11,16 +11,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::Resource;
+#[cfg(feature = "runtime")]
 use kube::api::{Patch, PatchParams};
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
+#[cfg(feature = "runtime")]
+use serde_json::json;
 use tracing::Instrument;
 
 use super::message::{is_our_lock, same_result};
 use super::registry;
 use super::renewal::{Holding, Renewed};
 use super::types::{LockError, Outcome, TaskError};
-use super::wire::{Cas, LIST, Writer};
+#[cfg(feature = "runtime")]
+use super::wire::LIST;
+use super::wire::{Cas, Writer};
 use super::{Held, parsed};
 use crate::{Clock, Condition, ConditionType, ConditionalResource, Conditions, Verdict};
 
@@ -126,9 +131,11 @@ struct Inner<K: Lockable> {
     /// another run of this holder sees it busy, not its own to take back.
     _running: registry::Running,
     /// The object as the acquire stored it.
+    #[cfg_attr(not(feature = "runtime"), allow(dead_code))] // read by the runner
     acquired: K,
     /// The resourceVersion a carried write tests: the acquire's, `None`
     /// once a renewal wrote since (its object is not kept).
+    #[cfg_attr(not(feature = "runtime"), allow(dead_code))] // read by the runner
     resource_version: Option<String>,
     /// Where our lock is now, and its stored JSON.
     index: usize,
@@ -196,17 +203,20 @@ impl<K: Lockable> Pending<K> {
         })
     }
 
+    #[cfg(feature = "runtime")]
     fn inner(&self) -> &Inner<K> {
         self.inner
             .as_ref()
             .expect("a pending release is released once")
     }
 
+    #[cfg(feature = "runtime")]
     /// The condition as the release stores it.
     pub(crate) fn condition(&self) -> &Condition<K::Type, K::Status> {
         &self.inner().condition
     }
 
+    #[cfg(feature = "runtime")]
     /// The object as it is once released: the acquire's copy with the
     /// released condition, computed here, not read.
     pub(crate) fn object(&self) -> Result<K, LockError> {
@@ -237,6 +247,7 @@ impl<K: Lockable> Pending<K> {
         Ok(released.outcome(condition, takeover, token, error, retry_after))
     }
 
+    #[cfg(feature = "runtime")]
     /// Releases the lock and writes `ops` (JSON Patch operations on the
     /// status that leave our entry alone) in one request as
     /// `field_manager`, on the condition that the object is still as the
@@ -268,6 +279,7 @@ impl<K: Lockable> Pending<K> {
         self.carried(written, "status")
     }
 
+    #[cfg(feature = "runtime")]
     /// Takes in a write that carried the release: released when it was
     /// stored, still pending (for the release alone) when it was not.
     fn carried(
@@ -293,6 +305,7 @@ impl<K: Lockable> Pending<K> {
         }
     }
 
+    #[cfg(feature = "runtime")]
     /// Removes `finalizer` instead of releasing, on the condition that the
     /// object is still as the acquire stored it and holds no other
     /// finalizer: the object is then deleted, lock and all. `Err(self)`
@@ -366,6 +379,7 @@ impl<K: Lockable> Drop for Pending<K> {
 }
 
 impl<K: Lockable> Inner<K> {
+    #[cfg(feature = "runtime")]
     /// Remembers the release, so a stale copy still showing this lock is
     /// not taken for one to take back.
     fn released(&self) {

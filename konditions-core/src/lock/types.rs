@@ -377,6 +377,7 @@ pub(crate) enum LostBecause {
     HandedOver,
     /// This replica's membership of its group lapsed
     /// ([`shard`](crate::shard)): another member may own the object now.
+    #[cfg(feature = "runtime")]
     Lapsed,
     /// The lease's end passed before a renewal moved it, by this process's
     /// monotonic clock: the process was paused or starved, and the renewal
@@ -391,6 +392,7 @@ impl fmt::Display for LostBecause {
             Self::Gone => "the object was deleted",
             Self::Unrenewed => "it could not be renewed before it expired",
             Self::HandedOver => "this process is stopping and handed the lock over",
+            #[cfg(feature = "runtime")]
             Self::Lapsed => "this replica's membership of its group lapsed",
             Self::Expired => {
                 "its end passed before it was renewed (the process was paused or starved)"
