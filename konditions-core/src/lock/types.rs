@@ -318,6 +318,20 @@ impl Reason for LeaseLost {
     }
 }
 
+/// `TokenOutOfRange`, so a task's error enum that wraps it can pass its
+/// reason on.
+///
+/// ```
+/// use konditions_core::lock::{FencingToken, Reason};
+/// let error = FencingToken::new(u128::MAX).to_i64().unwrap_err();
+/// assert_eq!(error.reason(), "TokenOutOfRange");
+/// ```
+impl Reason for TokenOutOfRange {
+    fn reason(&self) -> &str {
+        "TokenOutOfRange"
+    }
+}
+
 /// Why a task that ran did not succeed (see [`Outcome::Ran`]). A panic is
 /// not one of these: it is resumed after the release.
 #[derive(Debug)]
