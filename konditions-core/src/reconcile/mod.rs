@@ -98,7 +98,7 @@
 //!
 //! | metric | labels | what |
 //! |---|---|---|
-//! | `konditions_reconcile_condition` (gauge) | `kind`, `namespace`, `name`, `type`, `status` | 1 for each condition's current status (one series per condition: the series of its other statuses are removed); removed when the object is gone |
+//! | `konditions_reconcile_condition` (gauge) | `kind`, `namespace`, `name`, `type`, `status` | 1 for each condition's current status (one series per condition: the series of its other statuses are removed); removed when the object is gone or no longer has the condition |
 //! | `konditions_condition_transitions_total` | `kind`, `type`, `status` | status changes the runner wrote (a lock's included), by new status |
 //! | `konditions_lock_outcomes_total` | `kind`, `condition`, `outcome` | lock runs: `ran`, `failed`, `done`, `busy`, `backing_off`, `stale`, `lost_lease`, `gone` |
 //! | `konditions_lock_duration_seconds` (histogram) | `kind`, `condition` | lock runs whose task ran, acquire to release |
@@ -1301,12 +1301,7 @@ impl<K: Object> Run<'_, K> {
         if let Some(metrics) = &self.reconciler.metrics {
             let namespace = self.object.namespace().unwrap_or_default();
             if gone {
-                metrics.forget(
-                    &self.reconciler.kind_name,
-                    &namespace,
-                    &self.name,
-                    &self.object,
-                );
+                metrics.forget(&self.reconciler.kind_name, &namespace, &self.name);
             } else if self.trusted
                 && self
                     .reconciler
