@@ -34,9 +34,9 @@
 //!     let check = std::env::args().any(|arg| arg == "--check");
 //!     let dir = Directory::new("deploy/crds");
 //!     let result = if check {
-//!         dir.check(crds()).map(|n| format!("{n} CRD file(s) up to date"))
+//!         dir.check(crds()).map(|n| format!("{n} file(s) up to date"))
 //!     } else {
-//!         dir.write(crds()).map(|files| format!("{} CRD file(s) written", files.len()))
+//!         dir.write(crds()).map(|files| format!("{} file(s) written", files.len()))
 //!     };
 //!     match result {
 //!         Ok(summary) => { eprintln!("{summary}"); ExitCode::SUCCESS }

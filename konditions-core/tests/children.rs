@@ -282,9 +282,24 @@ async fn a_parent_summarises_its_deployments_and_child_resources() {
     assert_eq!(kstatus(&shop).status, "Current");
     let mut shop = shop;
     shop.set_paused(None).unwrap();
-    apply_status(&shops, &shop, "shop-controller")
+    let mut shop = apply_status(&shops, &shop, "shop-controller")
         .await
         .unwrap();
+    let paused = shop.conditions().unwrap().find(&ShopCondition::Paused);
+    assert_eq!(paused.map(|c| c.reason.as_str()), Some("NotPaused"));
+    // Flux's shape (children.md): removed from the copy, gone from the object.
+    shop.conditions_mut()
+        .remove(&ShopCondition::Paused)
+        .unwrap();
+    let shop = apply_status(&shops, &shop, "shop-controller")
+        .await
+        .unwrap();
+    assert!(
+        shop.conditions()
+            .unwrap()
+            .find(&ShopCondition::Paused)
+            .is_none()
+    );
 
     // Deleting (a finalizer holds the object): the summary says why it is
     // not ready, kstatus says Terminating.

@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     let crds = [Entry::of::<PostgresWriter>().argocd_health::<PostgresWriterCondition>()];
     let result = if check {
         dir.check(crds)
-            .map(|n| format!("{n} CRD file(s) up to date in {}", dir.path().display()))
+            .map(|n| format!("{n} file(s) up to date in {}", dir.path().display()))
     } else {
         dir.write(crds).map(|files| {
             files

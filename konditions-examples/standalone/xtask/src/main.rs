@@ -23,10 +23,10 @@ fn main() -> ExitCode {
     };
     let result = if args.iter().any(|a| a == "--check") {
         dir.check(crds())
-            .map(|n| format!("{n} CRD file(s) up to date"))
+            .map(|n| format!("{n} file(s) up to date"))
     } else {
         dir.write(crds())
-            .map(|files| format!("{} CRD file(s) generated", files.len()))
+            .map(|files| format!("{} file(s) generated", files.len()))
     };
     match result {
         Ok(summary) => eprintln!("{summary}"),
