@@ -22,8 +22,7 @@ fn main() -> ExitCode {
         ]
     };
     let result = if args.iter().any(|a| a == "--check") {
-        dir.check(crds())
-            .map(|n| format!("{n} file(s) up to date"))
+        dir.check(crds()).map(|n| format!("{n} file(s) up to date"))
     } else {
         dir.write(crds())
             .map(|files| format!("{} file(s) generated", files.len()))
