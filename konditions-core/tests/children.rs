@@ -287,6 +287,19 @@ async fn a_parent_summarises_its_deployments_and_child_resources() {
         .unwrap();
     let paused = shop.conditions().unwrap().find(&ShopCondition::Paused);
     assert_eq!(paused.map(|c| c.reason.as_str()), Some("NotPaused"));
+    // Present and False on a Ready object: Flux's convention warns (WARN0001).
+    let flux = konditions_testing::ComplianceCheck::of::<ShopCondition>();
+    // (`Deleting`, False since the reconcile's `set_deleting(None)`, is warned
+    // about too: only whether `Paused` is named matters here.)
+    let warned_about_paused = |shop: &Shop| {
+        let compliance = flux.check(shop).unwrap();
+        assert!(compliance.is_compliant(), "{:?}", compliance.violations);
+        compliance.violations.iter().any(|v| {
+            v.rule == konditions_testing::Rule::NegativePresentWhileReady
+                && v.message.contains("Paused")
+        })
+    };
+    assert!(warned_about_paused(&shop));
     // Flux's shape (children.md): removed from the copy, gone from the object.
     shop.conditions_mut()
         .remove(&ShopCondition::Paused)
@@ -300,6 +313,7 @@ async fn a_parent_summarises_its_deployments_and_child_resources() {
             .find(&ShopCondition::Paused)
             .is_none()
     );
+    assert!(!warned_about_paused(&shop));
 
     // Deleting (a finalizer holds the object): the summary says why it is
     // not ready, kstatus says Terminating.
