@@ -161,8 +161,7 @@ async fn main() {
         }
         "outage" => {
             let n = setting::<usize>("EDGE_N", 1000);
-            let outage_for =
-                Duration::from_secs(setting::<usize>("EDGE_OUTAGE_SECONDS", 30) as u64);
+            let outage_for = Duration::from_secs(setting("EDGE_OUTAGE_SECONDS", 30));
             let _replica = spawn_replica(&client, &config, options("replica-a"));
             let outage = pg.outage();
             let down = Instant::now();
@@ -193,7 +192,7 @@ async fn main() {
         }
         "apiserver-restart" => {
             let n = setting::<usize>("EDGE_N", 100);
-            let down_for = Duration::from_secs(setting::<usize>("EDGE_DOWN_SECONDS", 20) as u64);
+            let down_for = Duration::from_secs(setting("EDGE_DOWN_SECONDS", 20));
             let _replica = spawn_replica(&client, &config, options("replica-a"));
             // The replica runs and watches before the restart.
             api.create(
@@ -291,8 +290,7 @@ async fn wait_first_reconciles(
     since: Instant,
 ) -> Vec<Duration> {
     let mut first: HashMap<String, Duration> = HashMap::new();
-    let deadline =
-        Instant::now() + Duration::from_secs(setting::<usize>("EDGE_WAIT_SECONDS", 1800) as u64);
+    let deadline = Instant::now() + Duration::from_secs(setting("EDGE_WAIT_SECONDS", 1800));
     while first.len() < n && Instant::now() < deadline {
         let list = api.list(&ListParams::default()).await.unwrap().items;
         let at = since.elapsed();
@@ -369,8 +367,7 @@ async fn create(api: &Api<PostgresWriter>, n: usize, spec: &impl Fn() -> Postgre
 /// Waits until `n` resources are Ready, at most `EDGE_WAIT_SECONDS`
 /// (1,800); then says how many were.
 async fn wait_all_ready(api: &Api<PostgresWriter>, n: usize) {
-    let deadline =
-        Instant::now() + Duration::from_secs(setting::<usize>("EDGE_WAIT_SECONDS", 1800) as u64);
+    let deadline = Instant::now() + Duration::from_secs(setting("EDGE_WAIT_SECONDS", 1800));
     loop {
         let list = api.list(&ListParams::default()).await.unwrap().items;
         let ready = list

@@ -210,15 +210,15 @@ impl<K: Lockable> Pending<K> {
             .expect("a pending release is released once")
     }
 
-    #[cfg(feature = "runtime")]
     /// The condition as the release stores it.
+    #[cfg(feature = "runtime")]
     pub(crate) fn condition(&self) -> &Condition<K::Type, K::Status> {
         &self.inner().condition
     }
 
-    #[cfg(feature = "runtime")]
     /// The object as it is once released: the acquire's copy with the
     /// released condition, computed here, not read.
+    #[cfg(feature = "runtime")]
     pub(crate) fn object(&self) -> Result<K, LockError> {
         let inner = self.inner();
         let mut object = inner.acquired.clone();
@@ -247,12 +247,12 @@ impl<K: Lockable> Pending<K> {
         Ok(released.outcome(condition, takeover, token, error, retry_after))
     }
 
-    #[cfg(feature = "runtime")]
     /// Releases the lock and writes `ops` (JSON Patch operations on the
     /// status that leave our entry alone) in one request as
     /// `field_manager`, on the condition that the object is still as the
     /// acquire stored it. `Err(self)` when that cannot be (a renewal wrote
     /// since) or the server refused it: release alone, then write.
+    #[cfg(feature = "runtime")]
     pub(crate) async fn release_with_status(
         self: Box<Self>,
         ops: Vec<Value>,
@@ -279,9 +279,9 @@ impl<K: Lockable> Pending<K> {
         self.carried(written, "status")
     }
 
-    #[cfg(feature = "runtime")]
     /// Takes in a write that carried the release: released when it was
     /// stored, still pending (for the release alone) when it was not.
+    #[cfg(feature = "runtime")]
     fn carried(
         mut self: Box<Self>,
         written: Result<K, kube::Error>,
@@ -305,11 +305,11 @@ impl<K: Lockable> Pending<K> {
         }
     }
 
-    #[cfg(feature = "runtime")]
     /// Removes `finalizer` instead of releasing, on the condition that the
     /// object is still as the acquire stored it and holds no other
     /// finalizer: the object is then deleted, lock and all. `Err(self)`
     /// otherwise: release alone, then remove the finalizer.
+    #[cfg(feature = "runtime")]
     pub(crate) async fn release_with_finalizer_removal(
         self: Box<Self>,
         finalizer: &str,
@@ -379,9 +379,9 @@ impl<K: Lockable> Drop for Pending<K> {
 }
 
 impl<K: Lockable> Inner<K> {
-    #[cfg(feature = "runtime")]
     /// Remembers the release, so a stale copy still showing this lock is
     /// not taken for one to take back.
+    #[cfg(feature = "runtime")]
     fn released(&self) {
         registry::released(&self.key, &self.holder, &self.lock_id);
     }

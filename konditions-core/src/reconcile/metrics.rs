@@ -166,7 +166,8 @@ impl Metrics {
 
     /// Removes the condition gauges of an object that is gone.
     pub(super) fn forget(&self, kind: &str, namespace: &str, name: &str) {
-        self.conditions.forget(kind, namespace, name);
+        self.conditions
+            .set(kind, namespace, name, std::iter::empty());
     }
 
     pub(super) fn transition(&self, kind: &str, type_: &str, status: &str) {
@@ -283,6 +284,7 @@ impl ConditionGauges {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Replaces the entry of an object; no conditions removes it.
     fn set<'a>(
         &self,
         kind: &str,
@@ -300,12 +302,6 @@ impl ConditionGauges {
         } else {
             gauges.objects.insert(key, conditions);
         }
-    }
-
-    fn forget(&self, kind: &str, namespace: &str, name: &str) {
-        let mut gauges = self.lock();
-        let key = (gauges.intern(kind), format!("{namespace}/{name}").into());
-        gauges.objects.remove(&key);
     }
 }
 
@@ -380,7 +376,7 @@ mod tests {
         );
         // A status change replaces the series; a condition gone takes its own.
         gauges.set("Parcel", "ns", "a", [("Ready", "True")].into_iter());
-        gauges.forget("Parcel", "", "b");
+        metrics.forget("Parcel", "", "b");
         assert_eq!(
             series(&registry),
             [
